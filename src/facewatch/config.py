@@ -1,0 +1,187 @@
+"""Settings: ``FACEWATCH_*`` environment variables, an optional YAML file, sane offline defaults.
+
+Precedence, highest first: keyword arguments, environment variables, the YAML file named by
+``FACEWATCH_CONFIG_FILE`` (or passed as ``config_file``), the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from platformdirs import user_data_dir
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from facewatch.errors import ConfigurationError
+
+DetectorName = Literal["hog", "haar", "onnx"]
+EmbedderName = Literal["dlib"]
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (e.g. ``~/.local/share/facewatch``)."""
+    return Path(user_data_dir("facewatch", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every knob of Facewatch, with the reason for its default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FACEWATCH_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    # --- storage -----------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the embedded database and the blob store live by default.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file facewatch.db in data_dir.",
+    )
+    blob_url: str | None = Field(
+        default=None,
+        description="Directory for images and crops (content-addressed); default: data_dir/blobs.",
+    )
+    auto_migrate: bool = Field(
+        default=True,
+        description="Upgrade the database schema at start-up (refuses a newer schema anyway).",
+    )
+
+    # --- vision ------------------------------------------------------------------------
+    detector: DetectorName = Field(
+        default="hog", description="Face detector used to (re-)detect faces: hog, haar or onnx."
+    )
+    hog_upsample: int | None = Field(
+        default=None,
+        ge=0,
+        le=3,
+        description=(
+            "Times the HOG detector upsamples the image; None picks 1 for images up to "
+            "hog_auto_upsample_pixels and 0 above (upsampling a 1080p frame costs ~0.7 s)."
+        ),
+    )
+    hog_auto_upsample_pixels: int = Field(
+        default=1_000_000, gt=0, description="Largest image that auto mode still upsamples."
+    )
+    onnx_detector_path: Path | None = Field(
+        default=None, description="A user-supplied Ultra-Light ONNX face detector file."
+    )
+    onnx_score_threshold: float = Field(
+        default=0.7, gt=0, lt=1, description="Minimum face score of the ONNX detector."
+    )
+    embedder: EmbedderName = Field(
+        default="dlib", description="Embedding runtime; dlib's ResNet 128-d model."
+    )
+
+    # --- recognition (distances are Euclidean between 128-d dlib descriptors) ----------
+    match_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        description=(
+            "At or under this distance a face is named. 0.5 names ~1% of strangers in a "
+            "100-person gallery (dlib's 1:1 value 0.6 names ~45%)."
+        ),
+    )
+    unknown_threshold: float = Field(
+        default=0.6,
+        gt=0,
+        description="At or over this distance a face is unknown; between the two, uncertain.",
+    )
+    top_k: int = Field(default=3, ge=1, le=50, description="Candidates returned per face.")
+
+    # --- enrolment quality -------------------------------------------------------------
+    min_face_size: int = Field(
+        default=60, ge=20, description="Smallest face box side (px) accepted for enrolment."
+    )
+    min_sharpness: float = Field(
+        default=15.0,
+        ge=0,
+        description="Lowest Laplacian variance of the aligned chip accepted for enrolment.",
+    )
+    max_yaw: float = Field(
+        default=40.0, gt=0, le=90, description="Most head turn (degrees) accepted for enrolment."
+    )
+
+    # --- input limits ------------------------------------------------------------------
+    max_image_pixels: int = Field(
+        default=40_000_000,
+        gt=0,
+        description="Largest image accepted (width x height); guards against pixel bombs.",
+    )
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024, gt=0, description="Largest single uploaded file, in bytes."
+    )
+
+    # --- server ------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Address `facewatch serve` binds.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `facewatch serve` binds.")
+
+    # Where the YAML file was read from; set through FACEWATCH_CONFIG_FILE or config_file=...
+    config_file: Path | None = Field(default=None, description="Optional YAML settings file.")
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> Settings:
+        if self.unknown_threshold < self.match_threshold:
+            raise ValueError("unknown_threshold must be at or above match_threshold")
+        if self.detector == "onnx" and self.onnx_detector_path is None:
+            raise ValueError("detector 'onnx' needs onnx_detector_path")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        yaml_path = _yaml_path(init_settings, env_settings)
+        if yaml_path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
+        return tuple(sources)
+
+    # --- derived paths -----------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'facewatch.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        if self.blob_url:
+            if self.blob_url.startswith("s3://"):
+                raise ConfigurationError("s3:// blob storage is not available in this version")
+            return Path(self.blob_url.removeprefix("file://"))
+        return self.data_dir / "blobs"
+
+
+def _yaml_path(*sources: PydanticBaseSettingsSource) -> Path | None:
+    for source in sources:
+        value: Any = source().get("config_file")
+        if value:
+            path = Path(value)
+            if not path.is_file():
+                raise ConfigurationError(f"config file not found: {path}")
+            _check_yaml(path)
+            return path
+    return None
+
+
+def _check_yaml(path: Path) -> None:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"config file {path} is not valid YAML: {exc}") from exc
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigurationError(f"config file {path} must hold a mapping of settings")
