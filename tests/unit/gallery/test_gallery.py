@@ -31,7 +31,8 @@ def test_removing_a_person_removes_all_their_templates() -> None:
     assert gallery.remove_person(100) == 2
     [cands] = gallery.nearest_people(unit(0)[None, :], k=3)
     assert [c.name for c in cands] == ["bob"]
-    assert len(gallery) == 1 and gallery.people_count == 1
+    assert len(gallery) == 1
+    assert gallery.people_count == 1
 
 
 def test_a_person_whose_last_template_is_removed_leaves_the_gallery() -> None:

@@ -33,7 +33,8 @@ def test_confidence_falls_as_distance_grows() -> None:
 
 def test_an_empty_gallery_makes_everyone_unknown() -> None:
     match = decide([], T)
-    assert match.status is MatchStatus.UNKNOWN and match.distance is None
+    assert match.status is MatchStatus.UNKNOWN
+    assert match.distance is None
 
 
 def test_two_faces_never_get_the_same_person() -> None:
@@ -43,11 +44,13 @@ def test_two_faces_never_get_the_same_person() -> None:
     ]
     first, second = assign(faces, T)
     assert second.name == "ada"
-    assert first.name == "bob" and first.status is MatchStatus.KNOWN
+    assert first.name == "bob"
+    assert first.status is MatchStatus.KNOWN
 
 
 def test_a_face_whose_only_candidate_went_to_a_closer_face_is_unknown() -> None:
     faces = [[Candidate(1, "ada", 0.45)], [Candidate(1, "ada", 0.35)]]
     first, second = assign(faces, T)
     assert second.name == "ada"
-    assert first.status is MatchStatus.UNKNOWN and first.person_id is None
+    assert first.status is MatchStatus.UNKNOWN
+    assert first.person_id is None

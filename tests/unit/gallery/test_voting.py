@@ -14,7 +14,8 @@ def face(name: str | None, distance: float) -> Match:
 
 def test_a_track_that_agrees_is_named() -> None:
     result = vote([face("ada", 0.4), face("ada", 0.45), face("ada", 0.58)], T)
-    assert result.status is MatchStatus.KNOWN and result.name == "ada"
+    assert result.status is MatchStatus.KNOWN
+    assert result.name == "ada"
     assert result.distance == 0.45
 
 
@@ -34,7 +35,8 @@ def test_a_split_vote_is_uncertain() -> None:
 
 def test_a_track_of_strangers_is_unknown() -> None:
     result = vote([face("ada", 0.7), face("bob", 0.8)], T)
-    assert result.status is MatchStatus.UNKNOWN and result.person_id is None
+    assert result.status is MatchStatus.UNKNOWN
+    assert result.person_id is None
 
 
 def test_the_policy_sets_how_many_named_frames_are_needed() -> None:
