@@ -102,9 +102,7 @@ class Template(Base):
     __tablename__ = "templates"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     model: Mapped[str] = mapped_column(String(80), index=True)
     quality: Mapped[float] = mapped_column(Float)
@@ -146,9 +144,7 @@ class Detection(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    camera_id: Mapped[str | None] = mapped_column(
-        ForeignKey("cameras.id", ondelete="SET NULL")
-    )
+    camera_id: Mapped[str | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), index=True)
     distance: Mapped[float | None] = mapped_column(Float)

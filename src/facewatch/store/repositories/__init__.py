@@ -1,0 +1,26 @@
+"""Repositories: one class per resource, each working inside a Session it is given.
+
+They flush but never commit: the unit of work (``facewatch.store.unit_of_work``) owns the
+transaction.
+"""
+
+from facewatch.store.repositories.api_keys import ApiKeyRepository
+from facewatch.store.repositories.cameras import CameraChanges, CameraRepository
+from facewatch.store.repositories.common import Page
+from facewatch.store.repositories.detections import DetectionRepository
+from facewatch.store.repositories.images import ImageRepository
+from facewatch.store.repositories.people import PersonChanges, PersonRepository
+from facewatch.store.repositories.templates import GalleryRow, TemplateRepository
+
+__all__ = [
+    "ApiKeyRepository",
+    "CameraChanges",
+    "CameraRepository",
+    "DetectionRepository",
+    "GalleryRow",
+    "ImageRepository",
+    "Page",
+    "PersonChanges",
+    "PersonRepository",
+    "TemplateRepository",
+]

@@ -1,0 +1,155 @@
+"""API keys: ``fw_<prefix>_<secret>``; the prefix finds the row, only SHA-256(secret) is kept."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import hmac
+import secrets
+import string
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from facewatch.errors import Conflict, InvalidInput, NotFound
+from facewatch.store.models import ApiKey, utcnow
+from facewatch.store.repositories.common import check_text
+
+KEY_MARKER = "fw"
+PREFIX_LENGTH = 8
+SECRET_BYTES = 32
+# Alphanumeric only, so that the "_" separators of a key are never ambiguous.
+_PREFIX_ALPHABET = string.ascii_letters + string.digits
+# Recording every use would make each authenticated request a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_CREATE_ATTEMPTS = 5
+
+
+class ParsedKey(NamedTuple):
+    """The two parts of a plaintext API key."""
+
+    prefix: str
+    secret: str
+
+
+def format_key(prefix: str, secret: str) -> str:
+    """The plaintext key a user is given once: ``fw_<prefix>_<secret>``."""
+    return f"{KEY_MARKER}_{prefix}_{secret}"
+
+
+def parse_key(plaintext: str) -> ParsedKey | None:
+    """Split ``fw_<prefix>_<secret>``; ``None`` for anything not shaped like a key."""
+    marker, body = plaintext[: len(KEY_MARKER) + 1], plaintext[len(KEY_MARKER) + 1 :]
+    # The prefix has a fixed length; the secret may itself contain "_".
+    prefix, secret = body[:PREFIX_LENGTH], body[PREFIX_LENGTH + 1 :]
+    well_formed = (
+        marker == f"{KEY_MARKER}_"
+        and len(prefix) == PREFIX_LENGTH
+        and all(c in _PREFIX_ALPHABET for c in prefix)
+        and body[PREFIX_LENGTH : PREFIX_LENGTH + 1] == "_"
+        and secret != ""
+    )
+    if not well_formed:
+        return None
+    return ParsedKey(prefix, secret)
+
+
+def hash_secret(secret: str) -> str:
+    """The SHA-256 hex digest stored for a secret (secrets are random, so no salt is needed)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_prefix() -> str:
+    """A random 8-character alphanumeric prefix."""
+    return "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
+
+
+class ApiKeyRepository:
+    """Reads and writes the ``api_keys`` table."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def create(self, name: str, scopes: Iterable[str]) -> tuple[ApiKey, str]:
+        """A new key and its plaintext, which is shown once and never stored."""
+        check_text(ApiKey.name, name)
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        key = ApiKey(
+            prefix=self._unused_prefix(),
+            secret_hash=hash_secret(secret),
+            name=name,
+            scopes=_check_scopes(scopes),
+        )
+        self._session.add(key)
+        self._session.flush()
+        return key, format_key(key.prefix, secret)
+
+    def authenticate(self, plaintext: str) -> ApiKey | None:
+        """The active key ``plaintext`` is, or ``None``; records when it was last used.
+
+        The caller commits the unit of work to keep ``last_used_at``.
+        """
+        parsed = parse_key(plaintext)
+        key = None if parsed is None else self._by_prefix(parsed.prefix)
+        expected = key.secret_hash if key is not None else hash_secret("")
+        given = hash_secret(parsed.secret if parsed is not None else "-")
+        # Compared even when no row matched, so that timing does not tell which prefixes exist.
+        if not hmac.compare_digest(given, expected) or key is None or key.revoked_at is not None:
+            return None
+        self._touch(key)
+        return key
+
+    def list(self) -> builtins.list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+        return builtins.list(self._session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+    def get(self, id_or_prefix: int | str) -> ApiKey:
+        """The key with this id (an int) or prefix (a str); ``NotFound`` if none."""
+        if isinstance(id_or_prefix, int):
+            key = self._session.get(ApiKey, id_or_prefix)
+        else:
+            key = self._by_prefix(id_or_prefix)
+        if key is None:
+            raise NotFound(f"API key {id_or_prefix!r} not found")
+        return key
+
+    def revoke(self, id_or_prefix: int | str) -> ApiKey:
+        """Revoke a key for good (revoking it again keeps the first time); ``NotFound``."""
+        key = self.get(id_or_prefix)
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            self._session.flush()
+        return key
+
+    def count_active(self) -> int:
+        """How many keys are not revoked."""
+        statement = select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
+        return self._session.scalar(statement) or 0
+
+    def _by_prefix(self, prefix: str) -> ApiKey | None:
+        return self._session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+    def _unused_prefix(self) -> str:
+        for _ in range(_CREATE_ATTEMPTS):
+            prefix = new_prefix()
+            if self._by_prefix(prefix) is None:
+                return prefix
+        raise Conflict("could not find an unused API key prefix; try again")  # pragma: no cover
+
+    def _touch(self, key: ApiKey) -> None:
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            key.last_used_at = now
+            self._session.flush()
+
+
+def _check_scopes(scopes: Iterable[str]) -> builtins.list[str]:
+    if isinstance(scopes, str):
+        raise InvalidInput("scopes must be a list of scope names, not one string")
+    unique = builtins.list(dict.fromkeys(scopes))
+    if not all(isinstance(scope, str) and scope.strip() for scope in unique):
+        raise InvalidInput("every scope must be a non-empty string")
+    return unique

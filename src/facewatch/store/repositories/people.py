@@ -1,0 +1,122 @@
+"""People: who is enrolled, in which category, with what notes."""
+
+from __future__ import annotations
+
+import builtins
+from typing import TypedDict, Unpack
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facewatch.errors import Conflict, InvalidInput, NotFound
+from facewatch.store.models import Detection, Person, Template
+from facewatch.store.repositories.common import Page, check_text, fetch_page, flush_or_conflict
+from facewatch.store.repositories.images import ImageRepository
+from facewatch.store.sqlfunctions import unicode_lower
+
+
+class PersonChanges(TypedDict, total=False):
+    """The fields ``PersonRepository.update`` may change; absent keys stay as they are."""
+
+    name: str
+    category: str
+    notes: str
+
+
+class PersonRepository:
+    """Reads and writes the ``people`` table."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, name: str, category: str = "authorized", notes: str = "") -> Person:
+        """Enrol a new person; ``Conflict`` if the name is taken."""
+        person = Person(name=_check_name(name), category=_check_category(category), notes=notes)
+        check_text(Person.notes, notes)
+        self._raise_if_name_taken(person.name)
+        self._session.add(person)
+        flush_or_conflict(self._session, _name_taken(person.name))
+        return person
+
+    def get(self, person_id: int) -> Person:
+        """The person with this id; ``NotFound`` if there is none."""
+        person = self._session.get(Person, person_id)
+        if person is None:
+            raise NotFound(f"person {person_id} not found")
+        return person
+
+    def get_by_name(self, name: str) -> Person | None:
+        """The person with exactly this name, if any."""
+        return self._session.scalar(select(Person).where(Person.name == name))
+
+    def list(
+        self,
+        query: str | None = None,
+        category: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> Page[Person]:
+        """People by name; ``query`` matches any part of the name, ignoring case."""
+        statement = select(Person).order_by(Person.name, Person.id)
+        if query:
+            pattern = query.lower()
+            statement = statement.where(
+                unicode_lower(Person.name).contains(pattern, autoescape=True)
+            )
+        if category is not None:
+            statement = statement.where(Person.category == category)
+        return fetch_page(self._session, statement, offset, limit)
+
+    def update(self, person: Person, **changes: Unpack[PersonChanges]) -> Person:
+        """Change some fields of ``person``; ``Conflict`` if the new name is taken."""
+        if "name" in changes and changes["name"] != person.name:
+            # Checked before assigning: the query would otherwise autoflush the clash.
+            self._raise_if_name_taken(_check_name(changes["name"]), besides=person)
+            person.name = changes["name"]
+        if "category" in changes:
+            person.category = _check_category(changes["category"])
+        if "notes" in changes:
+            person.notes = check_text(Person.notes, changes["notes"])
+        flush_or_conflict(self._session, _name_taken(person.name))
+        return person
+
+    def delete(self, person: Person) -> builtins.list[str]:
+        """Delete ``person`` with their templates and detections (ON DELETE CASCADE).
+
+        Returns the sha256 of every image (enrolment photo or detection crop) no longer
+        used by anything, whose row is deleted too; the caller deletes those blobs after
+        the commit (``UnitOfWork.delete_blob_after_commit``).
+        """
+        image_ids = self._image_ids_of(person.id)
+        self._session.delete(person)
+        self._session.flush()
+        return ImageRepository(self._session).delete_unreferenced(image_ids)
+
+    def _image_ids_of(self, person_id: int) -> set[int]:
+        photos = select(Template.image_id).where(Template.person_id == person_id)
+        crops = select(Detection.crop_image_id).where(Detection.person_id == person_id)
+        rows = self._session.scalars(photos.union(crops))
+        return {image_id for image_id in rows if image_id is not None}
+
+    def _raise_if_name_taken(self, name: str, besides: Person | None = None) -> None:
+        other = self.get_by_name(name)
+        if other is not None and other is not besides:
+            raise Conflict(_name_taken(name))
+
+
+def _check_name(name: str) -> str:
+    check_text(Person.name, name)
+    if not name.strip():
+        raise InvalidInput("name must not be empty")
+    return name
+
+
+def _check_category(category: str) -> str:
+    check_text(Person.category, category)
+    if not category.strip():
+        raise InvalidInput("category must not be empty")
+    return category
+
+
+def _name_taken(name: str) -> str:
+    return f"a person named {name!r} already exists"
