@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=20 * 1024 * 1024, gt=0, description="Largest single uploaded file, in bytes."
     )
+    max_request_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        gt=0,
+        description="Largest request body, in bytes (several photos in one enrolment).",
+    )
 
     # --- server ------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Address `facewatch serve` binds.")

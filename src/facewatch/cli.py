@@ -1,0 +1,344 @@
+"""The ``facewatch`` command: serve, people, identify, keys. Works on the data dir directly."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from facewatch.config import Settings
+from facewatch.errors import FacewatchError, InvalidInput
+from facewatch.server.schemas import PersonCreate
+from facewatch.server.security import parse_scopes
+from facewatch.server.services import people as people_service
+from facewatch.server.services.enrollment import Upload, add_faces
+from facewatch.server.services.recognition import recognize
+from facewatch.server.services.runtime import Runtime
+from facewatch.vision.image import load_image
+
+app = typer.Typer(
+    help="Facewatch: open-set face recognition for cameras and access control.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+people_app = typer.Typer(help="Enrol, list and remove people.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default: FACEWATCH_DATA_DIR or user dir)."),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file (FACEWATCH_CONFIG_FILE).")
+]
+
+
+def main() -> None:
+    """Entry point: run the app, turning Facewatch errors into one-line messages."""
+    try:
+        app()
+    except FacewatchError as exc:
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        sys.exit(1)
+
+
+def load_settings(data_dir: Path | None, config: Path | None, **extra: Any) -> Settings:
+    """Settings from the environment, a YAML file and the command's own options."""
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if config is not None:
+        overrides["config_file"] = config
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise InvalidInput(f"invalid setting {where}: {first['msg']}") from None
+
+
+@contextmanager
+def opened(data_dir: Path | None, config: Path | None) -> Iterator[Runtime]:
+    runtime = Runtime.open(load_settings(data_dir, config))
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def image_files(paths: list[Path]) -> list[Path]:
+    """Image files among the paths, folders searched recursively, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InvalidInput(f"no such file or folder: {path}")
+    return found
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _setup_logging(level: int = logging.WARNING) -> None:
+    logging.basicConfig(
+        level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)]
+    )
+
+
+# --- serve -----------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the REST server (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from facewatch.server.app import create_app
+
+    _setup_logging(logging.INFO)
+    settings = load_settings(data_dir, config, host=host, port=port)
+    runtime = Runtime.open(settings)
+    try:
+        with runtime.uow() as uow:
+            active_keys = uow.api_keys.count_active()
+    finally:
+        runtime.close()
+    if active_keys == 0:
+        err.print(
+            "[yellow]No API key exists yet.[/yellow] Every route but /healthz needs one. "
+            "Make the first admin key with:\n"
+            f"    facewatch keys create --scope admin --data-dir {settings.data_dir}\n"
+            "and send it as 'Authorization: Bearer <key>' (or paste it under Authorize in /docs)."
+        )
+    err.print(f"Facewatch on http://{settings.host}:{settings.port}  (docs: /docs)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+# --- people ----------------------------------------------------------------------------
+@people_app.command("add")
+def people_add(
+    name: Annotated[str, typer.Argument(help="The person's name.")],
+    paths: Annotated[list[Path], typer.Argument(help="Photos, or folders of photos.")],
+    category: Annotated[str, typer.Option(help="authorized, staff, watchlist...")] = "authorized",
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Enrol a person from photos (creates the person if new)."""
+    files = image_files(paths)
+    with opened(data_dir, config) as runtime:
+        _enrol(runtime, name, files, category)
+
+
+@people_app.command("import")
+def people_import(
+    folder: Annotated[Path, typer.Argument(help="One subfolder of photos per person.")],
+    category: Annotated[str, typer.Option(help="Category for new people.")] = "authorized",
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Enrol everyone in a folder: each subfolder is a person, named after the subfolder."""
+    if not folder.is_dir():
+        raise InvalidInput(f"not a folder: {folder}")
+    people = sorted(p for p in folder.iterdir() if p.is_dir())
+    if not people:
+        raise InvalidInput(f"{folder} has no subfolders (one per person expected)")
+    with opened(data_dir, config) as runtime:
+        for person_dir in people:
+            _enrol(runtime, person_dir.name, image_files([person_dir]), category)
+
+
+def _enrol(runtime: Runtime, name: str, files: list[Path], category: str) -> None:
+    person = people_service.find_person(runtime, name)
+    if person is None:
+        try:
+            data = PersonCreate(name=name, category=category)
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid name or category: {exc.errors()[0]['msg']}") from None
+        person = people_service.create_person(runtime, data)
+    accepted, refused = 0, []
+    with progress() as bar:
+        task = bar.add_task(f"enrolling {name}", total=len(files))
+        for path in files:
+            result = add_faces(runtime, person.id, [Upload(str(path), path.read_bytes())])
+            accepted += len(result.accepted)
+            refused += result.rejected
+            bar.advance(task)
+    out.print(f"{name}: {accepted} photo(s) enrolled, {len(refused)} refused", highlight=False)
+    for rejection in refused:
+        out.print(f"  refused {rejection.file}: {rejection.message}", highlight=False)
+
+
+@people_app.command("list")
+def people_list(
+    query: Annotated[str | None, typer.Option("--search", help="Part of the name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List enrolled people."""
+    with opened(data_dir, config) as runtime:
+        page = people_service.list_people(runtime, query, None, 0, 1000)
+    if as_json:
+        for person in page.items:
+            out.print_json(person.model_dump_json())
+        return
+    table = Table("id", "name", "category", "templates")
+    for person in page.items:
+        table.add_row(str(person.id), person.name, person.category, str(person.templates))
+    out.print(table)
+
+
+@people_app.command("remove")
+def people_remove(
+    name: Annotated[str, typer.Argument(help="The person's exact name.")],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Delete a person with every template, photo, detection and crop."""
+    with opened(data_dir, config) as runtime:
+        person = people_service.find_person(runtime, name)
+        if person is None:
+            raise InvalidInput(f"no person named {name!r}")
+        people_service.delete_person(runtime, person.id)
+    out.print(f"removed {name}", highlight=False)
+
+
+# --- identify --------------------------------------------------------------------------
+@app.command()
+def identify(
+    paths: Annotated[list[Path], typer.Argument(help="Images, or folders of images.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines: one face per line.")] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Say who is in each image: a name, 'uncertain' (with a candidate) or 'unknown'."""
+    files = image_files(paths)
+    failures = 0
+    rows: list[dict[str, Any]] = []
+    with opened(data_dir, config) as runtime, progress() as bar:
+        task = bar.add_task("identifying", total=len(files))
+        for path in files:
+            try:
+                rows += _identify_file(runtime, path)
+            except FacewatchError as exc:
+                failures += 1
+                err.print(f"[red]error:[/red] {path}: {exc.message}", highlight=False)
+            bar.advance(task)
+    _print_faces(rows, as_json)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _identify_file(runtime: Runtime, path: Path) -> list[dict[str, Any]]:
+    settings = runtime.settings
+    image = load_image(path, max_pixels=settings.max_image_pixels)
+    found = recognize(image, runtime.analyzer, runtime.gallery, runtime.thresholds, settings.top_k)
+    return [
+        {
+            "file": str(path),
+            "box": r.face.box.as_list(),
+            "status": r.match.status.value,
+            "name": r.match.name,
+            "person_id": r.match.person_id,
+            "distance": None if r.match.distance is None else round(r.match.distance, 4),
+        }
+        for r in found
+    ]
+
+
+def _print_faces(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row) + "\n")
+        return
+    table = Table("file", "box", "who", "distance")
+    for row in rows:
+        who = {"known": row["name"], "unknown": "unknown"}.get(
+            row["status"], f"uncertain ({row['name']}?)"
+        )
+        distance = "-" if row["distance"] is None else f"{row['distance']:.3f}"
+        table.add_row(row["file"], str(row["box"]), who, distance)
+    out.print(table)
+
+
+# --- keys ------------------------------------------------------------------------------
+@keys_app.command("create")
+def keys_create(
+    scope: Annotated[
+        list[str], typer.Option("--scope", help="admin, enroll, ingest or read (repeatable).")
+    ],
+    name: Annotated[str, typer.Option(help="What the key is for (e.g. 'gate camera').")] = "",
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Make an API key; only the key is printed on stdout, once: keep it safe."""
+    scopes = parse_scopes(s for value in scope for s in value.split(","))
+    with opened(data_dir, config) as runtime, runtime.uow() as uow:
+        _, secret = uow.api_keys.create(name, [s.value for s in scopes])
+        uow.commit()
+    sys.stdout.write(secret + "\n")
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """List API keys (never their secrets)."""
+    table = Table("prefix", "name", "scopes", "created", "last used", "revoked")
+    with opened(data_dir, config) as runtime, runtime.uow() as uow:
+        for key in uow.api_keys.list():
+            table.add_row(
+                key.prefix,
+                key.name,
+                ",".join(key.scopes),
+                f"{key.created_at:%Y-%m-%d %H:%M}",
+                f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
+                f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "-",
+            )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's prefix (see `keys list`).")],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Revoke an API key at once."""
+    with opened(data_dir, config) as runtime, runtime.uow() as uow:
+        uow.api_keys.revoke(prefix)
+        uow.commit()
+    out.print(f"revoked {prefix}", highlight=False)
+
+
+if __name__ == "__main__":
+    main()

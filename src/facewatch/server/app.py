@@ -1,0 +1,57 @@
+"""The application factory: ``create_app(settings)`` builds the REST server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from facewatch import __version__
+from facewatch.config import Settings
+from facewatch.server.errors import install_error_handlers
+from facewatch.server.limits import BodySizeLimit
+from facewatch.server.routers import cameras, detections, faces, health, people, recognize
+from facewatch.server.services.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Open-set face recognition: enrol people from photos, recognise every face of an image
+(strangers come out **unknown**, never as the nearest enrolled person), and remember
+every detection from your cameras.
+
+Every route but `/healthz` and `/readyz` needs an API key (`Authorization: Bearer fw_...`),
+made with `facewatch keys create --scope admin`. Click **Authorize** to paste one.
+"""
+
+
+def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> FastAPI:
+    """Build the server; storage opens and models load in the lifespan, not here."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await anyio.to_thread.run_sync(Runtime.open, settings)
+        app.state.runtime = runtime
+        if warm_up:
+            # Load models and gallery off the event loop; /readyz says 503 until done.
+            await anyio.to_thread.run_sync(runtime.warm_up)
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(
+        title="Facewatch",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    for module in (health, people, faces, recognize, detections, cameras):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,88 @@
+"""The one place where exceptions become HTTP answers: JSON bodies, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from facewatch.errors import (
+    Conflict,
+    FaceRejected,
+    FacewatchError,
+    Forbidden,
+    InvalidImage,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+
+logger = logging.getLogger(__name__)
+
+# Most specific first: the first class that matches gives the status.
+STATUS: tuple[tuple[type[FacewatchError], int], ...] = (
+    (UnsupportedMediaType, 415),
+    (PayloadTooLarge, 413),
+    (FaceRejected, 422),
+    (InvalidImage, 400),
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+)
+
+
+def status_for(exc: FacewatchError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_response(status: int, detail: object, code: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+
+
+async def _facewatch_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FacewatchError)
+    status = status_for(exc)
+    if status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+    return error_response(status, exc.message, exc.code)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Keep only where and what: never echo the input back (it may be an image or a secret).
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+    return error_response(422, errors, "validation_error")
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+        exc.status_code, "http_error"
+    )
+    return error_response(exc.status_code, str(exc.detail), code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal error", "internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(FacewatchError, _facewatch_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

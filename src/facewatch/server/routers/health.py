@@ -1,0 +1,30 @@
+"""Liveness and readiness probes (no API key needed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from facewatch.server.deps import RuntimeDep
+from facewatch.server.schemas import HealthOut, ReadyOut
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=HealthOut)
+def get_health() -> HealthOut:
+    """The process is up."""
+    return HealthOut(status="ok")
+
+
+@router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+def get_ready(runtime: RuntimeDep) -> JSONResponse:
+    """Ready once the models and the gallery are loaded (503 until then)."""
+    gallery = runtime.loaded_gallery
+    if gallery is None:
+        body = ReadyOut(status="loading", people=0, templates=0, model=None)
+        return JSONResponse(body.model_dump(), status_code=503)
+    body = ReadyOut(
+        status="ready", people=gallery.people_count, templates=len(gallery), model=gallery.model_id
+    )
+    return JSONResponse(body.model_dump())

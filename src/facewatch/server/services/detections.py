@@ -1,0 +1,174 @@
+"""Ingest: recognise the faces of a crop or frame from a camera, and remember each one."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from facewatch.errors import Conflict, NotFound
+from facewatch.server.schemas import DetectionOut, IngestOut, Page
+from facewatch.server.services.recognition import RecognizedFace, recognize
+from facewatch.server.services.runtime import Runtime
+from facewatch.store.models import Detection
+from facewatch.store.unit_of_work import UnitOfWork
+from facewatch.types import MatchStatus, RGBImage
+from facewatch.vision.image import crop_face, decode_image, encode_jpeg
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    """What an edge agent (or any client) sends with one image."""
+
+    image: bytes
+    camera_id: str
+    captured_at: datetime
+    track_id: str | None = None
+    idempotency_key: str | None = None
+    edge_id: str | None = None
+
+
+def ingest(runtime: Runtime, request: IngestRequest) -> IngestOut:
+    """Recognise and store every face; a replayed idempotency key returns the first result."""
+    if request.idempotency_key:
+        replay = _replay(runtime, request.idempotency_key)
+        if replay is not None:
+            return replay
+    image = decode_image(request.image, max_pixels=runtime.settings.max_image_pixels)
+    faces = recognize(
+        image, runtime.analyzer, runtime.gallery, runtime.thresholds, runtime.settings.top_k
+    )
+    try:
+        return _store(runtime, request, image, faces)
+    except Conflict:
+        # Another request with the same key won the race: answer as it did.
+        replay = _replay(runtime, request.idempotency_key or "")
+        if replay is None:
+            raise
+        return replay
+
+
+def _replay(runtime: Runtime, key: str) -> IngestOut | None:
+    with runtime.uow() as uow:
+        rows = uow.detections.by_idempotency_key(key)
+        if not rows:
+            return None
+        return IngestOut(detections=[detection_out(row) for row in rows], replayed=True)
+
+
+def _store(
+    runtime: Runtime, request: IngestRequest, image: RGBImage, faces: list[RecognizedFace]
+) -> IngestOut:
+    with runtime.uow() as uow:
+        _ensure_camera(uow, request.camera_id)
+        rows = [
+            _store_face(uow, runtime.model_id, request, image, index, face)
+            for index, face in enumerate(faces)
+        ]
+        uow.commit()
+        logger.info(
+            "camera %s: %s faces stored (%s known)",
+            request.camera_id,
+            len(rows),
+            sum(r.status == MatchStatus.KNOWN for r in rows),
+        )
+        return IngestOut(detections=[detection_out(row) for row in rows], replayed=False)
+
+
+def _ensure_camera(uow: UnitOfWork, camera_id: str) -> None:
+    """Register a camera seen for the first time under its id (it can be described later)."""
+    try:
+        uow.cameras.get(camera_id)
+    except NotFound:
+        uow.cameras.add(camera_id, name=camera_id)
+
+
+def _store_face(
+    uow: UnitOfWork,
+    model_id: str,
+    request: IngestRequest,
+    image: RGBImage,
+    index: int,
+    recognized: RecognizedFace,
+) -> Detection:
+    face, match = recognized.face, recognized.match
+    crop = crop_face(image, face.box)
+    jpeg = encode_jpeg(crop)
+    sha = uow.put_blob(jpeg)
+    crop_row = uow.images.get_or_add(
+        sha, "image/jpeg", int(crop.shape[1]), int(crop.shape[0]), len(jpeg)
+    )
+    return uow.detections.add(
+        captured_at=request.captured_at,
+        camera_id=request.camera_id,
+        person_id=match.person_id if match.status is MatchStatus.KNOWN else None,
+        status=match.status,
+        distance=match.distance,
+        confidence=match.confidence,
+        box=face.box.as_list(),
+        landmarks=face.landmarks,
+        quality=face.quality.score,
+        candidates=match.candidates,
+        embedding=face.embedding,
+        model=model_id,
+        crop_image_id=crop_row.id,
+        track_id=request.track_id,
+        edge_id=request.edge_id,
+        idempotency_key=request.idempotency_key,
+        face_index=index,
+    )
+
+
+def detection_out(row: Detection) -> DetectionOut:
+    """The wire form of a stored detection."""
+    return DetectionOut(
+        id=row.id,
+        captured_at=row.captured_at,
+        received_at=row.received_at,
+        camera_id=row.camera_id,
+        person_id=row.person_id,
+        name=row.person.name if row.person is not None else None,
+        status=MatchStatus(row.status),
+        distance=row.distance,
+        confidence=row.confidence,
+        quality=row.quality,
+        box=row.box,
+        track_id=row.track_id,
+        edge_id=row.edge_id,
+        crop_sha256=row.crop_image.sha256 if row.crop_image is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionQuery:
+    """Filters of the detections list."""
+
+    person_id: int | None = None
+    camera_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    unknown_only: bool = False
+    offset: int = 0
+    limit: int = 50
+
+
+def query_detections(runtime: Runtime, query: DetectionQuery) -> Page[DetectionOut]:
+    """Stored detections matching the filters, newest first."""
+    with runtime.uow() as uow:
+        rows, total = uow.detections.query(
+            person_id=query.person_id,
+            camera_id=query.camera_id,
+            since=query.since,
+            until=query.until,
+            unknown_only=query.unknown_only,
+            offset=query.offset,
+            limit=query.limit,
+        )
+        return Page[DetectionOut](
+            items=[detection_out(r) for r in rows],
+            total=total,
+            offset=query.offset,
+            limit=query.limit,
+        )

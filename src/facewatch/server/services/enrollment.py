@@ -1,0 +1,159 @@
+"""Enrolment: photos of a person become templates, one usable face per photo or a reason."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from facewatch.errors import FaceRejected, InvalidInput
+from facewatch.gallery.gallery import TemplateEntry
+from facewatch.server.schemas import FacesAdded, RejectedFile, TemplateOut
+from facewatch.server.services.runtime import Runtime
+from facewatch.store.models import Template
+from facewatch.types import Face
+from facewatch.vision.image import decode_image, image_format
+from facewatch.vision.quality import enrolment_problem
+
+logger = logging.getLogger(__name__)
+
+_MESSAGES = {
+    "no_face": "no face found in the photo",
+    "several_faces": "the photo holds several faces; enrol from photos of one person alone",
+    "too_small": "the face is too small (under {min_size} px)",
+    "too_blurry": "the face is too blurry",
+    "not_frontal": "the face is turned too far from the camera",
+    "duplicate": "this photo is already enrolled for this person",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One uploaded or read file: a name for messages and its bytes."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class _Accepted:
+    upload: Upload
+    face: Face
+    sha256: str
+    content_type: str
+    width: int
+    height: int
+
+
+def add_faces(
+    runtime: Runtime,
+    person_id: int,
+    uploads: list[Upload],
+    unreadable: list[RejectedFile] | None = None,
+) -> FacesAdded:
+    """Add every usable photo as a template; say why each other photo was refused.
+
+    All accepted photos are stored in one transaction; a failure stores none of them.
+    """
+    with runtime.uow() as uow:
+        uow.people.get(person_id)  # NotFound before any heavy work
+        known = uow.templates.image_hashes_for_person(person_id)
+    accepted: list[_Accepted] = []
+    rejected: list[RejectedFile] = list(unreadable or [])
+    for upload in uploads:
+        try:
+            candidate = _examine(runtime, upload)
+        except InvalidInput as exc:
+            rejected.append(RejectedFile.of(upload.filename, exc))
+            continue
+        if candidate.sha256 in known:
+            rejected.append(_reject(upload, "duplicate", runtime))
+            continue
+        known.add(candidate.sha256)
+        accepted.append(candidate)
+    templates = _store(runtime, person_id, accepted)
+    return FacesAdded(accepted=templates, rejected=rejected)
+
+
+def _examine(runtime: Runtime, upload: Upload) -> _Accepted:
+    settings = runtime.settings
+    image = decode_image(upload.data, max_pixels=settings.max_image_pixels)
+    faces = runtime.analyzer.analyze(image)
+    if not faces:
+        raise FaceRejected(_MESSAGES["no_face"], code="no_face")
+    big_enough = [f for f in faces if f.quality.size >= settings.min_face_size]
+    if len(big_enough) > 1:
+        raise FaceRejected(_MESSAGES["several_faces"], code="several_faces")
+    face = big_enough[0] if big_enough else max(faces, key=lambda f: f.box.area)
+    problem = enrolment_problem(
+        face.quality,
+        min_size=settings.min_face_size,
+        min_sharpness=settings.min_sharpness,
+        max_yaw=settings.max_yaw,
+    )
+    if problem is not None:
+        raise FaceRejected(_message(problem, runtime), code=problem)
+    return _Accepted(
+        upload=upload,
+        face=face,
+        sha256=hashlib.sha256(upload.data).hexdigest(),
+        content_type=image_format(upload.data),
+        width=int(image.shape[1]),
+        height=int(image.shape[0]),
+    )
+
+
+def _store(runtime: Runtime, person_id: int, accepted: list[_Accepted]) -> list[TemplateOut]:
+    if not accepted:
+        return []
+    model_id = runtime.model_id
+    with runtime.uow() as uow:
+        person = uow.people.get(person_id)
+        rows: list[Template] = []
+        for item in accepted:
+            uow.put_blob(item.upload.data)
+            image = uow.images.get_or_add(
+                item.sha256, item.content_type, item.width, item.height, len(item.upload.data)
+            )
+            assert item.face.embedding is not None
+            rows.append(
+                uow.templates.add(
+                    person_id=person_id,
+                    embedding=item.face.embedding,
+                    model=model_id,
+                    quality=item.face.quality.score,
+                    box=item.face.box.as_list(),
+                    image_id=image.id,
+                )
+            )
+        uow.commit()
+        out = [_template_out(row, item.sha256) for row, item in zip(rows, accepted, strict=True)]
+        name = person.name
+    entries = [
+        TemplateEntry(t.id, person_id, name, item.face.embedding)
+        for t, item in zip(out, accepted, strict=True)
+        if item.face.embedding is not None
+    ]
+    runtime.loaded_gallery_do(lambda g: g.add(entries))
+    logger.info("person %s: %s templates added", person_id, len(out))
+    return out
+
+
+def _template_out(row: Template, sha256: str) -> TemplateOut:
+    return TemplateOut(
+        id=row.id,
+        person_id=row.person_id,
+        model=row.model,
+        quality=round(row.quality, 4),
+        box=row.box,
+        image_sha256=sha256,
+        created_at=row.created_at,
+    )
+
+
+def _reject(upload: Upload, reason: str, runtime: Runtime) -> RejectedFile:
+    return RejectedFile.of(upload.filename, FaceRejected(_message(reason, runtime), code=reason))
+
+
+def _message(reason: str, runtime: Runtime) -> str:
+    return _MESSAGES[reason].format(min_size=runtime.settings.min_face_size)

@@ -1,0 +1,111 @@
+"""The long-lived resources of one Facewatch process, shared by the server and the CLI.
+
+Nothing is opened at import time: ``Runtime.open(settings)`` opens the database (migrating
+it when allowed) and the blob store; the face models and the in-memory gallery load on
+first use, so commands that need neither (``keys list``) start instantly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from facewatch.config import Settings
+from facewatch.gallery.gallery import Gallery, TemplateEntry
+from facewatch.gallery.matching import Thresholds
+from facewatch.store.blobs import BlobStore, create_blob_store
+from facewatch.store.db import Database
+from facewatch.store.unit_of_work import UnitOfWork
+from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Settings, storage, models and gallery of one process."""
+
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    _analyzer: FaceAnalyzer | None = None
+    _gallery: Gallery | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Runtime:
+        """Open storage; migrate the schema if allowed, and refuse one that is too new."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        try:
+            if settings.auto_migrate:
+                db.migrate()
+            db.check_schema()
+        except BaseException:
+            db.dispose()
+            raise
+        return cls(settings=settings, db=db, blobs=create_blob_store(settings))
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work (one transaction, blobs cleaned up on failure)."""
+        return UnitOfWork(self.db, self.blobs)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.settings.match_threshold, self.settings.unknown_threshold)
+
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        """The face pipeline, loaded on first use."""
+        with self._lock:
+            if self._analyzer is None:
+                self._analyzer = create_analyzer(self.settings)
+            return self._analyzer
+
+    @property
+    def model_id(self) -> str:
+        return self.analyzer.model_id
+
+    @property
+    def gallery(self) -> Gallery:
+        """The in-memory gallery of the current embedder's templates, loaded on first use."""
+        analyzer = self.analyzer
+        with self._lock:
+            if self._gallery is None:
+                self._gallery = self._load_gallery(analyzer.model_id, analyzer.embedding_dim)
+            return self._gallery
+
+    @property
+    def loaded_gallery(self) -> Gallery | None:
+        """The gallery if it is loaded already, without loading it."""
+        return self._gallery
+
+    def _load_gallery(self, model_id: str, dim: int) -> Gallery:
+        gallery = Gallery(model_id, dim)
+        with self.uow() as uow:
+            gallery.add(
+                TemplateEntry(tid, pid, name, emb)
+                for tid, pid, name, emb in uow.templates.all_for_model(model_id)
+            )
+        logger.info(
+            "gallery loaded: %s templates of %s people (%s)",
+            len(gallery),
+            gallery.people_count,
+            model_id,
+        )
+        return gallery
+
+    def loaded_gallery_do(self, change: Callable[[Gallery], object]) -> None:
+        """Apply a committed change to the gallery if it is loaded (else it loads fresh)."""
+        with self._lock:
+            if self._gallery is not None:
+                change(self._gallery)
+
+    def warm_up(self) -> None:
+        """Load the models and the gallery now rather than on the first request."""
+        _ = self.gallery
