@@ -15,6 +15,8 @@ from facewatch.store.blobs import FileBlobStore
 from facewatch.store.db import Database
 from facewatch.store.unit_of_work import UnitOfWork
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
 # --- databases -------------------------------------------------------------------------
 # Every `database` test runs twice: on a SQLite file and on a fresh PostgreSQL database.
 # PostgreSQL comes from FACEWATCH_TEST_POSTGRES_URL (default: trust auth on localhost).
@@ -112,3 +114,34 @@ def blob_store(tmp_path: Path) -> FileBlobStore:
 def uow_factory(database: Database, blob_store: FileBlobStore) -> Callable[[], UnitOfWork]:
     """Makes units of work on the test database and blob store: ``with uow_factory() as uow``."""
     return lambda: UnitOfWork(database, blob_store)
+
+
+# --- real-face test data and shared model files ----------------------------------------
+# Outside the repository (never copied into it). Tests that need them skip with the reason
+# when they are missing, except in CI (CI=true), where they fail.
+
+
+def _shared_folder(env_var: str, default: Path, what: str) -> Path:
+    folder = Path(os.environ.get(env_var) or default)
+    if not folder.is_dir():
+        message = f"{what} not found at {folder}; set {env_var}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """The folder of real-face photos and videos (``FACEWATCH_TESTDATA``, see its README)."""
+    return _shared_folder(
+        "FACEWATCH_TESTDATA", REPO_ROOT.parent / "shared" / "testdata", "real-face test data"
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """The folder of model files that no package ships (``FACEWATCH_SHARED_MODELS``)."""
+    return _shared_folder(
+        "FACEWATCH_SHARED_MODELS", REPO_ROOT.parent / "shared" / "models", "shared model files"
+    )

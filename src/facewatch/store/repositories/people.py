@@ -56,8 +56,8 @@ class PersonRepository:
         offset: int = 0,
         limit: int = 100,
     ) -> Page[Person]:
-        """People by name; ``query`` matches any part of the name, ignoring case."""
-        statement = select(Person).order_by(Person.name, Person.id)
+        """People by name, ignoring case; ``query`` matches any part of the name, ignoring case."""
+        statement = select(Person).order_by(unicode_lower(Person.name), Person.id)
         if query:
             pattern = query.lower()
             statement = statement.where(
