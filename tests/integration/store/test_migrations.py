@@ -17,6 +17,13 @@ from facewatch.store.schema import SchemaState, downgrade_to
 TABLES = {"people", "images", "templates", "cameras", "detections", "api_keys"}
 
 
+@pytest.fixture
+def own_database(empty_database: Database) -> Database:
+    """A migrated database of the test's own, whose schema the test may change."""
+    empty_database.migrate()
+    return empty_database
+
+
 def _stamp(database: Database, revision: str) -> None:
     with database.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
@@ -45,10 +52,10 @@ def test_migrating_a_current_database_changes_nothing(database: Database) -> Non
     assert database.migrate() == before
 
 
-def test_the_migrations_downgrade_to_nothing(database: Database) -> None:
-    with database.engine.begin() as connection:
+def test_the_migrations_downgrade_to_nothing(own_database: Database) -> None:
+    with own_database.engine.begin() as connection:
         downgrade_to(connection, "base")
-    assert set(inspect(database.engine).get_table_names()) <= {"alembic_version"}
+    assert set(inspect(own_database.engine).get_table_names()) <= {"alembic_version"}
 
 
 REFUSING_OPERATIONS = {
@@ -60,17 +67,17 @@ REFUSING_OPERATIONS = {
 
 @pytest.mark.parametrize("operation", REFUSING_OPERATIONS.values(), ids=REFUSING_OPERATIONS)
 def test_a_database_stamped_by_newer_code_is_refused(
-    database: Database, operation: Callable[[Database], object]
+    own_database: Database, operation: Callable[[Database], object]
 ) -> None:
-    _stamp(database, "9999_from_the_future")
+    _stamp(own_database, "9999_from_the_future")
     with pytest.raises(DatabaseTooNew, match="newer Facewatch") as raised:
-        operation(database)
+        operation(own_database)
     assert "9999_from_the_future" in raised.value.message
 
 
-def test_a_database_stamped_by_newer_code_reports_too_new(database: Database) -> None:
-    _stamp(database, "9999_from_the_future")
-    status = database.schema_status()
+def test_a_database_stamped_by_newer_code_reports_too_new(own_database: Database) -> None:
+    _stamp(own_database, "9999_from_the_future")
+    status = own_database.schema_status()
     assert status.state is SchemaState.TOO_NEW
     assert status.current == ("9999_from_the_future",)
 
