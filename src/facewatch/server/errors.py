@@ -68,11 +68,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, errors, "validation_error")
 
 
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
-        exc.status_code, "http_error"
-    )
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
     return error_response(exc.status_code, str(exc.detail), code)
 
 
