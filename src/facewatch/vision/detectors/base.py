@@ -1,0 +1,37 @@
+"""The face detector interface every implementation follows."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+from facewatch.types import DetectedFace, RGBImage
+from facewatch.vision.image import ensure_rgb
+from facewatch.vision.lazy import LazyModel
+
+
+class FaceDetector(LazyModel):
+    """Finds faces in an RGB image; the model is loaded on the first ``detect``.
+
+    Subclasses set ``name`` and implement ``_load`` and ``_detect``. Boxes come back
+    clipped to the image, best score first; calls on one instance run one at a time.
+    """
+
+    name: str
+
+    def detect(self, image: RGBImage) -> list[DetectedFace]:
+        """The faces in ``image`` (H x W x 3 uint8 RGB), best score first."""
+        image = ensure_rgb(image)
+        height, width = image.shape[:2]
+        with self._lock:
+            self.load()
+            found = self._detect(image)
+        clipped = (DetectedFace(face.box.clip(width, height), face.score) for face in found)
+        faces = [face for face in clipped if face.box.area > 0]
+        return sorted(faces, key=lambda face: face.score, reverse=True)
+
+    @abstractmethod
+    def _detect(self, image: RGBImage) -> list[DetectedFace]:
+        """Run the loaded model on a validated, contiguous RGB image."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

@@ -1,0 +1,30 @@
+"""The one place that turns ``settings.detector`` into a ``FaceDetector``."""
+
+from __future__ import annotations
+
+from facewatch.config import Settings
+from facewatch.errors import ConfigurationError
+from facewatch.vision.detectors.base import FaceDetector
+from facewatch.vision.detectors.haar import HaarDetector
+from facewatch.vision.detectors.hog import HogDetector
+from facewatch.vision.detectors.onnx_ultralight import UltraLightOnnxDetector
+
+
+def create_detector(settings: Settings) -> FaceDetector:
+    """The detector named by ``settings.detector``; its model loads on first use."""
+    match settings.detector:
+        case "hog":
+            return HogDetector(
+                upsample=settings.hog_upsample,
+                auto_upsample_pixels=settings.hog_auto_upsample_pixels,
+            )
+        case "haar":
+            return HaarDetector()
+        case "onnx":
+            if settings.onnx_detector_path is None:
+                raise ConfigurationError("detector 'onnx' needs onnx_detector_path")
+            return UltraLightOnnxDetector(
+                settings.onnx_detector_path, score_threshold=settings.onnx_score_threshold
+            )
+        case other:
+            raise ConfigurationError(f"unknown detector {other!r}")

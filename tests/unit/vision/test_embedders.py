@@ -1,0 +1,94 @@
+"""dlib's ResNet embedder: same person close, different people far, shapes as promised."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facewatch.config import Settings
+from facewatch.errors import InvalidImage
+from facewatch.types import RGBImage
+from facewatch.vision.align import align_face
+from facewatch.vision.detectors import HogDetector
+from facewatch.vision.embedders import DlibResNetEmbedder, create_embedder
+from facewatch.vision.landmarks import Landmarker
+
+from .conftest import EXAMPLES, JOHNS, ImageLoader
+
+SAME_PERSON_DISTANCE = 0.6  # dlib's own verification threshold
+
+
+@pytest.fixture(scope="module")
+def chips(hog: HogDetector, landmarker: Landmarker, load: ImageLoader) -> dict[str, RGBImage]:
+    """One aligned chip per photo, by photo name."""
+    found = {}
+    for name in ("obama.jpg", "obama2.jpg", "obama-480p.jpg", "biden.jpg"):
+        image = load(f"{EXAMPLES}/{name}")
+        box = hog.detect(image)[0].box
+        found[name] = align_face(image, box, landmarker.locate(image, box))
+    return found
+
+
+@pytest.fixture(scope="module")
+def embeddings(embedder: DlibResNetEmbedder, chips: dict[str, RGBImage]) -> dict[str, np.ndarray]:
+    vectors = embedder.embed(list(chips.values()))
+    return dict(zip(chips, vectors, strict=True))
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b))
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("obama.jpg", "obama2.jpg"), ("obama.jpg", "obama-480p.jpg")]
+)
+def test_two_photos_of_the_same_person_are_close(
+    embeddings: dict[str, np.ndarray], first: str, second: str
+) -> None:
+    assert distance(embeddings[first], embeddings[second]) < SAME_PERSON_DISTANCE
+
+
+@pytest.mark.parametrize("obama", ["obama.jpg", "obama2.jpg", "obama-480p.jpg"])
+def test_obama_and_biden_are_far_apart(embeddings: dict[str, np.ndarray], obama: str) -> None:
+    assert distance(embeddings[obama], embeddings["biden.jpg"]) > SAME_PERSON_DISTANCE
+
+
+def test_aligned_johns_chips_embed_directly(
+    embedder: DlibResNetEmbedder, load: ImageLoader
+) -> None:
+    salley = [
+        load(f"{JOHNS}/John_Salley/{n}") for n in ("000179_02159509.jpg", "000183_02159543.jpg")
+    ]
+    simm = load(f"{JOHNS}/John_Simm/000288_00470387.jpg")
+
+    first, second, other = embedder.embed([*salley, simm])
+
+    assert distance(first, second) < SAME_PERSON_DISTANCE < distance(first, other)
+
+
+def test_embed_returns_one_float32_row_of_128_per_chip_in_order(
+    embedder: DlibResNetEmbedder, chips: dict[str, RGBImage], embeddings: dict[str, np.ndarray]
+) -> None:
+    batch = embedder.embed([chips["biden.jpg"], chips["obama.jpg"]])
+
+    assert batch.shape == (2, 128)
+    assert batch.dtype == np.float32
+    np.testing.assert_allclose(batch[0], embeddings["biden.jpg"], atol=1e-5)
+
+
+def test_embedding_no_chips_gives_an_empty_matrix() -> None:
+    fresh = DlibResNetEmbedder()
+
+    assert fresh.embed([]).shape == (0, 128)
+
+
+def test_a_chip_of_the_wrong_size_is_refused(embedder: DlibResNetEmbedder) -> None:
+    with pytest.raises(InvalidImage, match="150x150"):
+        embedder.embed([np.zeros((112, 112, 3), dtype=np.uint8)])
+
+
+def test_create_embedder_gives_dlibs_resnet_with_its_model_id() -> None:
+    embedder = create_embedder(Settings(embedder="dlib"))
+
+    assert isinstance(embedder, DlibResNetEmbedder)
+    assert (embedder.model_id, embedder.dim) == ("dlib_resnet_v1", 128)
