@@ -149,13 +149,15 @@ def serve(
 @people_app.command("add")
 def people_add(
     name: Annotated[str, typer.Argument(help="The person's name.")],
-    paths: Annotated[list[Path], typer.Argument(help="Photos, or folders of photos.")],
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Photos, or folders of photos (none: add later).")
+    ] = None,
     category: Annotated[str, typer.Option(help="authorized, staff, watchlist...")] = "authorized",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Enrol a person from photos (creates the person if new)."""
-    files = image_files(paths)
+    files = image_files(paths or [])
     with opened(data_dir, config) as runtime:
         _enrol(runtime, name, files, category)
 
@@ -211,7 +213,7 @@ def people_list(
         page = people_service.list_people(runtime, query, None, 0, 1000)
     if as_json:
         for person in page.items:
-            out.print_json(person.model_dump_json())
+            sys.stdout.write(person.model_dump_json() + "\n")
         return
     table = Table("id", "name", "category", "templates")
     for person in page.items:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
-from support import assert_error
+from facewatch.config import Settings
+from support import assert_error, blob_files
 
 
 def create(client: TestClient, headers: dict[str, str], **body: object) -> dict[str, object]:
@@ -113,3 +116,35 @@ def test_unknown_people_are_404(
 
 def test_a_non_numeric_id_is_422(client: TestClient, admin: dict[str, str]) -> None:
     assert_error(client.get("/api/v1/people/abc", headers=admin), 422)
+
+
+def test_deleting_a_person_removes_templates_photos_detections_and_blobs(
+    client: TestClient, admin: dict[str, str], testdata: Path, settings: Settings
+) -> None:
+    before = blob_files(settings)
+    photos = testdata / "face_recognition_examples/examples"
+    person = create(client, admin, name="Erased Person")
+    url = f"/api/v1/people/{person['id']}"
+    files = [("images", (n, (photos / n).read_bytes())) for n in ("biden.jpg",)]
+    assert client.post(f"{url}/faces", files=files, headers=admin).status_code == 201
+    seen = client.post(
+        "/api/v1/detections",
+        files={"image": ("b.jpg", (photos / "biden.jpg").read_bytes())},
+        data={"camera_id": "erasure-cam"},
+        headers=admin,
+    ).json()["detections"]
+    assert [d["person_id"] for d in seen] == [person["id"]]
+    assert len(blob_files(settings)) > len(before)
+
+    assert client.delete(url, headers=admin).status_code == 204
+    assert blob_files(settings) == before
+    after = client.get(
+        "/api/v1/detections", params={"camera_id": "erasure-cam"}, headers=admin
+    ).json()
+    assert after["total"] == 0
+    recognized = client.post(
+        "/api/v1/recognize",
+        files={"image": ("b.jpg", (photos / "biden.jpg").read_bytes())},
+        headers=admin,
+    ).json()["faces"]
+    assert all(f["person_id"] != person["id"] for f in recognized)

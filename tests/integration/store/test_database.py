@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from facewatch.config import Settings
-from facewatch.errors import DatabaseTooNew
+from facewatch.errors import ConfigurationError, DatabaseTooNew
 from facewatch.store.db import SQLITE_BUSY_TIMEOUT_MS, Database, open_database
 from facewatch.store.models import Person
 from facewatch.store.schema import SchemaState
@@ -86,3 +86,13 @@ def test_open_database_refuses_a_newer_schema_even_with_auto_migrate(tmp_path: P
     first.dispose()
     with pytest.raises(DatabaseTooNew):
         open_database(settings)
+
+
+def test_an_unreachable_database_is_a_configuration_error_without_password() -> None:
+    database = Database("postgresql://postgres:hunter2@127.0.0.1:1/facewatch")
+    try:
+        with pytest.raises(ConfigurationError, match="cannot use the database") as raised:
+            database.check_schema()
+        assert "hunter2" not in raised.value.message
+    finally:
+        database.dispose()

@@ -85,7 +85,7 @@ def test_a_database_stamped_by_newer_code_reports_too_new(own_database: Database
 def test_an_outdated_schema_is_refused_when_auto_migrate_is_off(
     empty_database: Database,
 ) -> None:
-    with pytest.raises(ConfigurationError, match="migrat") as raised:
+    with pytest.raises(ConfigurationError, match="FACEWATCH_AUTO_MIGRATE") as raised:
         empty_database.check_schema(auto_migrate=False)
     assert not isinstance(raised.value, DatabaseTooNew)
 
