@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
@@ -70,7 +70,7 @@ class Database:
 
     def schema_status(self) -> SchemaStatus:
         """Where the database schema stands against the packaged migrations."""
-        with self.engine.connect() as connection:
+        with self._explain_connection_errors(), self.engine.connect() as connection:
             return read_schema_status(connection)
 
     def check_schema(self, *, auto_migrate: bool = False) -> SchemaStatus:
@@ -93,7 +93,7 @@ class Database:
 
     def migrate(self) -> SchemaStatus:
         """Upgrade the schema to the newest revision; refuses a database that is too new."""
-        with self._migration_connection() as connection:
+        with self._explain_connection_errors(), self._migration_connection() as connection:
             status = read_schema_status(connection)
             if status.state is SchemaState.TOO_NEW:
                 raise _too_new(status, self.safe_url)
@@ -106,6 +106,15 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+    @contextmanager
+    def _explain_connection_errors(self) -> Iterator[None]:
+        """Turn "cannot connect" into a ConfigurationError that names the database."""
+        try:
+            yield
+        except OperationalError as exc:
+            detail = " ".join(str(exc.orig).split())
+            raise ConfigurationError(f"cannot use the database {self.safe_url}: {detail}") from exc
 
     @contextmanager
     def _migration_connection(self) -> Iterator[Connection]:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 UPGRADE_HINT = (
-    "run the database migrations (`facewatch admin migrate`) or set FACEWATCH_AUTO_MIGRATE=true"
+    "back up the database, then start Facewatch once with FACEWATCH_AUTO_MIGRATE=true to upgrade it"
 )
 
 
