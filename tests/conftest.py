@@ -189,3 +189,10 @@ def shared_models() -> Path:
     return _shared_folder(
         "FACEWATCH_SHARED_MODELS", REPO_ROOT.parent / "shared" / "models", "shared model files"
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reads the real-face data, so ``-m "not testdata"`` leaves them out."""
+    for item in items:
+        if "testdata" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.testdata)

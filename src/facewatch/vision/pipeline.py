@@ -58,6 +58,10 @@ class FaceAnalyzer:
         return self._detector
 
     @property
+    def landmarker(self) -> Landmarker:
+        return self._landmarker
+
+    @property
     def embedder(self) -> Embedder:
         return self._embedder
 
@@ -100,8 +104,8 @@ class FaceAnalyzer:
         return self._detect_padded(image)
 
     def _detect_padded(self, image: RGBImage) -> list[DetectedFace]:
-        """Detect again with a replicated border (and 2x for tiny images): tight crops lack
-        the context around the face that detectors are trained with."""
+        """Detect again with a replicated border, and at 2x for tiny images."""
+        # Tight crops lack the context around the face that detectors were trained with.
         height, width = image.shape[:2]
         pad = round(min(height, width) * _RETRY_PADDING)
         scale = 2.0 if min(height, width) <= _RETRY_UPSCALE_SIDE else 1.0

@@ -76,9 +76,7 @@ def test_a_heavily_blurred_photo_is_too_blurry(
 def test_a_face_shrunk_to_30_pixels_is_too_small(analyzer: FaceAnalyzer, load: ImageLoader) -> None:
     image = load(f"{EXAMPLES}/obama.jpg")  # face about 260 px wide
     tiny = cv2.resize(image, None, fx=30 / 260, fy=30 / 260, interpolation=cv2.INTER_AREA)
-    finds_tiny_faces = FaceAnalyzer(
-        HogDetector(upsample=2), analyzer._landmarker, analyzer.embedder
-    )
+    finds_tiny_faces = FaceAnalyzer(HogDetector(upsample=2), analyzer.landmarker, analyzer.embedder)
 
     face = largest_face(finds_tiny_faces, np.ascontiguousarray(tiny))
 
