@@ -108,4 +108,5 @@ class Runtime:
 
     def warm_up(self) -> None:
         """Load the models and the gallery now rather than on the first request."""
+        self.analyzer.warm_up()
         _ = self.gallery
