@@ -25,6 +25,7 @@ from facewatch.server.services import people as people_service
 from facewatch.server.services.enrollment import Upload, add_faces
 from facewatch.server.services.recognition import recognize
 from facewatch.server.services.runtime import Runtime
+from facewatch.store.db import Database
 from facewatch.vision.image import load_image
 
 app = typer.Typer(
@@ -34,8 +35,10 @@ app = typer.Typer(
 )
 people_app = typer.Typer(help="Enrol, list and remove people.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+admin_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
 app.add_typer(keys_app, name="keys")
+app.add_typer(admin_app, name="admin")
 
 out = Console()
 err = Console(stderr=True)
@@ -340,6 +343,32 @@ def keys_revoke(
         uow.api_keys.revoke(prefix)
         uow.commit()
     out.print(f"revoked {prefix}", highlight=False)
+
+
+# --- admin -----------------------------------------------------------------------------
+@admin_app.command("migrate")
+def admin_migrate(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Upgrade the database schema to this version of Facewatch (back it up first)."""
+    settings = load_settings(data_dir, config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    try:
+        status = db.migrate()
+    finally:
+        db.dispose()
+    out.print(f"database {db.safe_url}: {status.describe()}", highlight=False)
+
+
+@admin_app.command("status")
+def admin_status(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Show the database schema version and whether it needs an upgrade."""
+    settings = load_settings(data_dir, config)
+    db = Database(settings.resolved_database_url)
+    try:
+        status = db.schema_status()
+    finally:
+        db.dispose()
+    out.print(f"database {db.safe_url}: {status.describe()}", highlight=False)
 
 
 if __name__ == "__main__":

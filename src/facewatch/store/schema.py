@@ -18,7 +18,8 @@ from sqlalchemy import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 UPGRADE_HINT = (
-    "back up the database, then start Facewatch once with FACEWATCH_AUTO_MIGRATE=true to upgrade it"
+    "back up the database, then run `facewatch admin migrate` (or start Facewatch once with "
+    "FACEWATCH_AUTO_MIGRATE=true) to upgrade it"
 )
 
 

@@ -16,7 +16,7 @@ from facewatch.config import Settings
 from facewatch.gallery.gallery import Gallery, TemplateEntry
 from facewatch.gallery.matching import Thresholds
 from facewatch.store.blobs import BlobStore, create_blob_store
-from facewatch.store.db import Database
+from facewatch.store.db import Database, open_database
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
@@ -38,14 +38,7 @@ class Runtime:
     def open(cls, settings: Settings) -> Runtime:
         """Open storage; migrate the schema if allowed, and refuse one that is too new."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.resolved_database_url)
-        try:
-            if settings.auto_migrate:
-                db.migrate()
-            db.check_schema()
-        except BaseException:
-            db.dispose()
-            raise
+        db = open_database(settings)
         return cls(settings=settings, db=db, blobs=create_blob_store(settings))
 
     def close(self) -> None:
