@@ -1,0 +1,285 @@
+"""The edge agent: one pipeline thread per camera, one uplink thread, one durable outbox.
+
+Live sources (webcams, streams) are read by their own capture thread into a one-frame slot:
+when processing falls behind, the older frame is dropped and counted rather than queued, so
+the agent always works on the newest frame. File sources are read at the pace of processing
+and never drop a sampled frame. When every source is a file, the agent stops at their end,
+after the outbox has been delivered or ``drain_timeout`` has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+
+from facewatch.edge.bestshot import ShotMaker, create_policy
+from facewatch.edge.config import CameraConfig, EdgeConfig
+from facewatch.edge.detection import create_candidate_detector
+from facewatch.edge.encoder import CropEncoder, ShotEmbedder
+from facewatch.edge.metrics import CameraCounts, CameraMetrics, summary_line
+from facewatch.edge.motion import MotionGate
+from facewatch.edge.outbox import Outbox, QueuedItem
+from facewatch.edge.pipeline import CameraPipeline, Stages
+from facewatch.edge.sampler import FrameSampler
+from facewatch.edge.sources import FrameSource, open_source
+from facewatch.edge.tracker import create_tracker
+from facewatch.edge.types import Frame
+from facewatch.edge.uplink import Delivery, DeliveryStatus, Uplink, UplinkWorker
+from facewatch.vision.embedders import DlibResNetEmbedder, Embedder
+from facewatch.vision.landmarks import Landmarker
+
+logger = logging.getLogger(__name__)
+
+SourceFactory = Callable[[CameraConfig], FrameSource]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a run did, per camera, and what it left in the outbox."""
+
+    cameras: dict[str, CameraCounts]
+    outbox_left: int
+    dropped: int = 0
+    """Items the outbox dropped over its lifetime (all runs)."""
+
+
+@dataclass(slots=True)
+class _Camera:
+    config: CameraConfig
+    source: FrameSource
+    pipeline: CameraPipeline
+    metrics: CameraMetrics
+    thread: threading.Thread | None = None
+    error: BaseException | None = field(default=None)
+
+
+class EdgeAgent:
+    """Runs every camera of an ``EdgeConfig`` until the files end or ``stop`` is called."""
+
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        source_factory: SourceFactory | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.config = config
+        self.run_id = secrets.token_hex(4)
+        self._stop = threading.Event()
+        self._source_factory = source_factory or (lambda cam: open_source(cam.source, cam.id))
+        self._landmarker = Landmarker()
+        self._embedder = embedder
+        self.outbox = Outbox(
+            config.outbox.path, max_bytes=config.outbox.max_bytes, drop=config.outbox.drop
+        )
+        self._cameras = {cam.id: self._camera(cam) for cam in config.cameras}
+        self.uplink = Uplink(
+            config.server,
+            config.api_key,
+            edge_id=config.edge_id,
+            timeout=config.uplink.timeout,
+            verify_tls=config.uplink.verify_tls,
+            transport=transport,
+        )
+        self.worker = UplinkWorker(
+            self.outbox,
+            self.uplink,
+            batch_size=config.uplink.batch_size,
+            backoff_initial=config.uplink.backoff_initial,
+            backoff_max=config.uplink.backoff_max,
+            listener=self._delivered,
+        )
+
+    # --- running -----------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        """Process every camera; returns when all finite sources ended (or on ``stop``)."""
+        if self.outbox.depth:
+            logger.info("outbox holds %s items from an earlier run", self.outbox.depth)
+        self.worker.start()
+        try:
+            for camera in self._cameras.values():
+                camera.thread = threading.Thread(
+                    target=self._camera_loop, args=(camera,), name=f"edge-{camera.config.id}"
+                )
+                camera.thread.start()
+            self._wait_for_cameras()
+            left = self._drain()
+        finally:
+            self._shutdown()
+        return self.summary(left)
+
+    def stop(self) -> None:
+        """Stop reading sources (from any thread or a signal handler); ``run`` then drains."""
+        self._stop.set()
+        for camera in self._cameras.values():
+            camera.source.stop()
+
+    def summary(self, outbox_left: int | None = None) -> RunSummary:
+        left = self.outbox.depth if outbox_left is None else outbox_left
+        return RunSummary(
+            cameras={cid: cam.metrics.snapshot() for cid, cam in self._cameras.items()},
+            outbox_left=left,
+            dropped=self.outbox.counter("dropped"),
+        )
+
+    def log_metrics(self) -> None:
+        depth = self.outbox.depth
+        for camera_id, camera in self._cameras.items():
+            logger.info("%s", summary_line(camera_id, camera.metrics.snapshot(), depth))
+
+    # --- building ----------------------------------------------------------------------
+    def _camera(self, cam: CameraConfig) -> _Camera:
+        metrics = CameraMetrics(cam.id)
+        pipeline = CameraPipeline(
+            cam.id,
+            self._stages(cam),
+            self.outbox,
+            metrics,
+            mode=self.config.mode,
+            crops=self.config.crops,
+            run_id=self.run_id,
+            on_queued=lambda: self.worker.notify(),
+        )
+        return _Camera(cam, self._source_factory(cam), pipeline, metrics)
+
+    def _stages(self, cam: CameraConfig) -> Stages:
+        config = self.config
+        motion = cam.motion
+        return Stages(
+            detector=create_candidate_detector(cam.detector),
+            tracker=create_tracker(config.tracker),
+            policy=create_policy(config.policy, config.best_shot),
+            shots=ShotMaker(
+                self._landmarker, margin=config.crops.margin, min_size=config.crops.min_size
+            ),
+            encoder=CropEncoder(config.crops),
+            embedder=self._shot_embedder() if config.mode == "embeddings" else None,
+            gate=MotionGate(motion.threshold, motion.keepalive) if motion.enabled else None,
+        )
+
+    def _shot_embedder(self) -> ShotEmbedder:
+        if self._embedder is None:
+            self._embedder = DlibResNetEmbedder()
+        return ShotEmbedder(self._embedder)
+
+    # --- threads -----------------------------------------------------------------------
+    def _camera_loop(self, camera: _Camera) -> None:
+        """The thread of one camera: frames through the pipeline until the source ends."""
+        try:
+            for frame in self._frames(camera):
+                camera.pipeline.process(frame)
+            camera.pipeline.finish()
+        except Exception as exc:  # the thread boundary: the other cameras go on
+            camera.error = exc
+            logger.exception("camera %s stopped", camera.config.id)
+
+    def _frames(self, camera: _Camera) -> Iterator[Frame]:
+        source, metrics = camera.source, camera.metrics
+        sampler = FrameSampler(self.config.camera_fps(camera.config))
+
+        def keep(position: float) -> bool:
+            kept = sampler.keep(position)
+            metrics.add(frames_in=1, frames_sampled=int(kept))
+            return kept
+
+        if not source.sampled:
+            return _counted(source.frames(), metrics)
+        if source.live:
+            return _latest(source.frames(keep), metrics, self._stop)
+        return source.frames(keep)
+
+    def _wait_for_cameras(self) -> None:
+        threads = [cam.thread for cam in self._cameras.values() if cam.thread is not None]
+        while any(thread.is_alive() for thread in threads):
+            if self._stop.wait(self.config.metrics_interval):
+                break
+            self.log_metrics()
+        for thread in threads:
+            thread.join()
+
+    def _drain(self) -> int:
+        left = self.worker.drain(self.config.drain_timeout)
+        if left:
+            logger.warning(
+                "%s items not delivered yet: they stay in %s for the next run",
+                left,
+                self.outbox.path,
+            )
+        return left
+
+    def _shutdown(self) -> None:
+        self.stop()
+        for camera in self._cameras.values():
+            if camera.thread is not None:
+                camera.thread.join()
+        self.worker.stop()
+        self.uplink.close()
+        self.log_metrics()
+        self.outbox.close()
+
+    def _delivered(self, queued: QueuedItem, delivery: Delivery) -> None:
+        camera = self._cameras.get(queued.item.camera_id)
+        if camera is None:  # an item of a camera no longer configured
+            return
+        metrics = camera.metrics
+        if delivery.status is DeliveryStatus.DELIVERED:
+            item = queued.item
+            metrics.add(
+                sent=1,
+                replayed=int(delivery.replayed),
+                payload_bytes=len(item.payload) + len(item.thumbnail or b""),
+                request_bytes=delivery.request_bytes,
+                wire_bytes=delivery.wire_bytes,
+                faces_stored=delivery.faces,
+            )
+        elif delivery.status is DeliveryStatus.REJECTED:
+            metrics.add(rejected=1)
+        else:
+            metrics.add(failed_attempts=1)
+
+
+def _counted(frames: Iterator[Frame], metrics: CameraMetrics) -> Iterator[Frame]:
+    for frame in frames:
+        metrics.add(frames_in=1, frames_sampled=1)
+        yield frame
+
+
+def _latest(
+    frames: Iterator[Frame], metrics: CameraMetrics, stop: threading.Event
+) -> Iterator[Frame]:
+    """Read a live source in its own thread; hand on the newest frame, dropping older ones."""
+    slot: list[Frame] = []
+    ready = threading.Condition()
+    done = threading.Event()
+
+    def capture() -> None:
+        try:
+            for frame in frames:
+                with ready:
+                    if slot:
+                        metrics.add(frames_dropped=1)
+                        slot.clear()
+                    slot.append(frame)
+                    ready.notify()
+        except Exception:  # the thread boundary: the camera ends, the agent goes on
+            logger.exception("camera %s: capture failed", metrics.camera_id)
+        finally:
+            done.set()
+            with ready:
+                ready.notify()
+
+    threading.Thread(target=capture, name=f"capture-{metrics.camera_id}", daemon=True).start()
+    while True:
+        with ready:
+            while not slot and not done.is_set() and not stop.is_set():
+                ready.wait(0.5)
+            if not slot:
+                return
+            frame = slot.pop()
+        yield frame

@@ -1,0 +1,167 @@
+"""Best-shot selection: which faces of a track are worth the bandwidth.
+
+``ShotMaker`` cuts each tracked face out of its frame and scores it (size, sharpness,
+frontal pose: ``facewatch.vision.quality``). A ``ShotPolicy`` then decides what to send:
+
+* ``best`` (default): the first usable shot at once (a live alert), then a new shot only
+  when the quality improves markedly, and the best remaining shot when the track ends if
+  it beats every shot sent, never more than ``max_shots`` per track;
+* ``every-frame``: every face of every processed frame (the older design, for benchmarks).
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from facewatch.edge.config import BestShotConfig, Policy
+from facewatch.edge.types import Dispatch, Frame, Shot, ShotReason, TrackedFace
+from facewatch.errors import ConfigurationError
+from facewatch.vision.align import align_face
+from facewatch.vision.image import crop_face
+from facewatch.vision.landmarks import Landmarker
+from facewatch.vision.quality import assess_quality
+
+logger = logging.getLogger(__name__)
+
+
+class ShotMaker:
+    """Turns tracked faces of a frame into scored shots; faces under ``min_size`` are dropped."""
+
+    def __init__(self, landmarker: Landmarker, *, margin: float, min_size: int) -> None:
+        self.landmarker = landmarker
+        self.margin = margin
+        self.min_size = min_size
+
+    def shots(self, frame: Frame, faces: Iterable[TrackedFace]) -> list[Shot]:
+        """One shot per face big enough to be recognised."""
+        return [self._shot(frame, face) for face in faces if self._big_enough(face)]
+
+    def _big_enough(self, face: TrackedFace) -> bool:
+        return min(face.box.width, face.box.height) >= self.min_size
+
+    def _shot(self, frame: Frame, face: TrackedFace) -> Shot:
+        landmarks = self.landmarker.locate(frame.image, face.box)
+        chip = align_face(frame.image, face.box, landmarks)
+        return Shot(
+            camera_id=frame.camera_id,
+            track_id=face.track_id,
+            frame_index=frame.index,
+            captured_at=frame.captured_at,
+            box=face.box,
+            crop=crop_face(frame.image, face.box, self.margin),
+            chip=chip,
+            quality=assess_quality(face.box, landmarks, chip),
+        )
+
+
+class ShotPolicy(ABC):
+    """Decides which shots go to the server."""
+
+    @abstractmethod
+    def observe(self, shots: Sequence[Shot]) -> list[Dispatch]:
+        """The shots of one frame; those to send now."""
+
+    @abstractmethod
+    def end(self, track_ids: Iterable[int]) -> list[Dispatch]:
+        """Tracks that ended; any last shots to send for them."""
+
+
+class EveryFramePolicy(ShotPolicy):
+    """Sends every shot (the older design's behaviour)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, int] = {}
+
+    def observe(self, shots: Sequence[Shot]) -> list[Dispatch]:
+        return [Dispatch(shot, ShotReason.FRAME, self._next(shot.track_id)) for shot in shots]
+
+    def end(self, track_ids: Iterable[int]) -> list[Dispatch]:
+        for track_id in track_ids:
+            self._counts.pop(track_id, None)
+        return []
+
+    def _next(self, track_id: int) -> int:
+        sequence = self._counts.get(track_id, 0)
+        self._counts[track_id] = sequence + 1
+        return sequence
+
+
+@dataclass(slots=True)
+class _TrackState:
+    sent: int = 0
+    best_sent: float = 0.0
+    last_sent: float = 0.0
+    pending: Shot | None = None
+    """The best shot not sent yet that beats every shot sent (the final-shot candidate)."""
+
+
+class BestShotPolicy(ShotPolicy):
+    """The first usable shot at once, markedly better ones after, the best one at the end."""
+
+    def __init__(self, config: BestShotConfig) -> None:
+        self.config = config
+        self._tracks: dict[int, _TrackState] = {}
+
+    def observe(self, shots: Sequence[Shot]) -> list[Dispatch]:
+        sent: list[Dispatch] = []
+        for shot in shots:
+            if shot.quality.score < self.config.min_quality:
+                continue
+            dispatch = self._consider(self._tracks.setdefault(shot.track_id, _TrackState()), shot)
+            if dispatch is not None:
+                sent.append(dispatch)
+        return sent
+
+    def end(self, track_ids: Iterable[int]) -> list[Dispatch]:
+        sent: list[Dispatch] = []
+        for track_id in track_ids:
+            state = self._tracks.pop(track_id, None)
+            if state is not None and state.pending is not None and self._final_worth(state):
+                sent.append(Dispatch(state.pending, ShotReason.FINAL, state.sent))
+        return sent
+
+    def _consider(self, state: _TrackState, shot: Shot) -> Dispatch | None:
+        score = shot.quality.score
+        if state.sent == 0:
+            return self._send(state, shot, ShotReason.FIRST)
+        # One shot of the cap is kept for the end of the track.
+        if state.sent < self.config.max_shots - 1 and self._marked_gain(state.last_sent, score):
+            return self._send(state, shot, ShotReason.BETTER)
+        if score > state.best_sent and (
+            state.pending is None or score > state.pending.quality.score
+        ):
+            state.pending = shot
+        return None
+
+    def _marked_gain(self, reference: float, score: float) -> bool:
+        gain = score - reference
+        return gain >= self.config.min_gain and score >= reference * (1 + self.config.improvement)
+
+    def _final_worth(self, state: _TrackState) -> bool:
+        assert state.pending is not None
+        if state.sent >= self.config.max_shots:
+            return False
+        return state.pending.quality.score - state.best_sent >= self.config.min_gain
+
+    @staticmethod
+    def _send(state: _TrackState, shot: Shot, reason: ShotReason) -> Dispatch:
+        dispatch = Dispatch(shot, reason, state.sent)
+        state.sent += 1
+        state.last_sent = shot.quality.score
+        state.best_sent = max(state.best_sent, shot.quality.score)
+        state.pending = None
+        return dispatch
+
+
+def create_policy(name: Policy, config: BestShotConfig) -> ShotPolicy:
+    """The shot policy called ``name``."""
+    match name:
+        case "best":
+            return BestShotPolicy(config)
+        case "every-frame":
+            return EveryFramePolicy()
+        case other:
+            raise ConfigurationError(f"unknown policy {other!r}")

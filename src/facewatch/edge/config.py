@@ -1,0 +1,281 @@
+"""The edge agent's settings: an ``edge.yaml`` file and command-line flags.
+
+Every model forbids unknown keys, so a misspelt key fails at start-up with a message naming
+it (``cameras.0.fsp: extra inputs are not permitted``) instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from facewatch.errors import ConfigurationError
+
+Mode = Literal["crops", "embeddings", "local"]
+Policy = Literal["best", "every-frame"]
+DetectorKind = Literal["hog", "haar", "onnx"]
+ImageFormat = Literal["jpeg", "webp"]
+DropPolicy = Literal["oldest", "newest"]
+
+CAMERA_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+"""The server's camera id pattern: the agent refuses ids the server would refuse."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectorConfig(_Strict):
+    """The fast candidate detector of one camera."""
+
+    kind: DetectorKind = Field(
+        default="hog", description="hog (dlib), haar (OpenCV) or onnx (an Ultra-Light file)."
+    )
+    width: int = Field(
+        default=960,
+        ge=160,
+        le=3840,
+        description=(
+            "Frames wider than this are scaled down to it before detection (boxes are "
+            "scaled back). 960 px and one HOG upsampling find the ~74 px faces of a 1080p "
+            "street scene in ~0.1-0.2 s per frame."
+        ),
+    )
+    upsample: int = Field(
+        default=1, ge=0, le=2, description="HOG only: times the downscaled frame is upsampled."
+    )
+    threshold: float = Field(
+        default=-0.5,
+        ge=-2.0,
+        le=2.0,
+        description=(
+            "HOG only: offset added to dlib's decision threshold; negative finds more "
+            "candidates (false ones are cheap: the server re-detects)."
+        ),
+    )
+    min_neighbors: int = Field(
+        default=4, ge=1, le=20, description="Haar only: neighbours a detection needs."
+    )
+    min_size: int = Field(
+        default=20, ge=8, le=400, description="Haar only: smallest face in downscaled pixels."
+    )
+    onnx_path: Path | None = Field(
+        default=None, description="ONNX only: the Ultra-Light detector file."
+    )
+    onnx_score: float = Field(
+        default=0.5, gt=0, lt=1, description="ONNX only: lowest face score kept."
+    )
+
+    @model_validator(mode="after")
+    def _onnx_needs_a_file(self) -> DetectorConfig:
+        if self.kind == "onnx" and self.onnx_path is None:
+            raise ValueError("detector kind 'onnx' needs onnx_path")
+        return self
+
+
+class MotionConfig(_Strict):
+    """Motion gating: frames that barely differ from the last detected one skip detection."""
+
+    enabled: bool = Field(default=False, description="Skip detection on still frames.")
+    threshold: float = Field(
+        default=0.002,
+        gt=0,
+        lt=1,
+        description="Fraction of pixels (on a 160 px wide grey thumbnail) that must change.",
+    )
+    keepalive: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds after which a frame is detected anyway, still or not.",
+    )
+
+
+class CameraConfig(_Strict):
+    """One camera: where its frames come from and how they are sampled and searched."""
+
+    id: str = Field(pattern=CAMERA_ID, description="Camera id sent to the server.")
+    source: str = Field(
+        min_length=1,
+        description=(
+            "A webcam index (0), a video file, an rtsp:// or http(s):// stream, or a folder "
+            "watched for new images."
+        ),
+    )
+    fps: float | None = Field(
+        default=None, gt=0, le=60, description="Frames processed per second (default: agent's)."
+    )
+    detector: DetectorConfig = Field(
+        default_factory=DetectorConfig, description="The fast candidate detector."
+    )
+    motion: MotionConfig = Field(default_factory=MotionConfig, description="Motion gating.")
+
+
+class CropConfig(_Strict):
+    """How a face shot becomes an image on the wire."""
+
+    margin: float = Field(
+        default=0.4, ge=0, le=1.5, description="Margin on every side, as a fraction of the box."
+    )
+    min_size: int = Field(
+        default=30, ge=8, description="Faces whose box is smaller (short side, px) are dropped."
+    )
+    max_size: int = Field(
+        default=150, ge=32, le=1024, description="Crops longer than this (px) are scaled down."
+    )
+    format: ImageFormat = Field(default="jpeg", description="jpeg or webp.")
+    quality: int = Field(default=80, ge=1, le=95, description="Encoder quality, 1..95.")
+    thumbnail_size: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Embeddings mode: long side of a thumbnail sent with each vector; 0: none.",
+    )
+
+
+class BestShotConfig(_Strict):
+    """Policy ``best``: which shots of a track are worth sending."""
+
+    min_quality: float = Field(
+        default=0.05, ge=0, le=1, description="Shots scoring lower are never sent."
+    )
+    improvement: float = Field(
+        default=0.5,
+        ge=0,
+        description="A new shot is sent when its quality beats the last sent by this fraction.",
+    )
+    min_gain: float = Field(
+        default=0.1, ge=0, le=1, description="...and by at least this much in absolute score."
+    )
+    max_shots: int = Field(
+        default=3, ge=1, le=50, description="Most shots sent per track, final one included."
+    )
+
+
+class TrackerConfig(_Strict):
+    """Norfair's association settings."""
+
+    max_distance: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Largest 1 - IoU between a track's prediction and a box to match them.",
+    )
+    max_missed: int = Field(
+        default=5, ge=1, le=100, description="Processed frames a track survives without a face."
+    )
+
+
+class OutboxConfig(_Strict):
+    """The durable queue on disk."""
+
+    path: Path = Field(default=Path("edge-outbox.db"), description="SQLite file of the outbox.")
+    max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Most payload bytes kept; past it the drop policy applies (counted, logged).",
+    )
+    drop: DropPolicy = Field(
+        default="oldest",
+        description="When full: drop the oldest queued items, or refuse the newest ones.",
+    )
+
+
+class UplinkConfig(_Strict):
+    """HTTP to the server."""
+
+    timeout: float = Field(default=10.0, gt=0, description="Seconds per request.")
+    batch_size: int = Field(
+        default=16, ge=1, le=500, description="Items sent per round over one connection."
+    )
+    backoff_initial: float = Field(
+        default=0.5, gt=0, description="First wait (s) after a failure; doubles each time."
+    )
+    backoff_max: float = Field(default=30.0, gt=0, description="Longest wait (s) between tries.")
+    verify_tls: bool = Field(default=True, description="Check the server's TLS certificate.")
+
+
+class EdgeConfig(_Strict):
+    """Everything ``facewatch edge run`` needs."""
+
+    server: str = Field(
+        pattern=r"^https?://", description="Base URL of the Facewatch server (http or https)."
+    )
+    api_key: str = Field(min_length=1, repr=False, description="An API key with scope ingest.")
+    edge_id: str = Field(
+        default="edge", pattern=CAMERA_ID, description="This agent's name, sent with each item."
+    )
+    mode: Mode = Field(default="crops", description="crops, embeddings or local.")
+    policy: Policy = Field(default="best", description="best or every-frame.")
+    fps: float = Field(default=6.0, gt=0, le=60, description="Default frames processed a second.")
+    cameras: list[CameraConfig] = Field(min_length=1, description="The cameras of this site.")
+    crops: CropConfig = Field(default_factory=CropConfig, description="Crop encoding.")
+    best_shot: BestShotConfig = Field(default_factory=BestShotConfig, description="Policy best.")
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Tracking.")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable queue.")
+    uplink: UplinkConfig = Field(default_factory=UplinkConfig, description="HTTP uplink.")
+    drain_timeout: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds to wait for the outbox to empty when a file source ends or on stop.",
+    )
+    metrics_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between metric log lines."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> EdgeConfig:
+        ids = [camera.id for camera in self.cameras]
+        if len(set(ids)) != len(ids):
+            raise ValueError("camera ids must be unique")
+        if self.mode == "local":
+            raise ValueError("mode 'local' (recognition on site) is not available yet")
+        return self
+
+    def camera_fps(self, camera: CameraConfig) -> float:
+        """The sampling rate of ``camera``: its own, or the agent's default."""
+        return camera.fps if camera.fps is not None else self.fps
+
+
+def load_edge_config(path: Path | None, overrides: dict[str, Any]) -> EdgeConfig:
+    """The config from ``path`` (if any) with command-line ``overrides`` on top.
+
+    ``overrides`` may hold top-level keys and ``camera`` (a one-camera dict from ``--source``
+    and ``--camera-id``), which replaces the file's cameras. Raises ``ConfigurationError``
+    naming the first bad key.
+    """
+    data = _read_yaml(path) if path is not None else {}
+    camera = overrides.pop("camera", None)
+    data.update({key: value for key, value in overrides.items() if value is not None})
+    if camera is not None:
+        data["cameras"] = [camera]
+    try:
+        return EdgeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc, path)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{path} is not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigurationError(f"{path} must hold a mapping of settings")
+    return loaded
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    """One line naming the first bad key: ``edge.yaml: cameras.0.fps: ...``."""
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "settings"
+    message = re.sub(r"^Value error, ", "", first["msg"])
+    where = f"{path}: " if path is not None else ""
+    return f"{where}{key}: {message}"

@@ -1,0 +1,262 @@
+"""The uplink: outbox items to the server over HTTP(S), with retries, backoff and idempotency.
+
+Sending never raises for a network or HTTP failure; each attempt ends in a ``Delivery``:
+
+    DeliveryStatus
+    ├── DELIVERED   2xx             the item leaves the outbox
+    ├── RETRY       network errors, 408/425/429, 5xx, and 401/403/404 (a wrong key or URL
+    │               is a configuration problem: the items wait until it is fixed)
+    └── REJECTED    other 4xx       the item itself is bad; retrying cannot help
+
+Each item carries the idempotency key it was given when queued, so an item sent again after
+a lost answer is stored once: the server answers a replay with the first result.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import httpx
+
+from facewatch import __version__
+from facewatch.edge.outbox import ItemKind, Outbox, OutboxItem, QueuedItem
+
+logger = logging.getLogger(__name__)
+
+DETECTIONS_PATH = "/api/v1/detections"
+EMBEDDINGS_PATH = "/api/v1/edge/embeddings"
+_RETRY_STATUSES = frozenset({401, 403, 404, 408, 425, 429})
+_TCP_SEGMENT = 1448
+"""Payload bytes of one TCP segment on a 1500-byte MTU link (with timestamps)."""
+_TCP_IP_HEADERS = 52
+"""IPv4 + TCP headers (with the timestamp option) per segment."""
+
+
+class DeliveryStatus(StrEnum):
+    """What became of one delivery attempt."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The outcome of sending one item."""
+
+    status: DeliveryStatus
+    detail: str = ""
+    request_bytes: int = 0
+    """HTTP request bytes sent: request line, headers and body."""
+    wire_bytes: int = 0
+    """``request_bytes`` plus TCP/IP headers (TLS framing, if any, not counted)."""
+    replayed: bool = False
+    """The server had this idempotency key already."""
+    faces: int = 0
+    """Faces the server found and stored for the item."""
+
+
+class Uplink:
+    """Sends one item per request to the server's ingest API with an ingest-scoped key."""
+
+    def __init__(
+        self,
+        server: str,
+        api_key: str,
+        *,
+        edge_id: str,
+        timeout: float = 10.0,
+        verify_tls: bool = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.edge_id = edge_id
+        self._client = httpx.Client(
+            base_url=server.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": f"facewatch-edge/{__version__}",
+            },
+            timeout=timeout,
+            verify=verify_tls,
+            transport=transport,
+        )
+
+    def deliver(self, item: OutboxItem) -> Delivery:
+        """Send ``item`` once; never raises for network or HTTP failures."""
+        request = self._request(item)
+        sent = _request_size(request)
+        try:
+            response = self._client.send(request)
+        except httpx.TransportError as exc:
+            return Delivery(DeliveryStatus.RETRY, f"{type(exc).__name__}: {exc}", sent, 0)
+        return _outcome(response, sent)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _request(self, item: OutboxItem) -> httpx.Request:
+        data = {
+            "camera_id": item.camera_id,
+            "captured_at": item.captured_at.isoformat(),
+            "idempotency_key": item.idempotency_key,
+            "edge_id": self.edge_id,
+            **({"track_id": item.track_id} if item.track_id else {}),
+            **item.fields,
+        }
+        if item.kind is ItemKind.CROP:
+            files = {"image": ("face", item.payload, item.media_type)}
+            return self._client.build_request("POST", DETECTIONS_PATH, data=data, files=files)
+        files = {"embedding": ("embedding", item.payload, item.media_type)}
+        if item.thumbnail:
+            files["thumbnail"] = ("thumbnail", item.thumbnail, "image/jpeg")
+        return self._client.build_request("POST", EMBEDDINGS_PATH, data=data, files=files)
+
+
+def _outcome(response: httpx.Response, sent: int) -> Delivery:
+    wire = _wire_size(sent)
+    status = response.status_code
+    if response.is_success:
+        body = _json(response)
+        faces = body.get("detections", [])
+        return Delivery(
+            DeliveryStatus.DELIVERED,
+            "",
+            sent,
+            wire,
+            replayed=bool(body.get("replayed", False)),
+            faces=len(faces) if isinstance(faces, list) else 0,
+        )
+    detail = f"HTTP {status}: {_json(response).get('detail', response.reason_phrase)}"
+    if status in _RETRY_STATUSES or status >= 500:
+        return Delivery(DeliveryStatus.RETRY, detail, sent, wire)
+    return Delivery(DeliveryStatus.REJECTED, detail, sent, wire)
+
+
+def _json(response: httpx.Response) -> dict[str, object]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _request_size(request: httpx.Request) -> int:
+    """Bytes of the HTTP/1.1 request: request line, headers, blank line and body."""
+    body = request.read()
+    line = len(request.method) + len(request.url.raw_path) + len(b"  HTTP/1.1\r\n")
+    headers = sum(len(name) + len(value) + 4 for name, value in request.headers.raw)
+    return line + headers + 2 + len(body)
+
+
+def _wire_size(request_bytes: int) -> int:
+    segments = max(1, -(-request_bytes // _TCP_SEGMENT))
+    return request_bytes + segments * _TCP_IP_HEADERS
+
+
+DeliveryListener = Callable[[QueuedItem, Delivery], None]
+
+
+class UplinkWorker:
+    """A thread that empties the outbox into the uplink, backing off while delivery fails."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        uplink: Uplink,
+        *,
+        batch_size: int = 16,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        listener: DeliveryListener | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.uplink = uplink
+        self.batch_size = batch_size
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._listener = listener
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._failures = 0
+        self._thread = threading.Thread(target=self._run, name="edge-uplink", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New items are queued: wake up (unless backing off)."""
+        self._wake.set()
+
+    def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` s for the outbox to empty; the items left."""
+        self.notify()
+        deadline = time.monotonic() + timeout
+        while self.outbox.depth and time.monotonic() < deadline and self._thread.is_alive():
+            self._stop.wait(0.05)
+        return self.outbox.depth
+
+    def stop(self) -> None:
+        """Stop after the current request; queued items stay on disk for the next run."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    @property
+    def failing(self) -> bool:
+        """The last attempt failed and the worker is backing off."""
+        return self._failures > 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delay = self._round()
+            except Exception:  # the thread boundary: log, back off, go on
+                logger.exception("uplink round failed")
+                self._failures += 1
+                delay = self._backoff()
+            # While backing off, new items must not cut the wait short; only a stop does.
+            event = self._stop if self._failures else self._wake
+            event.wait(delay)
+            self._wake.clear()
+
+    def _round(self) -> float:
+        """Send one batch; how long to wait before the next round."""
+        batch = self.outbox.peek(self.batch_size)
+        if not batch:
+            return 1.0
+        for queued in batch:
+            if self._stop.is_set():
+                return 0.0
+            if not self._send(queued):
+                return self._backoff()
+        return 0.0
+
+    def _send(self, queued: QueuedItem) -> bool:
+        """Deliver one item; False when delivery failed and should be retried later."""
+        delivery = self.uplink.deliver(queued.item)
+        if delivery.status is DeliveryStatus.RETRY:
+            self.outbox.attempted(queued.id)
+            self._failures += 1
+            logger.warning(
+                "uplink: %s (attempt %s), will retry", delivery.detail, queued.attempts + 1
+            )
+        elif delivery.status is DeliveryStatus.REJECTED:
+            self.outbox.reject(queued.id, delivery.detail)
+        else:
+            self.outbox.ack(queued.id)
+            self._failures = 0
+        if self._listener is not None:
+            self._listener(queued, delivery)
+        return delivery.status is not DeliveryStatus.RETRY
+
+    def _backoff(self) -> float:
+        delay = min(self.backoff_initial * 2.0 ** max(self._failures - 1, 0), self.backoff_max)
+        return delay * random.uniform(0.5, 1.0)  # jitter: sites that lost a link together
