@@ -1,15 +1,50 @@
-"""The in-memory gallery: every enrolled template, searchable per person."""
+"""The in-memory gallery: every enrolled template, searchable per person, saved as a snapshot."""
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from facewatch.gallery.index import ExactIndex, FloatMatrix, VectorIndex
+from facewatch.gallery.index import (
+    FloatMatrix,
+    IndexConfig,
+    IndexFileError,
+    VectorIndex,
+    create_index,
+    read_index,
+)
+from facewatch.gallery.snapshot import replacing_folder
 from facewatch.types import Candidate, Embedding
+
+logger = logging.getLogger(__name__)
+
+_MANIFEST = "gallery.json"
+_INDEX_DIR = "index"
+_TEMPLATES = "templates.npy"
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    """A template as the database lists it, without its embedding (for ``Gallery.sync``)."""
+
+    template_id: int
+    person_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What ``Gallery.sync`` changed."""
+
+    added: int
+    removed: int
+    renamed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +68,7 @@ class Gallery:
     def __init__(self, model_id: str, dim: int, index: VectorIndex | None = None) -> None:
         self.model_id = model_id
         self.dim = dim
-        self._index = index if index is not None else ExactIndex(dim)
+        self._index = index if index is not None else create_index(dim)
         self._lock = threading.RLock()
         self._owner: dict[int, int] = {}  # template id -> person id
         self._names: dict[int, str] = {}  # person id -> name
@@ -46,6 +81,11 @@ class Gallery:
     @property
     def people_count(self) -> int:
         return len(self._templates)
+
+    @property
+    def index(self) -> VectorIndex:
+        """The vector index under the gallery."""
+        return self._index
 
     def add(self, entries: Iterable[TemplateEntry]) -> None:
         """Add templates (a template id seen before is replaced)."""
@@ -98,15 +138,95 @@ class Gallery:
             # Enough templates to cover k distinct people even when people have many templates.
             k_templates = min(len(self._owner), max(k * 8, 32))
             distances, ids = self._index.search(queries, max(k_templates, 1))
-            owner, names = dict(self._owner), dict(self._names)
-        results: list[list[Candidate]] = []
-        for row_dist, row_ids in zip(distances, ids, strict=True):
-            best: dict[int, float] = {}
-            for distance, template_id in zip(row_dist, row_ids, strict=True):
-                person_id = owner.get(int(template_id))
-                if person_id is not None and person_id not in best:
-                    best[person_id] = float(distance)
-                    if len(best) == k:
-                        break
-            results.append([Candidate(pid, names[pid], d) for pid, d in best.items()])
-        return results
+            return [
+                self._people(row_dist, row_ids, k)
+                for row_dist, row_ids in zip(distances, ids, strict=True)
+            ]
+
+    def _people(self, distances: FloatMatrix, ids: np.ndarray, k: int) -> list[Candidate]:
+        """The first ``k`` distinct people among one query's nearest templates."""
+        best: dict[int, float] = {}
+        for distance, template_id in zip(distances.tolist(), ids.tolist(), strict=True):
+            person_id = self._owner.get(template_id)
+            if person_id is not None and person_id not in best:
+                best[person_id] = distance
+                if len(best) == k:
+                    break
+        return [Candidate(pid, self._names[pid], d) for pid, d in best.items()]
+
+    # --- snapshots ---------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """Write a snapshot (index, owners, names) that ``Gallery.load`` reads back fast.
+
+        The folder is replaced whole: a reader sees the previous snapshot or this one.
+        """
+        with self._lock, replacing_folder(folder) as staging:
+            (staging / _INDEX_DIR).mkdir()
+            self._index.write(staging / _INDEX_DIR)
+            table = np.array(list(self._owner.items()), dtype=np.int64).reshape(-1, 2)
+            np.save(staging / _TEMPLATES, table)
+            manifest = {
+                "model_id": self.model_id,
+                "dim": self.dim,
+                "templates": len(self._owner),
+                "names": {str(pid): name for pid, name in self._names.items()},
+            }
+            (staging / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        logger.info("gallery snapshot saved: %d templates in %s", len(table), folder)
+
+    @classmethod
+    def load(
+        cls, folder: Path, model_id: str, dim: int, config: IndexConfig | None = None
+    ) -> Gallery:
+        """The gallery saved in ``folder``; ``IndexFileError`` if it is missing, incomplete,
+        or made by another model (then rebuild from the database and ``save`` again)."""
+        try:
+            manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+            table = np.load(folder / _TEMPLATES, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise IndexFileError(f"no complete gallery snapshot in {folder}: {exc}") from exc
+        if manifest.get("model_id") != model_id or manifest.get("dim") != dim:
+            raise IndexFileError(
+                f"the snapshot in {folder} holds {manifest.get('model_id')} embeddings, "
+                f"not {model_id}"
+            )
+        index = read_index(folder / _INDEX_DIR, dim, config)
+        if len(index) != table.shape[0]:
+            raise IndexFileError(f"the snapshot in {folder} is inconsistent")
+        gallery = cls(model_id, dim, index)
+        gallery._restore(table, {int(pid): name for pid, name in manifest["names"].items()})
+        return gallery
+
+    def _restore(self, table: np.ndarray, names: dict[int, str]) -> None:
+        self._owner = dict(zip(table[:, 0].tolist(), table[:, 1].tolist(), strict=True))
+        self._names = names
+        for template_id, person_id in self._owner.items():
+            self._templates.setdefault(person_id, set()).add(template_id)
+
+    def sync(
+        self,
+        current: Iterable[TemplateRef],
+        fetch: Callable[[Sequence[int]], Iterable[TemplateEntry]],
+    ) -> SyncReport:
+        """Bring a loaded snapshot up to date with the database's list of templates.
+
+        Templates missing here are fetched (with their embeddings) and added, templates the
+        database no longer has are removed, and names follow the database.
+        """
+        refs = {ref.template_id: ref for ref in current}
+        with self._lock:
+            stale = [tid for tid in self._owner if tid not in refs]
+            missing = [tid for tid in refs if tid not in self._owner]
+            renamed = self._rename_all(refs.values())
+        removed = self.remove_templates(stale)
+        entries = list(fetch(missing)) if missing else []
+        self.add(entries)
+        return SyncReport(added=len(entries), removed=removed, renamed=renamed)
+
+    def _rename_all(self, refs: Iterable[TemplateRef]) -> int:
+        renamed = 0
+        for ref in refs:
+            if self._names.get(ref.person_id, ref.name) != ref.name:
+                self._names[ref.person_id] = ref.name
+                renamed += 1
+        return renamed
