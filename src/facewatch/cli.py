@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from facewatch.config import Settings
+from facewatch.edge.cli import edge_app
 from facewatch.errors import FacewatchError, InvalidInput
 from facewatch.server.schemas import PersonCreate
 from facewatch.server.security import parse_scopes
@@ -39,6 +40,7 @@ admin_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
+app.add_typer(edge_app, name="edge")
 
 out = Console()
 err = Console(stderr=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -109,10 +110,13 @@ class EdgeAgent:
                 )
                 camera.thread.start()
             self._wait_for_cameras()
-            left = self._drain()
+            self._drain()
         finally:
             self._shutdown()
-        return self.summary(left)
+        try:
+            return self.summary()
+        finally:
+            self.outbox.close()
 
     def stop(self) -> None:
         """Stop reading sources (from any thread or a signal handler); ``run`` then drains."""
@@ -120,11 +124,11 @@ class EdgeAgent:
         for camera in self._cameras.values():
             camera.source.stop()
 
-    def summary(self, outbox_left: int | None = None) -> RunSummary:
-        left = self.outbox.depth if outbox_left is None else outbox_left
+    def summary(self) -> RunSummary:
+        """The counters so far and the outbox depth."""
         return RunSummary(
             cameras={cid: cam.metrics.snapshot() for cid, cam in self._cameras.items()},
-            outbox_left=left,
+            outbox_left=self.outbox.depth,
             dropped=self.outbox.counter("dropped"),
         )
 
@@ -195,15 +199,19 @@ class EdgeAgent:
         return source.frames(keep)
 
     def _wait_for_cameras(self) -> None:
+        """Until every camera thread ends (or a stop), logging the metrics now and then."""
         threads = [cam.thread for cam in self._cameras.values() if cam.thread is not None]
-        while any(thread.is_alive() for thread in threads):
-            if self._stop.wait(self.config.metrics_interval):
-                break
-            self.log_metrics()
+        next_log = time.monotonic() + self.config.metrics_interval
+        while any(thread.is_alive() for thread in threads) and not self._stop.is_set():
+            for thread in threads:
+                thread.join(timeout=0.1)
+            if time.monotonic() >= next_log:
+                self.log_metrics()
+                next_log += self.config.metrics_interval
         for thread in threads:
             thread.join()
 
-    def _drain(self) -> int:
+    def _drain(self) -> None:
         left = self.worker.drain(self.config.drain_timeout)
         if left:
             logger.warning(
@@ -211,7 +219,6 @@ class EdgeAgent:
                 left,
                 self.outbox.path,
             )
-        return left
 
     def _shutdown(self) -> None:
         self.stop()
@@ -221,7 +228,6 @@ class EdgeAgent:
         self.worker.stop()
         self.uplink.close()
         self.log_metrics()
-        self.outbox.close()
 
     def _delivered(self, queued: QueuedItem, delivery: Delivery) -> None:
         camera = self._cameras.get(queued.item.camera_id)

@@ -249,7 +249,11 @@ def load_edge_config(path: Path | None, overrides: dict[str, Any]) -> EdgeConfig
     """
     data = _read_yaml(path) if path is not None else {}
     camera = overrides.pop("camera", None)
-    data.update({key: value for key, value in overrides.items() if value is not None})
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        elif value is not None:
+            data[key] = value
     if camera is not None:
         data["cameras"] = [camera]
     try:

@@ -13,7 +13,15 @@ from facewatch import __version__
 from facewatch.config import Settings
 from facewatch.server.errors import install_error_handlers
 from facewatch.server.limits import BodySizeLimit
-from facewatch.server.routers import cameras, detections, faces, health, people, recognize
+from facewatch.server.routers import (
+    cameras,
+    detections,
+    edge_ingest,
+    faces,
+    health,
+    people,
+    recognize,
+)
 from facewatch.server.services.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -52,6 +60,6 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (health, people, faces, recognize, detections, cameras):
+    for module in (health, people, faces, recognize, detections, edge_ingest, cameras):
         app.include_router(module.router)
     return app
