@@ -1,0 +1,103 @@
+"""Shot policies: what `best` sends of a track, and that `every-frame` sends everything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from facewatch.edge.bestshot import BestShotPolicy, EveryFramePolicy, create_policy
+from facewatch.edge.config import BestShotConfig
+from facewatch.edge.types import Shot, ShotReason
+from facewatch.types import Box, Quality
+
+CONFIG = BestShotConfig(min_quality=0.05, improvement=0.5, min_gain=0.1, max_shots=3)
+
+
+def make_shot(track_id: int, score: float, frame_index: int = 0) -> Shot:
+    """A shot of ``track_id`` whose quality score is ``score`` (its pixels do not matter)."""
+    return Shot(
+        camera_id="cam",
+        track_id=track_id,
+        frame_index=frame_index,
+        captured_at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        box=Box(0, 0, 10, 10),
+        crop=np.zeros((20, 20, 3), dtype=np.uint8),
+        chip=np.zeros((150, 150, 3), dtype=np.uint8),
+        quality=Quality(score=score, size=10, sharpness=50.0, yaw=0.0, roll=0.0),
+    )
+
+
+def run(scores: list[float], config: BestShotConfig = CONFIG) -> list[tuple[str, float, int]]:
+    """Feed one track's scores frame by frame, end it; (reason, score, sequence) sent."""
+    policy = BestShotPolicy(config)
+    sent = []
+    for index, score in enumerate(scores):
+        sent += policy.observe([make_shot(1, score, index)])
+    sent += policy.end([1])
+    return [(d.reason.value, d.shot.quality.score, d.sequence) for d in sent]
+
+
+def test_the_first_usable_shot_is_sent_at_once() -> None:
+    policy = BestShotPolicy(CONFIG)
+    sent = policy.observe([make_shot(1, 0.2)])
+    assert [d.reason for d in sent] == [ShotReason.FIRST]
+
+
+def test_a_steady_track_sends_one_shot() -> None:
+    assert run([0.3, 0.31, 0.29, 0.32, 0.3]) == [("first", 0.3, 0)]
+
+
+def test_a_markedly_better_shot_is_sent_while_the_track_lives() -> None:
+    assert run([0.2, 0.22, 0.45, 0.46]) == [("first", 0.2, 0), ("better", 0.45, 1)]
+
+
+def test_a_small_relative_gain_is_not_enough() -> None:
+    # +0.1 absolute but only +20%: not marked enough.
+    assert run([0.5, 0.6]) == [("first", 0.5, 0)]
+
+
+def test_the_best_unsent_shot_goes_out_when_the_track_ends() -> None:
+    # 0.55 is not 50% over 0.4 during the track, but beats every sent shot by >= min_gain.
+    assert run([0.4, 0.55, 0.5]) == [("first", 0.4, 0), ("final", 0.55, 1)]
+
+
+def test_the_cap_bounds_the_shots_of_a_track_final_included() -> None:
+    scores = [0.1, 0.2, 0.35, 0.6, 0.9]
+    sent = run(scores)
+    assert len(sent) == CONFIG.max_shots
+    assert [reason for reason, _, _ in sent] == ["first", "better", "final"]
+    assert sent[-1][1] == 0.9
+
+
+def test_shots_under_the_quality_floor_are_never_sent() -> None:
+    assert run([0.01, 0.02, 0.04]) == []
+
+
+def test_tracks_are_independent() -> None:
+    policy = BestShotPolicy(CONFIG)
+    sent = policy.observe([make_shot(1, 0.3), make_shot(2, 0.3)])
+    assert sorted(d.shot.track_id for d in sent) == [1, 2]
+
+
+def test_an_ended_track_that_comes_back_starts_afresh() -> None:
+    policy = BestShotPolicy(CONFIG)
+    policy.observe([make_shot(1, 0.3)])
+    policy.end([1])
+    again = policy.observe([make_shot(1, 0.3)])
+    assert [(d.reason, d.sequence) for d in again] == [(ShotReason.FIRST, 0)]
+
+
+def test_every_frame_sends_every_shot_with_a_running_sequence() -> None:
+    policy = EveryFramePolicy()
+    sent = []
+    for index in range(4):
+        sent += policy.observe([make_shot(1, 0.3, index), make_shot(2, 0.01, index)])
+    assert len(sent) == 8
+    assert [d.sequence for d in sent if d.shot.track_id == 1] == [0, 1, 2, 3]
+    assert policy.end([1, 2]) == []
+
+
+def test_the_factory_builds_each_policy_by_name() -> None:
+    assert isinstance(create_policy("best", CONFIG), BestShotPolicy)
+    assert isinstance(create_policy("every-frame", CONFIG), EveryFramePolicy)
