@@ -89,5 +89,5 @@ def test_a_file_that_is_not_a_yaml_mapping_is_refused(tmp_path: Path, text: str)
 
 
 def test_a_missing_file_is_refused_with_its_path(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="nowhere.yaml"):
+    with pytest.raises(ConfigurationError, match=r"nowhere\.yaml"):
         load_edge_config(tmp_path / "nowhere.yaml", {})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from facewatch.edge.sampler import FrameSampler
@@ -22,7 +24,7 @@ def test_sampling_a_steady_source_keeps_the_target_rate(
 def test_kept_frames_are_spread_evenly() -> None:
     sampler = FrameSampler(6)
     kept = [i for i in range(50) if sampler.keep(i / 25)]
-    gaps = {b - a for a, b in zip(kept, kept[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(kept)}
     assert gaps <= {4, 5}
 
 
