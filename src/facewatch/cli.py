@@ -123,6 +123,20 @@ def _setup_logging(level: int = logging.WARNING) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    compat_cloud_api: Annotated[
+        bool,
+        typer.Option(
+            "--compat-cloud-api",
+            help="Also serve the cloud-face-recognition REST API at the root, for its clients.",
+        ),
+    ] = False,
+    compat_allow_anonymous: Annotated[
+        bool,
+        typer.Option(
+            "--compat-allow-anonymous",
+            help="RISK: let those compat routes work without an API key, as the old API did.",
+        ),
+    ] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -132,7 +146,19 @@ def serve(
     from facewatch.server.app import create_app
 
     _setup_logging(logging.INFO)
-    settings = load_settings(data_dir, config, host=host, port=port)
+    settings = load_settings(
+        data_dir,
+        config,
+        host=host,
+        port=port,
+        # An absent flag leaves the setting to the environment or the YAML file.
+        compat_cloud_api=compat_cloud_api or None,
+        compat_allow_anonymous=compat_allow_anonymous or None,
+    )
+    if settings.compat_allow_anonymous and not settings.compat_cloud_api:
+        err.print(
+            "[yellow]--compat-allow-anonymous has no effect without --compat-cloud-api.[/yellow]"
+        )
     runtime = Runtime.open(settings)
     try:
         with runtime.uow() as uow:

@@ -129,6 +129,30 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `facewatch serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `facewatch serve` binds.")
 
+    # --- cloud-face-recognition compatibility (docs/migrating-from-cloud-face-recognition.md)
+    compat_cloud_api: bool = Field(
+        default=False,
+        description=(
+            "Also serve the cloud-face-recognition REST API at the root (/dataset, /model/..., "
+            "/face-recognition/..., /database/..., /debug/...) so its old clients work unchanged."
+        ),
+    )
+    compat_allow_anonymous: bool = Field(
+        default=False,
+        description=(
+            "Let the compat routes work without an API key, as the old API did. A RISK: anyone "
+            "who can reach the server may then enrol, delete and recognise people."
+        ),
+    )
+    compat_forward_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description=(
+            "Where POST /face-recognition/send-results forwards each face (an HTTP GET with "
+            "the parameters id, camera and blueprint); unset, that route answers 400."
+        ),
+    )
+
     # Where the YAML file was read from; set through FACEWATCH_CONFIG_FILE or config_file=...
     config_file: Path | None = Field(default=None, description="Optional YAML settings file.")
 

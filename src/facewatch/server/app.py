@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from facewatch import __version__
 from facewatch.config import Settings
+from facewatch.server import compat
 from facewatch.server.errors import install_error_handlers
 from facewatch.server.limits import BodySizeLimit
 from facewatch.server.routers import (
@@ -62,4 +63,6 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (health, people, faces, recognize, detections, edge_ingest, cameras):
         app.include_router(module.router)
+    if settings.compat_cloud_api:
+        compat.install(app, settings)
     return app
