@@ -129,6 +129,48 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `facewatch serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `facewatch serve` binds.")
 
+    # --- dashboard logins (docs/dashboard.md) -------------------------------------------
+    session_idle_minutes: int = Field(
+        default=480,
+        ge=5,
+        le=7 * 24 * 60,
+        description="A dashboard session ends after this long without a request (one shift).",
+    )
+    session_max_hours: int = Field(
+        default=24,
+        ge=1,
+        le=30 * 24,
+        description="A dashboard session ends this long after login, however active.",
+    )
+    session_cookie_secure: Literal["auto", "always"] = Field(
+        default="auto",
+        description=(
+            "'auto' marks the session cookie Secure when the request came over https (behind "
+            "a proxy, run uvicorn with --proxy-headers); 'always' marks it Secure regardless."
+        ),
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Consecutive wrong passwords that lock an account.",
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a locked account stays locked."
+    )
+    login_address_limit: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description=(
+            "Failed logins one address may make per login_address_window_minutes (any "
+            "usernames) before it gets 429; guards against password spraying."
+        ),
+    )
+    login_address_window_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="The window of login_address_limit."
+    )
+
     # --- cloud-face-recognition compatibility (docs/migrating-from-cloud-face-recognition.md)
     compat_cloud_api: bool = Field(
         default=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facewatch.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from facewatch.server.security import Scope, grants
+from facewatch.server.services import sessions
 from facewatch.server.services.runtime import Runtime
+from facewatch.server.services.users import Permission
 from facewatch.store.models import ApiKey
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fw_...`")
@@ -62,3 +65,58 @@ EnrollKey = Annotated[ApiKey, Depends(require(Scope.ENROLL))]
 IngestKey = Annotated[ApiKey, Depends(require(Scope.INGEST))]
 ReadKey = Annotated[ApiKey, Depends(require(Scope.READ))]
 RecognizeKey = Annotated[ApiKey, Depends(require(Scope.READ, Scope.INGEST))]
+
+
+# --- API key or dashboard session ------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made a request that either an API key or a dashboard login may make."""
+
+    api_key: ApiKey | None = None
+    user: sessions.SessionUser | None = None
+
+    @property
+    def name(self) -> str:
+        """For logs: ``key:<prefix>`` or ``user:<username>``."""
+        if self.api_key is not None:
+            return f"key:{self.api_key.prefix}"
+        assert self.user is not None
+        return f"user:{self.user.username}"
+
+
+def session_token(request: Request) -> str | None:
+    """The dashboard session token of a request's cookies, if any."""
+    return request.cookies.get(sessions.SECURE_COOKIE_NAME) or request.cookies.get(
+        sessions.COOKIE_NAME
+    )
+
+
+def require_key_or_session(scope: Scope, permission: Permission) -> Callable[..., Principal]:
+    """A dependency admitting an API key with ``scope``, or a dashboard session whose
+    role grants ``permission`` (for GET routes the browser calls, such as the SSE stream;
+    routes that change state through a session must also check its CSRF token)."""
+    check_key = require(scope)
+
+    def check(
+        request: Request,
+        runtime: RuntimeDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is not None:
+            return Principal(api_key=check_key(runtime, credentials))
+        user = sessions.resolve(runtime, session_token(request))
+        if user is None:
+            raise Unauthorized(
+                "an API key or a dashboard login is needed: send 'Authorization: Bearer <key>'"
+            )
+        if not user.can(permission):
+            raise Forbidden(f"the role '{user.role}' may not do this")
+        return Principal(user=user)
+
+    return check
+
+
+ReadKeyOrSession = Annotated[
+    Principal, Depends(require_key_or_session(Scope.READ, Permission.VIEW))
+]
+"""An API key with scope ``read``, or any dashboard user (for the SSE event stream)."""

@@ -1,0 +1,204 @@
+"""Dashboard users: roles and what each may do, argon2 password hashes, account lockout.
+
+Roles are a fixed ladder (viewer < operator < admin); ``ROLE_PERMISSIONS`` is the one table
+that says what each role may do, so that adding a permission or a role is a one-line change.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from facewatch.config import Settings
+from facewatch.errors import InvalidInput, NotFound, Unauthorized
+from facewatch.server.services.runtime import Runtime
+from facewatch.store.models import User, utcnow
+from facewatch.store.unit_of_work import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 12
+# Hashing cost grows with the length; a cap stops a megabyte "password" from tying up a core.
+MAX_PASSWORD_LENGTH = 1024
+
+
+class Role(StrEnum):
+    """What kind of dashboard user someone is."""
+
+    ADMIN = "admin"
+    """Everything: cameras, zones, settings, API keys, deleting people."""
+    OPERATOR = "operator"
+    """A guard: acknowledges events and enrols people."""
+    VIEWER = "viewer"
+    """Looks, changes nothing."""
+
+
+class Permission(StrEnum):
+    """One thing a dashboard user may do."""
+
+    VIEW = "view"
+    ACKNOWLEDGE = "acknowledge"
+    ENROLL = "enroll"
+    ADMINISTER = "administer"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({Permission.VIEW}),
+    Role.OPERATOR: frozenset({Permission.VIEW, Permission.ACKNOWLEDGE, Permission.ENROLL}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+def parse_role(value: str) -> Role:
+    """The role named ``value`` (any case); ``InvalidInput`` listing the roles otherwise."""
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(role.value for role in Role)
+        raise InvalidInput(f"unknown role {value!r}; choose from {choices}") from None
+
+
+def role_allows(role: str, permission: Permission) -> bool:
+    """True when ``role`` (a stored role name) grants ``permission``; unknown roles grant none."""
+    known = Role._value2member_map_.get(role)
+    return isinstance(known, Role) and permission in ROLE_PERMISSIONS[known]
+
+
+# --- passwords -------------------------------------------------------------------------
+@cache
+def _hasher() -> PasswordHasher:
+    """argon2id with argon2-cffi's defaults (RFC 9106's second profile: 64 MiB, t=3, p=4)."""
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash checked for unknown usernames, so that timing does not tell which names exist."""
+    return _hasher().hash("facewatch-no-such-user")
+
+
+def check_password_strength(password: str) -> str:
+    """Return ``password`` if it is long enough; ``InvalidInput`` if not."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+    if not password.strip():
+        raise InvalidInput("the password must not be only spaces")
+    return password
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash (PHC string, salt and parameters included) of a strong password."""
+    return _hasher().hash(check_password_strength(password))
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    """True when ``password`` is the one ``password_hash`` was made from."""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# --- user management (the CLI) ---------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A user as listed: never the hash."""
+
+    id: int
+    username: str
+    role: str
+    created_at: datetime
+    last_login_at: datetime | None
+    locked_until: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> UserInfo:
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            created_at=user.created_at,
+            last_login_at=user.last_login_at,
+            locked_until=user.locked_until,
+        )
+
+
+def create_user(runtime: Runtime, username: str, role: Role, password: str) -> UserInfo:
+    """Add a user with a hashed password; ``Conflict`` if the username is taken."""
+    password_hash = hash_password(password)
+    with runtime.uow() as uow:
+        user = uow.users.add(username, password_hash, role.value)
+        uow.commit()
+        logger.info("user %s created with role %s", user.username, user.role)
+        return UserInfo.of(user)
+
+
+def list_users(runtime: Runtime) -> list[UserInfo]:
+    """Every user, by username."""
+    with runtime.uow() as uow:
+        return [UserInfo.of(user) for user in uow.users.list()]
+
+
+def remove_user(runtime: Runtime, username: str) -> None:
+    """Delete a user and end their sessions at once; ``NotFound`` if there is none."""
+    with runtime.uow() as uow:
+        user = uow.users.get_by_username(username)
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        uow.users.delete(user)
+        uow.commit()
+    logger.info("user %s removed", username)
+
+
+# --- login -----------------------------------------------------------------------------
+class AccountLocked(Unauthorized):
+    """Too many wrong passwords in a row: the account refuses logins for a while."""
+
+    code = "account_locked"
+
+    def __init__(self, until: datetime) -> None:
+        minutes = max(1, round((until - utcnow()).total_seconds() / 60))
+        super().__init__(
+            f"this account is locked after too many failed logins; try again in {minutes} min"
+        )
+        self.until = until
+
+
+WRONG_CREDENTIALS = "wrong username or password"
+
+
+def check_credentials(uow: UnitOfWork, settings: Settings, username: str, password: str) -> User:
+    """The user these credentials belong to; counts failures and locks the account.
+
+    Raises ``Unauthorized`` for a wrong username or password (one message for both) and
+    ``AccountLocked`` while the account is locked, even for the right password. The caller
+    commits, so that the failure count is kept.
+    """
+    user = uow.users.get_by_username(username)
+    if user is None:
+        password_matches(_dummy_hash(), password)
+        raise Unauthorized(WRONG_CREDENTIALS)
+    now = utcnow()
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(user.locked_until)
+    if not password_matches(user.password_hash, password):
+        lock_until = now + timedelta(minutes=settings.login_lockout_minutes)
+        uow.users.record_failure(user, settings.login_max_failures, lock_until)
+        if user.locked_until is not None and user.locked_until > now:
+            logger.warning("user %s locked after repeated failed logins", user.username)
+            raise AccountLocked(user.locked_until)
+        raise Unauthorized(WRONG_CREDENTIALS)
+    if _hasher().check_needs_rehash(user.password_hash):
+        uow.users.set_password_hash(user, _hasher().hash(password))
+    uow.users.record_success(user)
+    return user
