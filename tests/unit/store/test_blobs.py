@@ -126,6 +126,6 @@ def test_the_factory_defaults_to_blobs_in_the_data_dir(tmp_path: Path) -> None:
     assert store.root == tmp_path / "blobs"
 
 
-def test_the_factory_refuses_s3_for_now(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError):
-        create_blob_store(Settings(data_dir=tmp_path, blob_url="s3://bucket/prefix"))
+def test_the_factory_refuses_an_s3_url_without_a_bucket(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="s3://bucket/prefix"):
+        create_blob_store(Settings(data_dir=tmp_path, blob_url="s3:///prefix"))
