@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
-from facewatch.server.schemas import PersonCreate
+from facewatch.server.schemas import PersonCreate, PersonUpdate
 from facewatch.server.services.enrollment import Upload, add_faces
-from facewatch.server.services.people import create_person
+from facewatch.server.services.people import (
+    create_person,
+    delete_person,
+    find_person,
+    update_person,
+)
 from facewatch.server.services.runtime import Runtime
 
 Headers = dict[str, str]
@@ -194,35 +199,95 @@ def test_training_routes_answer_200_with_no_body(
     assert response.json() is None
 
 
-@pytest.mark.parametrize("path", ["/model/train", "/model/optimized-train", "/model/generate-emb"])
+@pytest.fixture(scope="module")
+def lfw(testdata: Path) -> Path:
+    return testdata / "lfw_devtrain/lfw"
+
+
+@pytest.fixture
+def other_replica(settings: Settings) -> Iterator[Runtime]:
+    """A second server process on the same database and blobs (its own gallery)."""
+    runtime = Runtime.open(settings)
+    yield runtime
+    runtime.close()
+
+
+def enrol_on(runtime: Runtime, name: str, photos: list[Path]) -> int:
+    person = create_person(runtime, PersonCreate(name=name))
+    uploads = [Upload(p.name, p.read_bytes()) for p in photos]
+    assert add_faces(runtime, person.id, uploads).accepted
+    return person.id
+
+
+def top_label(client: TestClient, headers: Headers, photo: Path) -> str:
+    probe = {"image": (photo.name, photo.read_bytes())}
+    response = client.post("/face-recognition/get-results", files=probe, headers=headers)
+    (face,) = response.json()["faces"]
+    return str(face["top_prediction"]["label"])
+
+
+@pytest.mark.parametrize(
+    ("path", "folder"),
+    [
+        ("/model/train", "John_Salley"),
+        ("/model/optimized-train", "John_Schneider"),
+        ("/model/generate-emb", "John_Simm"),
+    ],
+)
 def test_a_person_enrolled_through_another_replica_is_recognised_after_training(
     client: TestClient,
     admin: Headers,
-    settings: Settings,
     johns: Path,
+    other_replica: Runtime,
     path: str,
-    image_of: Callable[[str], dict[str, tuple[str, bytes]]],
+    folder: str,
 ) -> None:
-    folder = {"/model/train": "John_Salley", "/model/optimized-train": "John_Schneider"}.get(
-        path, "John_Simm"
-    )
     photos = sorted((johns / folder).iterdir())
-    other_replica = Runtime.open(settings)
-    try:
-        person = create_person(other_replica, PersonCreate(name=folder.lower()))
-        uploads = [Upload(p.name, p.read_bytes()) for p in photos[:3]]
-        assert add_faces(other_replica, person.id, uploads).accepted
-    finally:
-        other_replica.close()
-    probe = {"image": (photos[5].name, photos[5].read_bytes())}
+    enrol_on(other_replica, folder.lower(), photos[:3])
 
-    before = client.post("/face-recognition/get-results", files=probe, headers=admin).json()
+    before = top_label(client, admin, photos[5])
     trained = client.post(path, headers=admin)
-    after = client.post("/face-recognition/get-results", files=probe, headers=admin).json()
+    after = top_label(client, admin, photos[5])
 
     assert trained.status_code == 200
-    assert before["faces"][0]["top_prediction"]["label"] == "unknown"
-    assert after["faces"][0]["top_prediction"]["label"] == folder.lower()
+    assert (before, after) == ("unknown", folder.lower())
+
+
+def test_a_person_deleted_through_another_replica_is_forgotten_after_training(
+    client: TestClient, admin: Headers, lfw: Path, other_replica: Runtime
+) -> None:
+    photos = sorted((lfw / "Andy_Roddick").iterdir())
+    client.post("/dataset/Roddick Deleted", headers=admin)
+    for photo in photos[:3]:
+        image = {"image": (photo.name, photo.read_bytes())}
+        assert client.post("/dataset/Roddick Deleted/image", files=image, headers=admin).is_success
+    person = find_person(other_replica, "roddick_deleted")
+    assert person is not None
+    delete_person(other_replica, person.id)
+
+    before = top_label(client, admin, photos[6])
+    client.post("/model/train", headers=admin)
+    after = top_label(client, admin, photos[6])
+
+    assert (before, after) == ("roddick_deleted", "unknown")
+
+
+def test_a_person_renamed_through_another_replica_has_the_new_id_after_training(
+    client: TestClient, admin: Headers, lfw: Path, other_replica: Runtime
+) -> None:
+    photos = sorted((lfw / "Bill_Simon").iterdir())
+    client.post("/dataset/Simon Before", headers=admin)
+    image = {"image": (photos[2].name, photos[2].read_bytes())}
+    assert client.post("/dataset/Simon Before/image", files=image, headers=admin).is_success
+    person = find_person(other_replica, "simon_before")
+    assert person is not None
+    update_person(other_replica, person.id, PersonUpdate(name="Simon After"))
+
+    before = top_label(client, admin, photos[7])
+    client.post("/model/optimized-train", headers=admin)
+    after = top_label(client, admin, photos[7])
+
+    assert (before, after) == ("simon_before", "simon_after")
 
 
 def test_a_person_enrolled_through_facewatch_answers_to_their_old_id(

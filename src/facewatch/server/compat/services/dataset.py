@@ -12,7 +12,7 @@ from datetime import UTC
 from pydantic import ValidationError
 
 from facewatch.errors import Conflict
-from facewatch.gallery.gallery import Gallery, TemplateEntry
+from facewatch.gallery.gallery import Gallery, TemplateEntry, TemplateRef
 from facewatch.server.compat.errors import OldApiRefusal
 from facewatch.server.compat.schemas import (
     DatasetOut,
@@ -85,28 +85,31 @@ def add_image(runtime: Runtime, face_id: str, upload: Upload) -> None:
 
 
 def sync_gallery(runtime: Runtime) -> None:
-    """What "training" means here: the gallery holds every template in the database.
+    """What "training" means here: the gallery matches the database's templates.
 
-    Enrolments through this server are recognisable at once; this also picks up people
-    enrolled through other replicas. Returns when they are all recognisable.
+    Enrolments and deletions through this server take effect at once; this also applies
+    those made through other replicas (added, removed, renamed people). Returns when the
+    gallery is up to date.
     """
     _ = runtime.gallery  # loads the models and the gallery if they are not yet
-    runtime.loaded_gallery_do(lambda gallery: _reload_templates(runtime, gallery))
+    runtime.loaded_gallery_do(lambda gallery: _sync_with_database(runtime, gallery))
 
 
-def _reload_templates(runtime: Runtime, gallery: Gallery) -> None:
-    # Read under the runtime's gallery lock: a deletion committed meanwhile removes its
-    # templates after this, never before (so nothing deleted comes back).
+def _sync_with_database(runtime: Runtime, gallery: Gallery) -> None:
+    # Read under the runtime's gallery lock: a change committed meanwhile reaches the
+    # gallery after this, never before (so nothing deleted comes back).
     with runtime.uow() as uow:
-        rows = list(uow.templates.all_for_model(gallery.model_id))
-    gallery.add(TemplateEntry(*row) for row in rows)
-    if len(gallery) > len(rows):
-        logger.warning(
-            "the gallery holds %s templates deleted through another replica; restart this "
-            "replica to drop them",
-            len(gallery) - len(rows),
-        )
-    logger.info("gallery checked: %s templates of %s people", len(rows), gallery.people_count)
+        rows = {row.template_id: row for row in uow.templates.all_for_model(gallery.model_id)}
+    report = gallery.sync(
+        (TemplateRef(row.template_id, row.person_id, row.person_name) for row in rows.values()),
+        lambda missing: (TemplateEntry(*rows[template_id]) for template_id in missing),
+    )
+    logger.info(
+        "gallery synced with the database: %s templates added, %s removed, %s people renamed",
+        report.added,
+        report.removed,
+        report.renamed,
+    )
 
 
 def list_people_ids(runtime: Runtime) -> PeopleOut:
