@@ -1,0 +1,138 @@
+"""The edge agent on the real surveillance-like clip, into the real server over HTTP.
+
+facenet_pytorch/examples/video.mp4: 1080p, 25 fps, 4.2 s, pedestrians walking towards the
+camera (3 to 5 faces a frame at about 74 px). Every run reads the whole clip at 6 fps.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facewatch.edge.agent import EdgeAgent, RunSummary
+from facewatch.edge.config import EdgeConfig
+from facewatch.edge.outbox import Outbox
+
+from .conftest import LiveServer, RecordingTransport  # noqa: TID252
+
+ConfigMaker = Callable[..., EdgeConfig]
+
+
+def run_agent(config: EdgeConfig, transport: RecordingTransport) -> tuple[RunSummary, str]:
+    agent = EdgeAgent(config, transport=transport)
+    return agent.run(), agent.run_id
+
+
+def assert_each_item_stored_once(
+    server: LiveServer, camera_id: str, transport: RecordingTransport
+) -> None:
+    """Every answer for a key names the same detections, and the server holds no others."""
+    for key, answers in transport.answers.items():
+        assert all(ids == answers[0] for ids in answers), key
+    answered = [i for answers in transport.answers.values() for i in answers[0]]
+    stored = [d["id"] for d in server.detections(camera_id=camera_id)]
+    assert sorted(stored) == sorted(answered)
+    assert len(set(stored)) == len(stored)
+
+
+@pytest.fixture(scope="module")
+def best(make_config: ConfigMaker, clip: Path) -> tuple[RunSummary, str, RecordingTransport]:
+    transport = RecordingTransport()
+    summary, run_id = run_agent(make_config("street-best", clip), transport)
+    return summary, run_id, transport
+
+
+@pytest.fixture(scope="module")
+def every_frame(make_config: ConfigMaker, clip: Path) -> RunSummary:
+    transport = RecordingTransport()
+    summary, _ = run_agent(make_config("street-all", clip, policy="every-frame"), transport)
+    return summary
+
+
+def test_the_clip_arrives_as_detections_with_track_ids_and_edge_id(
+    server: LiveServer, best: tuple[RunSummary, str, RecordingTransport]
+) -> None:
+    summary, run_id, _ = best
+    counts = summary.cameras["street-best"]
+    assert summary.outbox_left == 0
+    assert (counts.frames_in, counts.frames_sampled, counts.frames_processed) == (105, 25, 25)
+    assert counts.sent == counts.queued > 0
+    assert counts.rejected == 0
+    detections = server.detections(camera_id="street-best")
+    assert len(detections) >= 5
+    assert {d["edge_id"] for d in detections} == {"test-site"}
+    assert all(d["track_id"].startswith(f"{run_id}-") for d in detections)
+    assert all(d["crop_sha256"] for d in detections)
+    assert {d["status"] for d in detections} == {"unknown"}  # nobody is enrolled
+
+
+def test_best_shots_send_a_few_crops_per_track_instead_of_every_face(
+    best: tuple[RunSummary, str, RecordingTransport], every_frame: RunSummary
+) -> None:
+    summary, _, transport = best
+    per_track = Counter(key.rsplit(":", 1)[0] for key in transport.answers)
+    assert max(per_track.values()) <= 3
+    best_counts, all_counts = summary.cameras["street-best"], every_frame.cameras["street-all"]
+    assert all_counts.candidates == best_counts.candidates
+    assert all_counts.sent >= 3 * best_counts.sent
+    assert all_counts.payload_bytes >= 3 * best_counts.payload_bytes
+
+
+def test_each_crop_is_stored_exactly_once(
+    server: LiveServer, best: tuple[RunSummary, str, RecordingTransport]
+) -> None:
+    assert_each_item_stored_once(server, "street-best", best[2])
+
+
+def test_answers_lost_on_the_way_back_are_retried_and_stored_once(
+    server: LiveServer, make_config: ConfigMaker, clip: Path
+) -> None:
+    transport = RecordingTransport(lose_every=3)
+    summary, _ = run_agent(make_config("street-lossy", clip, fps=3), transport)
+    counts = summary.cameras["street-lossy"]
+    assert transport.lost > 0
+    # An item stored with faces and sent again is answered as a replay of the first answer
+    # (a crop in which the server found no face stores nothing, so there is nothing to replay).
+    sent_again = [a for a in transport.answers.values() if len(a) > 1 and a[0]]
+    assert counts.replayed == len(sent_again) > 0
+    assert summary.outbox_left == 0
+    assert_each_item_stored_once(server, "street-lossy", transport)
+
+
+def test_with_the_server_down_crops_wait_on_disk_and_go_out_once_after_restart(
+    server: LiveServer, make_config: ConfigMaker, clip: Path, tmp_path: Path
+) -> None:
+    down = RecordingTransport()
+    server.stop()
+    try:
+        config = make_config("street-outage", clip, fps=3, drain_timeout=0.5)
+        summary, _ = run_agent(config, down)
+    finally:
+        server.start()
+    queued = summary.cameras["street-outage"].queued
+    assert down.failures > 0
+    assert queued > 0
+    assert summary.outbox_left == queued
+    with Outbox(config.outbox.path, max_bytes=config.outbox.max_bytes) as on_disk:
+        assert on_disk.depth == queued
+
+    # A later run of the agent (same outbox file) on a clip with no face delivers them.
+    up = RecordingTransport()
+    blank = write_blank_video(tmp_path / "blank.avi")
+    later, _ = run_agent(make_config("street-outage", blank), up)
+    assert later.outbox_left == 0
+    assert len(up.answers) == queued
+    assert_each_item_stored_once(server, "street-outage", up)
+
+
+def write_blank_video(path: Path) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (320, 240))
+    for _ in range(5):
+        writer.write(np.zeros((240, 320, 3), dtype=np.uint8))
+    writer.release()
+    return path
