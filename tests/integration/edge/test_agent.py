@@ -18,7 +18,7 @@ from facewatch.edge.agent import EdgeAgent, RunSummary
 from facewatch.edge.config import EdgeConfig
 from facewatch.edge.outbox import Outbox
 
-from .conftest import LiveServer, RecordingTransport  # noqa: TID252
+from .conftest import LiveServer, RecordingTransport
 
 ConfigMaker = Callable[..., EdgeConfig]
 
