@@ -181,3 +181,18 @@ def test_the_debug_routes_tell_the_address_and_name_of_the_node(
     assert name == {"node_name": socket.gethostname()}
     assert unblocked.status_code == 200
     assert unblocked.json() is None
+
+
+def test_the_openapi_document_describes_every_compat_route(keyed: TestClient) -> None:
+    paths = keyed.get("/openapi.json").json()["paths"]
+    documented = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "cloud-face-recognition compatibility" in operation.get("tags", [])
+    }
+    expected = {
+        (method, path.replace("Some One", "{face_id}").replace("some_one", "{face_id}"))
+        for method, path, _ in ROUTES
+    }
+    assert documented == expected

@@ -370,3 +370,15 @@ def test_a_dry_run_takes_any_file_and_does_nothing(client: TestClient, admin: He
     assert response.status_code == 200, response.text
     assert response.json() is None
     assert client.get("/api/v1/detections", headers=admin).json()["total"] == before
+
+
+def test_a_file_over_the_upload_limit_is_refused_with_413_and_a_message(
+    client: TestClient, admin: Headers
+) -> None:
+    response = client.post(
+        "/face-recognition/get-results",
+        files={"image": ("big.jpg", b"\xff\xd8" + bytes(4_000_000))},
+        headers=admin,
+    )
+    assert response.status_code == 413
+    assert "bytes" in response.json()["message"]
