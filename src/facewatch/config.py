@@ -207,6 +207,83 @@ class Settings(BaseSettings):
         default=15, ge=1, le=24 * 60, description="The window of login_address_limit."
     )
 
+    # --- events: rules, live stream, webhooks, MQTT (docs/events.md) -----------------
+    event_cooldown_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "A person (or stranger) seen again on the same camera within this many seconds "
+            "of their last sighting raises no new event; 0 raises one per detection."
+        ),
+    )
+    event_queue_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Length of each bounded event queue (dispatcher, webhooks, MQTT); when one is "
+            "full, new items are dropped and counted rather than slowing down ingest."
+        ),
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description=(
+            "The base URL clients reach this server at (https://facewatch.example.org); "
+            "makes the crop_url of events absolute. Unset: crop_url is a path."
+        ),
+    )
+    sse_heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="A comment line keeps idle event streams open through proxies this often.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Time one webhook attempt may take, in seconds."
+    )
+    webhook_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Attempts per webhook delivery, the first included, before giving up.",
+    )
+    webhook_backoff_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Wait before the first retry of a webhook delivery; doubled for each next.",
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between two attempts of one delivery."
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        pattern=r"^mqtts?://\S+$",
+        description=(
+            "MQTT broker, as mqtt://[user:password@]host[:port] (mqtts:// for TLS). Unset, "
+            "nothing is published to MQTT."
+        ),
+    )
+    mqtt_topic_prefix: str = Field(
+        default="facewatch",
+        pattern=r"^[^#+\s/][^#+\s]*[^#+\s/]$|^[^#+\s/]$",
+        description="First level of every topic Facewatch publishes (no wildcards or spaces).",
+    )
+    mqtt_client_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="MQTT client id; unset, a random one (each replica needs its own).",
+    )
+    ha_discovery: bool = Field(
+        default=True,
+        description="Announce Home Assistant sensors (MQTT discovery) when MQTT is on.",
+    )
+    ha_discovery_prefix: str = Field(
+        default="homeassistant",
+        pattern=r"^[^#+\s/]+$",
+        description="Home Assistant's MQTT discovery prefix (as set in Home Assistant).",
+    )
+
     # --- cloud-face-recognition compatibility (docs/migrating-from-cloud-face-recognition.md)
     compat_cloud_api: bool = Field(
         default=False,
