@@ -1,0 +1,170 @@
+"""Embeddings mode: the agent embeds on site, the server matches the vectors it receives.
+
+POST /api/v1/edge/embeddings takes a little-endian float32 vector, the model that made it,
+the face box and the usual ingest fields; it stores a detection like the image ingest does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from facewatch.config import Settings
+from facewatch.edge.agent import EdgeAgent
+from facewatch.edge.config import EdgeConfig
+from facewatch.types import Embedding
+from facewatch.vision.image import encode_jpeg, load_image
+from facewatch.vision.pipeline import create_analyzer
+
+from .conftest import LiveServer, RecordingTransport
+
+KNN = "face_recognition_examples/examples/knn_examples"
+MODEL = "dlib_resnet_v1"
+
+
+@pytest.fixture(scope="module")
+def admin(server: LiveServer) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {server.key('admin')}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def obama(admin: httpx.Client, testdata: Path) -> int:
+    """Obama enrolled from his knn_examples training photos; his person id."""
+    person = admin.post("/api/v1/people", json={"name": "obama-edge"}).json()
+    folder = testdata / KNN / "train" / "obama"
+    files = [("images", (p.name, p.read_bytes())) for p in sorted(folder.iterdir())]
+    assert admin.post(f"/api/v1/people/{person['id']}/faces", files=files).status_code == 201
+    person_id: int = person["id"]
+    return person_id
+
+
+@pytest.fixture(scope="module")
+def obama_vector(testdata: Path) -> Embedding:
+    """An embedding of an Obama photo not used for enrolment, made as the edge would."""
+    analyzer = create_analyzer(Settings())
+    image = load_image(testdata / KNN / "test" / "obama1.jpg", max_pixels=40_000_000)
+    (face,) = analyzer.analyze(image)
+    assert face.embedding is not None
+    return face.embedding
+
+
+def post(client: httpx.Client, vector: Embedding, **fields: Any) -> httpx.Response:
+    data = {
+        "camera_id": "edge-cam",
+        "model": MODEL,
+        "box": "10,20,110,120",
+        "captured_at": datetime(2026, 11, 23, 9, 0, tzinfo=UTC).isoformat(),
+        **fields,
+    }
+    payload = np.asarray(vector, dtype="<f4").tobytes()
+    files = {"embedding": ("embedding", payload, "application/octet-stream")}
+    return client.post("/api/v1/edge/embeddings", data=data, files=files)
+
+
+def test_an_enrolled_persons_embedding_is_named_and_stored(
+    admin: httpx.Client, obama: int, obama_vector: Embedding
+) -> None:
+    response = post(admin, obama_vector, idempotency_key="emb-1", track_id="t1", edge_id="e")
+    assert response.status_code == 201, response.text
+    (detection,) = response.json()["detections"]
+    assert (detection["status"], detection["person_id"]) == ("known", obama)
+    assert detection["box"] == [10, 20, 110, 120]
+    assert detection["crop_sha256"] is None
+
+
+def test_replaying_a_key_returns_the_first_result(
+    admin: httpx.Client, obama: int, obama_vector: Embedding
+) -> None:
+    first = post(admin, obama_vector, idempotency_key="emb-replay").json()
+    again = post(admin, obama_vector, idempotency_key="emb-replay").json()
+    assert again["replayed"] is True
+    assert again["detections"] == first["detections"]
+
+
+def test_a_stranger_is_unknown(admin: httpx.Client, obama: int) -> None:
+    stranger = np.random.default_rng(3).normal(0, 0.05, 128).astype(np.float32)
+    (detection,) = post(admin, stranger).json()["detections"]
+    assert detection["status"] == "unknown"
+    assert detection["person_id"] is None
+
+
+def post_with_thumbnail(client: httpx.Client, vector: Embedding, jpeg: bytes) -> httpx.Response:
+    data = {"camera_id": "edge-cam", "model": MODEL, "box": "1,1,50,50"}
+    files = {
+        "embedding": ("e", np.asarray(vector, "<f4").tobytes(), "application/octet-stream"),
+        "thumbnail": ("t.jpg", jpeg, "image/jpeg"),
+    }
+    return client.post("/api/v1/edge/embeddings", data=data, files=files)
+
+
+def test_a_thumbnail_is_kept_as_the_crop(
+    admin: httpx.Client, obama_vector: Embedding, testdata: Path
+) -> None:
+    photo = load_image(testdata / KNN / "test" / "obama1.jpg", max_pixels=40_000_000)
+    thumbnail = encode_jpeg(np.ascontiguousarray(photo[::12, ::12]))
+    response = post_with_thumbnail(admin, obama_vector, thumbnail)
+    assert response.status_code == 201, response.text
+    assert response.json()["detections"][0]["crop_sha256"]
+
+
+def test_a_thumbnail_that_is_a_whole_photo_is_refused(
+    admin: httpx.Client, obama_vector: Embedding, testdata: Path
+) -> None:
+    photo = (testdata / KNN / "test" / "obama1.jpg").read_bytes()
+    response = post_with_thumbnail(admin, obama_vector, photo)
+    assert response.status_code == 413, response.text
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"model": "another-model-v2"}, 409, "conflict"),
+        ({"vector": np.zeros(64, np.float32)}, 400, "invalid_input"),
+        ({"vector": np.full(128, np.nan, np.float32)}, 400, "invalid_input"),
+        ({"box": "1,2,3"}, 400, "invalid_input"),
+        ({"box": "50,50,10,10"}, 400, "invalid_input"),
+        ({"camera_id": "bad camera!"}, 422, None),
+        ({"quality": "2"}, 422, None),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_4xx(
+    admin: httpx.Client, obama_vector: Embedding, change: dict[str, Any], status: int, code: str
+) -> None:
+    vector = change.pop("vector", obama_vector)
+    response = post(admin, vector, **change)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"]
+    if code is not None:
+        assert response.json()["code"] == code
+
+
+@pytest.mark.parametrize(("scope", "status"), [(None, 401), ("read", 403)])
+def test_the_route_needs_an_ingest_key(
+    server: LiveServer, obama_vector: Embedding, scope: str | None, status: int
+) -> None:
+    headers = {"Authorization": f"Bearer {server.key(scope)}"} if scope else {}
+    with httpx.Client(base_url=server.url, headers=headers) as client:
+        assert post(client, obama_vector).status_code == status
+
+
+def test_the_agent_in_embeddings_mode_sends_vectors_a_fraction_of_the_crops_size(
+    server: LiveServer, make_config: Callable[..., EdgeConfig], clip: Path
+) -> None:
+    transport = RecordingTransport()
+    agent = EdgeAgent(make_config("street-emb", clip, mode="embeddings"), transport=transport)
+    summary = agent.run()
+    counts = summary.cameras["street-emb"]
+    assert summary.outbox_left == 0
+    assert counts.sent == counts.queued > 0
+    assert counts.payload_bytes / counts.sent < 600  # 512 bytes of vector and a few fields
+    detections = server.detections(camera_id="street-emb")
+    assert len(detections) == counts.sent
+    assert all(d["crop_sha256"] is None and d["track_id"] for d in detections)
