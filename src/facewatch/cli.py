@@ -20,6 +20,7 @@ from rich.table import Table
 from facewatch.config import Settings
 from facewatch.edge.cli import edge_app
 from facewatch.errors import FacewatchError, InvalidInput
+from facewatch.evaluation.cli import eval_app
 from facewatch.server.schemas import PersonCreate
 from facewatch.server.security import parse_scopes
 from facewatch.server.services import people as people_service
@@ -41,6 +42,7 @@ app.add_typer(people_app, name="people")
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
 app.add_typer(edge_app, name="edge")
+app.add_typer(eval_app, name="eval")
 
 out = Console()
 err = Console(stderr=True)

@@ -23,6 +23,7 @@ from facewatch.errors import ConfigurationError
 
 DetectorName = Literal["hog", "haar", "onnx"]
 EmbedderName = Literal["onnx", "dlib"]
+IndexName = Literal["auto", "exact", "hnsw"]
 
 
 def default_data_dir() -> Path:
@@ -119,6 +120,48 @@ class Settings(BaseSettings):
         description="At or over this distance a face is unknown; between the two, uncertain.",
     )
     top_k: int = Field(default=3, ge=1, le=50, description="Candidates returned per face.")
+    margin_weight: float = Field(
+        default=0.0,
+        ge=0,
+        le=2,
+        description=(
+            "Weight of a face's lead over the runner-up person in the decision score "
+            "(distance - weight * lead); 0 decides on the distance alone. See docs/accuracy.md."
+        ),
+    )
+    margin_cap: float = Field(
+        default=0.2, ge=0, le=1, description="Largest lead over the runner-up that counts."
+    )
+
+    # --- gallery index -----------------------------------------------------------------
+    gallery_index: IndexName = Field(
+        default="auto",
+        description=(
+            "Vector index of the gallery: exact (numpy), hnsw (approximate), or auto: exact "
+            "up to gallery_ann_threshold templates, hnsw above."
+        ),
+    )
+    gallery_ann_threshold: int = Field(
+        default=20_000,
+        ge=1,
+        description="Templates above which auto switches to the HNSW index (exact under half).",
+    )
+    hnsw_m: int = Field(
+        default=16, ge=2, le=128, description="HNSW links per node: recall and memory rise with it."
+    )
+    hnsw_ef_construction: int = Field(
+        default=200, ge=8, description="HNSW build-time search width: graph quality vs build time."
+    )
+    hnsw_ef_search: int = Field(
+        default=64, ge=8, description="HNSW search width: recall vs search time (at least k)."
+    )
+    gallery_snapshot_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where a gallery snapshot is kept for a fast start (default: data_dir/gallery); "
+            "the database stays the source of truth."
+        ),
+    )
 
     # --- enrolment quality -------------------------------------------------------------
     min_face_size: int = Field(

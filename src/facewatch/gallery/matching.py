@@ -1,14 +1,23 @@
 """The open-set decision: named, uncertain or unknown, and never one identity for two faces.
 
-Distances are Euclidean between embeddings. With thresholds ``match <= unknown``:
+Distances are Euclidean between embeddings. The decision reads a *score*: the distance to
+the candidate, less a bonus for a clear lead over the runner-up (the next nearest person)
+when ``margin_weight`` is set::
 
-* ``distance <= match``            -> KNOWN: the face is named;
-* ``distance >= unknown``          -> UNKNOWN: nobody enrolled;
-* ``match < distance < unknown``   -> UNCERTAIN: reported with the best candidate, not named.
+    score = distance - margin_weight * min(runner_up - distance, margin_cap)
 
-Confidence is a logistic function of the distance centred between the two thresholds:
-about 0.88 at ``match`` and 0.12 at ``unknown``. For a KNOWN or UNCERTAIN face it says how
-likely the candidate is this person; for an UNKNOWN face, how likely it is nobody enrolled.
+With thresholds ``match <= unknown``:
+
+* ``score <= match``            -> KNOWN: the face is named;
+* ``score >= unknown``          -> UNKNOWN: nobody enrolled;
+* ``match < score < unknown``   -> UNCERTAIN: reported with the best candidate, not named;
+
+and a face at ``distance >= unknown`` is UNKNOWN whatever its lead.
+
+With ``margin_weight`` 0 (the default) the score is the distance. Confidence is a logistic
+function of the score centred between the two thresholds: about 0.88 at ``match`` and 0.12
+at ``unknown``. For a KNOWN or UNCERTAIN face it says how likely the candidate is this
+person; for an UNKNOWN face, how likely it is nobody enrolled.
 """
 
 from __future__ import annotations
@@ -22,14 +31,20 @@ from facewatch.types import Candidate, Match, MatchStatus
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """The two distance thresholds of the open-set decision."""
+    """The two score thresholds of the open-set decision, and the runner-up margin rule."""
 
     match: float
     unknown: float
+    margin_weight: float = 0.0
+    """Weight of the lead over the runner-up; 0 decides on the distance alone."""
+    margin_cap: float = 0.2
+    """Largest lead that counts, so one far runner-up cannot name a distant face."""
 
     def __post_init__(self) -> None:
         if not 0 < self.match <= self.unknown:
             raise ValueError("thresholds must satisfy 0 < match <= unknown")
+        if self.margin_weight < 0 or self.margin_cap < 0:
+            raise ValueError("margin_weight and margin_cap must not be negative")
 
     def status(self, distance: float) -> MatchStatus:
         """The verdict for one distance."""
@@ -44,6 +59,24 @@ class Thresholds:
         centre = (self.match + self.unknown) / 2
         scale = max((self.unknown - self.match) / 4, 0.01)
         return 1.0 / (1.0 + math.exp((distance - centre) / scale))
+
+
+def score(chosen: Candidate, candidates: Sequence[Candidate], thresholds: Thresholds) -> float:
+    """The decision score of ``chosen`` among one face's candidates (lower is surer)."""
+    if thresholds.margin_weight == 0:
+        return chosen.distance
+    others = [c.distance for c in candidates if c.person_id != chosen.person_id]
+    if not others:
+        return chosen.distance  # no runner-up seen: no bonus
+    lead = min(max(min(others) - chosen.distance, 0.0), thresholds.margin_cap)
+    return chosen.distance - thresholds.margin_weight * lead
+
+
+def decision_score(candidates: Sequence[Candidate], thresholds: Thresholds) -> float:
+    """The score of a face's best candidate (``inf`` with no candidate): what is thresholded."""
+    if not candidates:
+        return float("inf")
+    return score(candidates[0], candidates, thresholds)
 
 
 def decide(candidates: Sequence[Candidate], thresholds: Thresholds) -> Match:
@@ -61,10 +94,13 @@ def assign(faces: Sequence[Sequence[Candidate]], thresholds: Thresholds) -> list
     best person went to a closer face falls back to its next candidate.
     """
     pairs = sorted(
-        (c.distance, face_no, c)
-        for face_no, cands in enumerate(faces)
-        for c in cands
-        if c.distance < thresholds.unknown
+        (
+            (c.distance, face_no, c)
+            for face_no, cands in enumerate(faces)
+            for c in cands
+            if c.distance < thresholds.unknown
+        ),
+        key=lambda pair: (pair[0], pair[1]),  # Candidates themselves are not ordered
     )
     chosen: dict[int, Candidate] = {}
     taken: set[int] = set()
@@ -83,20 +119,23 @@ def assign(faces: Sequence[Sequence[Candidate]], thresholds: Thresholds) -> list
 
 
 def _verdict(best: Candidate, cands: tuple[Candidate, ...], thresholds: Thresholds) -> Match:
-    status = thresholds.status(best.distance)
-    if status is MatchStatus.UNKNOWN:
+    value = score(best, cands, thresholds)
+    # The margin lowers the score, never past the hard ceiling: at `unknown` nobody is named.
+    status = thresholds.status(value)
+    if status is MatchStatus.UNKNOWN or best.distance >= thresholds.unknown:
         return _unknown(cands, thresholds)
     return Match(
         status=status,
         person_id=best.person_id,
         name=best.name,
         distance=best.distance,
-        confidence=thresholds.similarity(best.distance),
+        confidence=thresholds.similarity(value),
         candidates=cands,
     )
 
 
 def _unknown(cands: tuple[Candidate, ...], thresholds: Thresholds) -> Match:
     nearest = cands[0].distance if cands else None
-    confidence = 1.0 if nearest is None else 1.0 - thresholds.similarity(nearest)
+    value = decision_score(cands, thresholds)
+    confidence = 1.0 if nearest is None else 1.0 - thresholds.similarity(value)
     return Match(MatchStatus.UNKNOWN, None, None, nearest, confidence, cands)

@@ -1,0 +1,1 @@
+"""Evaluation protocols: LFW verification, open-set identification, the SVM baseline."""
