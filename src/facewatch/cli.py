@@ -24,6 +24,7 @@ from facewatch.evaluation.cli import eval_app
 from facewatch.server.schemas import PersonCreate
 from facewatch.server.security import parse_scopes
 from facewatch.server.services import people as people_service
+from facewatch.server.services import users as users_service
 from facewatch.server.services.enrollment import Upload, add_faces
 from facewatch.server.services.recognition import recognize
 from facewatch.server.services.runtime import Runtime
@@ -38,9 +39,13 @@ app = typer.Typer(
 people_app = typer.Typer(help="Enrol, list and remove people.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 admin_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+models_app = typer.Typer(help="Face models: convert dlib's networks to ONNX.", no_args_is_help=True)
+users_app = typer.Typer(help="Dashboard users: create, list, remove.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
+app.add_typer(models_app, name="models")
+app.add_typer(users_app, name="users")
 app.add_typer(edge_app, name="edge")
 app.add_typer(eval_app, name="eval")
 
@@ -373,6 +378,79 @@ def keys_revoke(
         uow.api_keys.revoke(prefix)
         uow.commit()
     out.print(f"revoked {prefix}", highlight=False)
+
+
+# --- users -----------------------------------------------------------------------------
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    role: Annotated[str, typer.Option("--role", help="admin, operator or viewer.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Make a dashboard user (the password is asked for twice unless --password-stdin)."""
+    parsed_role = users_service.parse_role(role)
+    password = _read_password(password_stdin)
+    with opened(data_dir, config) as runtime:
+        user = users_service.create_user(runtime, name, parsed_role, password)
+    out.print(f"created user {user.username} ({user.role})", highlight=False)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users_app.command("list")
+def users_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """List dashboard users (never their password hashes)."""
+    table = Table("username", "role", "created", "last login", "locked until")
+    with opened(data_dir, config) as runtime:
+        for user in users_service.list_users(runtime):
+            table.add_row(
+                user.username,
+                user.role,
+                f"{user.created_at:%Y-%m-%d %H:%M}",
+                f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "-",
+                f"{user.locked_until:%Y-%m-%d %H:%M}" if user.locked_until else "-",
+            )
+    out.print(table)
+
+
+@users_app.command("remove")
+def users_remove(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Delete a dashboard user; their open sessions end at once."""
+    with opened(data_dir, config) as runtime:
+        users_service.remove_user(runtime, name)
+    out.print(f"removed user {name}", highlight=False)
+
+
+# --- models ----------------------------------------------------------------------------
+@models_app.command("convert")
+def models_convert(
+    force: Annotated[
+        bool, typer.Option("--force", help="Convert again even when a conversion is cached.")
+    ] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Convert dlib's face models to ONNX now (else done on first use) and print where."""
+    from facewatch.vision.convert import CONVERTIBLE_MODELS, ensure_converted
+
+    settings = load_settings(data_dir, config)
+    for model in CONVERTIBLE_MODELS:
+        path = ensure_converted(model, cache_dir=settings.model_cache_dir, rebuild=force)
+        sys.stdout.write(f"{model.name}: {path}\n")
 
 
 # --- admin -----------------------------------------------------------------------------

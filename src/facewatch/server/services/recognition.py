@@ -8,8 +8,8 @@ import numpy as np
 
 from facewatch.gallery.gallery import Gallery
 from facewatch.gallery.matching import Thresholds, assign
+from facewatch.server.services.workers import Analyzer
 from facewatch.types import Face, Match, RGBImage
-from facewatch.vision.pipeline import FaceAnalyzer
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class RecognizedFace:
 
 def recognize(
     image: RGBImage,
-    analyzer: FaceAnalyzer,
+    analyzer: Analyzer,
     gallery: Gallery,
     thresholds: Thresholds,
     top_k: int,

@@ -8,6 +8,7 @@ cache.py         converted models in the user cache dir, keyed by the source's s
 """
 
 from facewatch.vision.convert.cache import (
+    CONVERTIBLE_MODELS,
     DLIB_RESNET,
     ConvertibleModel,
     convert,
@@ -15,4 +16,11 @@ from facewatch.vision.convert.cache import (
     ensure_converted,
 )
 
-__all__ = ["DLIB_RESNET", "ConvertibleModel", "convert", "default_cache_dir", "ensure_converted"]
+__all__ = [
+    "CONVERTIBLE_MODELS",
+    "DLIB_RESNET",
+    "ConvertibleModel",
+    "convert",
+    "default_cache_dir",
+    "ensure_converted",
+]

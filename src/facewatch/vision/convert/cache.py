@@ -51,6 +51,9 @@ DLIB_RESNET = ConvertibleModel(
 )
 """dlib's ResNet face descriptor (128-d)."""
 
+CONVERTIBLE_MODELS = (DLIB_RESNET,)
+"""Every model ``facewatch models convert`` converts."""
+
 
 def sha256_file(path: Path) -> str:
     """The hex sha256 of a file's bytes."""

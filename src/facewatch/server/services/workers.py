@@ -1,0 +1,335 @@
+"""Face analysis in worker processes, behind a micro-batching queue.
+
+dlib's detector and landmarks hold the GIL, so one server process analyses on one core
+however many request threads it has. The ``AnalysisPool`` runs one ``FaceAnalyzer`` per
+worker process (one per core by default) and feeds them from one queue: a worker that
+comes free takes every image waiting (up to ``max_batch``), detects and aligns each, embeds
+all their faces in one model call and sends the faces back. Under load, concurrent requests
+share batches; when idle, an image goes to a worker at once, with no waiting for a batch.
+
+Request threads block on their own result only (the event loop never does: routes run in
+the thread pool). A worker that dies fails its batch and is restarted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext, SpawnProcess
+from typing import Protocol
+
+from facewatch.config import Settings
+from facewatch.errors import FacewatchError, ModelUnavailable
+from facewatch.types import Face, RGBImage
+from facewatch.vision.embedders import create_embedder
+from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
+
+logger = logging.getLogger(__name__)
+
+READY = "ready"
+_START_TIMEOUT = 300.0
+"""Seconds a worker may take to load its models (a first start also converts the embedder)."""
+_STOP_TIMEOUT = 10.0
+
+
+class Analyzer(Protocol):
+    """What the services need of a face analyser, in this process or in a pool of workers."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def embedding_dim(self) -> int: ...
+
+    def analyze(self, image: RGBImage, *, embed: bool = True) -> list[Face]: ...
+
+    def warm_up(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    image: RGBImage
+    embed: bool
+    result: Future[list[Face]]
+
+
+@dataclass
+class PoolStats:
+    """What the pool has done: images analysed and the batches they went in."""
+
+    images: int = 0
+    batches: int = 0
+    largest_batch: int = 0
+
+    def count(self, size: int) -> None:
+        self.images += size
+        self.batches += 1
+        self.largest_batch = max(self.largest_batch, size)
+
+
+class WorkerDied(RuntimeError):
+    """An analysis worker process ended while it held a batch."""
+
+
+# --- the worker process ---------------------------------------------------------------------
+
+
+def worker_settings(settings: Settings) -> Settings:
+    """A worker's settings: one embedder thread unless set, as the workers fill the cores."""
+    if settings.embedder_threads:
+        return settings
+    return settings.model_copy(update={"embedder_threads": 1})
+
+
+def analyze_batch(
+    analyzer: FaceAnalyzer, batch: Sequence[tuple[RGBImage, bool]]
+) -> list[list[Face] | FacewatchError]:
+    """Every image's faces, the embeddings of all images computed in one model call.
+
+    An image that fails (say, not RGB) gets its error in its place; the others go on.
+    """
+    found: list[list[Face] | FacewatchError] = []
+    for image, _ in batch:
+        try:
+            found.append(analyzer.analyze(image, embed=False))
+        except FacewatchError as exc:
+            found.append(exc)
+    wanted = [
+        face
+        for (_, embed), faces in zip(batch, found, strict=True)
+        if embed and not isinstance(faces, FacewatchError)
+        for face in faces
+    ]
+    if wanted:
+        vectors = analyzer.embedder.embed([face.chip for face in wanted])
+        for face, vector in zip(wanted, vectors, strict=True):
+            face.embedding = vector
+    return found
+
+
+def _serve(connection: Connection, settings: Settings) -> None:
+    """A worker process: load the models, say ready, then analyse batches until told to stop."""
+    try:
+        analyzer = create_analyzer(worker_settings(settings))
+        analyzer.warm_up()
+    except FacewatchError as exc:
+        connection.send(exc)
+        return
+    connection.send(READY)
+    while True:
+        try:
+            batch = connection.recv()
+        except EOFError:
+            return
+        if batch is None:
+            return
+        connection.send(analyze_batch(analyzer, batch))
+
+
+# --- the parent side --------------------------------------------------------------------------
+
+
+class _Worker:
+    """One worker process and the pipe to it."""
+
+    def __init__(self, context: SpawnContext, settings: Settings, number: int) -> None:
+        self.number = number
+        self._connection, child = context.Pipe()
+        self._process: SpawnProcess = context.Process(
+            target=_serve,
+            args=(child, settings),
+            name=f"facewatch-analysis-{number}",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until the worker has loaded its models; raise what stopped it."""
+        if not self._connection.poll(timeout):
+            self.stop()
+            raise ModelUnavailable(f"analysis worker {self.number} did not start in {timeout}s")
+        try:
+            message = self._connection.recv()
+        except EOFError:
+            raise ModelUnavailable(f"analysis worker {self.number} exited at start") from None
+        if isinstance(message, FacewatchError):
+            self.stop()
+            raise message
+        logger.debug("analysis worker %s (pid %s) ready", self.number, self._process.pid)
+
+    def run(self, batch: list[tuple[RGBImage, bool]]) -> list[list[Face] | FacewatchError]:
+        """Send a batch and wait for its results."""
+        try:
+            self._connection.send(batch)
+            results: list[list[Face] | FacewatchError] = self._connection.recv()
+        except (EOFError, OSError) as exc:
+            raise WorkerDied(f"analysis worker {self.number} died") from exc
+        return results
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._connection.send(None)
+        self._process.join(_STOP_TIMEOUT)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._connection.close()
+
+
+class AnalysisPool:
+    """Worker processes that analyse images, fed from one micro-batching queue.
+
+    ``analyze`` may be called from any number of threads. ``close`` stops the workers.
+    """
+
+    def __init__(self, settings: Settings, *, workers: int | None = None) -> None:
+        count = workers if workers is not None else settings.analysis_workers
+        self.size = count or os.cpu_count() or 1
+        self.max_batch = settings.analysis_batch_size
+        self._settings = settings
+        self._context = multiprocessing.get_context("spawn")
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._start_lock = threading.Lock()
+        self._workers: dict[int, _Worker] = {}
+        self._stats = PoolStats()
+        self._stats_lock = threading.Lock()
+        self._closed = False
+        embedder = create_embedder(settings)  # cheap: the model loads in the workers
+        self._model_id, self._dim = embedder.model_id, embedder.dim
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def embedding_dim(self) -> int:
+        return self._dim
+
+    @property
+    def stats(self) -> PoolStats:
+        """A snapshot of the pool's counters."""
+        with self._stats_lock:
+            return PoolStats(**vars(self._stats))
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the running workers."""
+        return [w.pid for w in self._workers.values() if w.pid is not None]
+
+    def warm_up(self) -> None:
+        """Start the workers (each loads its models) and wait until all are ready."""
+        with self._start_lock:
+            if not self._threads:
+                self._start()
+
+    def _start(self) -> None:
+        workers = [self._spawn(number) for number in range(self.size)]
+        try:
+            for worker in workers:
+                worker.wait_ready(_START_TIMEOUT)
+        except BaseException:
+            for worker in workers:
+                worker.stop()
+            raise
+        for worker in workers:
+            self._workers[worker.number] = worker
+            thread = threading.Thread(
+                target=self._feed, args=(worker,), name=f"analysis-feed-{worker.number}"
+            )
+            thread.daemon = True
+            thread.start()
+            self._threads.append(thread)
+        logger.info("%s analysis workers ready (batches of up to %s)", self.size, self.max_batch)
+
+    def submit(self, image: RGBImage, *, embed: bool = True) -> Future[list[Face]]:
+        """Queue an image; the future holds its faces, as ``FaceAnalyzer.analyze`` gives them."""
+        if self._closed:
+            raise RuntimeError("the analysis pool is closed")
+        self.warm_up()
+        if not any(thread.is_alive() for thread in self._threads):
+            raise ModelUnavailable("no analysis worker is running (see the server log)")
+        result: Future[list[Face]] = Future()
+        self._queue.put(_Job(image, embed, result))
+        return result
+
+    def analyze(self, image: RGBImage, *, embed: bool = True) -> list[Face]:
+        """Every face in ``image``, analysed by a worker; blocks the calling thread only."""
+        return self.submit(image, embed=embed).result()
+
+    def close(self) -> None:
+        """Stop the workers once the queued images are done."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+
+    def _spawn(self, number: int) -> _Worker:
+        return _Worker(self._context, self._settings, number)
+
+    def _feed(self, worker: _Worker) -> None:
+        """One worker's loop: take what is waiting, have it analysed, hand out the results."""
+        while True:
+            jobs = self._next_batch()
+            if jobs is None:
+                worker.stop()
+                return
+            with self._stats_lock:
+                self._stats.count(len(jobs))
+            try:
+                results = worker.run([(job.image, job.embed) for job in jobs])
+            except WorkerDied as exc:
+                logger.exception("analysis worker %s died; restarting it", worker.number)
+                for job in jobs:
+                    job.result.set_exception(exc)
+                try:
+                    worker = self._restart(worker)
+                except FacewatchError:
+                    logger.exception("analysis worker %s cannot restart", worker.number)
+                    return
+                continue
+            for job, outcome in zip(jobs, results, strict=True):
+                if isinstance(outcome, FacewatchError):
+                    job.result.set_exception(outcome)
+                else:
+                    job.result.set_result(outcome)
+
+    def _next_batch(self) -> list[_Job] | None:
+        """Block for one job, then take whatever else is waiting, up to ``max_batch``."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        jobs = [first]
+        while len(jobs) < self.max_batch:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self._queue.put(None)  # for this loop's next turn
+                break
+            jobs.append(job)
+        return jobs
+
+    def _restart(self, dead: _Worker) -> _Worker:
+        dead.stop()
+        worker = self._spawn(dead.number)
+        worker.wait_ready(_START_TIMEOUT)
+        self._workers[worker.number] = worker
+        return worker

@@ -1,0 +1,48 @@
+"""facewatch models convert: dlib's ResNet converted into the cache, once, and on request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from facewatch.cli import app
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> CliRunner:
+    return CliRunner(
+        env={"FACEWATCH_DATA_DIR": str(tmp_path), "FACEWATCH_MODEL_CACHE_DIR": str(tmp_path / "c")}
+    )
+
+
+def converted(output: str) -> Path:
+    name, _, path = output.strip().partition(": ")
+    assert name == "dlib_face_recognition_resnet_model_v1"
+    return Path(path)
+
+
+def test_convert_writes_the_resnet_graph_into_the_model_cache(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["models", "convert"])
+
+    assert result.exit_code == 0, result.output
+    path = converted(result.stdout)
+    assert path.parent == tmp_path / "c"
+    assert path.suffix == ".onnx"
+    assert path.stat().st_size > 20_000_000
+
+
+def test_convert_reuses_a_cached_graph_and_force_rebuilds_it(runner: CliRunner) -> None:
+    path = converted(runner.invoke(app, ["models", "convert"]).stdout)
+    path.write_bytes(b"stale")
+
+    cached = runner.invoke(app, ["models", "convert"])
+    assert converted(cached.stdout) == path
+    assert path.read_bytes() == b"stale"
+
+    forced = runner.invoke(app, ["models", "convert", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert path.stat().st_size > 20_000_000
