@@ -14,6 +14,7 @@ from facewatch.config import Settings
 from facewatch.server import compat
 from facewatch.server.errors import install_error_handlers
 from facewatch.server.limits import BodySizeLimit
+from facewatch.server.metrics import install_metrics
 from facewatch.server.routers import (
     cameras,
     detections,
@@ -24,6 +25,7 @@ from facewatch.server.routers import (
     recognize,
 )
 from facewatch.server.services.runtime import Runtime
+from facewatch.server.services.sync import ReplicaCoordinator
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +50,13 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         if warm_up:
             # Load models and gallery off the event loop; /readyz says 503 until done.
             await anyio.to_thread.run_sync(runtime.warm_up)
+        # Gallery sync with the other replicas, and scheduled jobs on one of them.
+        app.state.replicas = replicas = ReplicaCoordinator(runtime)
+        replicas.start()
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(replicas.stop)
             runtime.close()
 
     app = FastAPI(
@@ -61,6 +67,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    install_metrics(app, settings)  # outermost: it sees every answer, 413s included
     for module in (health, people, faces, recognize, detections, edge_ingest, cameras):
         app.include_router(module.router)
     if settings.compat_cloud_api:

@@ -15,6 +15,12 @@ from dataclasses import dataclass, field
 from facewatch.config import Settings
 from facewatch.gallery.gallery import Gallery, TemplateEntry
 from facewatch.gallery.matching import Thresholds
+from facewatch.server.services.sync import (
+    GALLERY_CHANNEL,
+    ChangeFeed,
+    LocalChangeFeed,
+    create_change_feed,
+)
 from facewatch.store.blobs import BlobStore, create_blob_store
 from facewatch.store.db import Database, open_database
 from facewatch.store.unit_of_work import UnitOfWork
@@ -30,6 +36,8 @@ class Runtime:
     settings: Settings
     db: Database
     blobs: BlobStore
+    changes: ChangeFeed = field(default_factory=LocalChangeFeed)
+    """Tells the other replicas about gallery changes (services/sync.py)."""
     _analyzer: FaceAnalyzer | None = None
     _gallery: Gallery | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -39,9 +47,15 @@ class Runtime:
         """Open storage; migrate the schema if allowed, and refuse one that is too new."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = open_database(settings)
-        return cls(settings=settings, db=db, blobs=create_blob_store(settings))
+        return cls(
+            settings=settings,
+            db=db,
+            blobs=create_blob_store(settings),
+            changes=create_change_feed(db),
+        )
 
     def close(self) -> None:
+        self.changes.close()
         self.db.dispose()
 
     def uow(self) -> UnitOfWork:
@@ -93,11 +107,16 @@ class Runtime:
         )
         return gallery
 
-    def loaded_gallery_do(self, change: Callable[[Gallery], object]) -> None:
-        """Apply a committed change to the gallery if it is loaded (else it loads fresh)."""
+    def loaded_gallery_do(
+        self, change: Callable[[Gallery], object], *, notify: bool = True
+    ) -> None:
+        """Apply a committed change to the gallery if it is loaded (else it loads fresh),
+        then tell the other replicas (``notify=False`` for changes that came from them)."""
         with self._lock:
             if self._gallery is not None:
                 change(self._gallery)
+        if notify:
+            self.changes.publish(GALLERY_CHANNEL, self.changes.replica_id)
 
     def warm_up(self) -> None:
         """Load the models and the gallery now rather than on the first request."""

@@ -44,10 +44,10 @@ def wait_until_ready(address: str, process: subprocess.Popen[bytes], log: Path) 
         if process.poll() is not None:
             pytest.fail(f"facewatch serve exited early:\n{log.read_text()}")
         try:
-            if requests.get(f"http://{address}/readyz", timeout=2).status_code == 200:
+            if requests.get(f"http://{address}/readyz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or busy loading the models on a loaded machine
         time.sleep(0.3)
     pytest.fail(f"facewatch serve was not ready within {START_TIMEOUT} s:\n{log.read_text()}")
 

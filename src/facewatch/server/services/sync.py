@@ -1,0 +1,543 @@
+"""Keeping replicas in step through the shared database, with no restart and no lock file.
+
+Every replica keeps the gallery in memory. Three mechanisms keep N of them consistent:
+
+- **Change feed.** After a committed gallery change (enrol, delete, rename, a named unknown)
+  the replica that made it publishes on a channel. On PostgreSQL that is ``NOTIFY`` and
+  every replica ``LISTEN``s on a dedicated connection, so the others hear within
+  milliseconds; on SQLite (one box) the feed only reaches the process itself. Other
+  subsystems may use their own channels (``subscribe``), e.g. to fan events out to the SSE
+  clients of every replica.
+- **Gallery sync.** A thread per replica compares a cheap fingerprint of the gallery
+  tables (template count and newest id for the current model, newest change of a person)
+  with the one it last saw, every ``gallery_sync_interval`` seconds and whenever the feed
+  wakes it. When it differs, the in-memory gallery is reconciled with the database
+  (``Gallery.sync``: templates added and removed, names followed). The poll alone keeps
+  replicas within the interval when a notification is lost (a reconnect, a change made
+  by another tool), so NOTIFY is a speed-up, never a requirement.
+- **One runner for scheduled jobs.** ``Scheduler`` runs jobs (retention, re-clustering)
+  only while it holds ``LeaderLock``: a PostgreSQL session-level advisory lock on a
+  dedicated connection, released by the server the moment that replica dies; on SQLite
+  an exclusive lock on a file beside the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, text
+
+from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry, TemplateRef
+from facewatch.store.db import Database
+from facewatch.store.embeddings import embedding_from_bytes
+from facewatch.store.models import Person, Template
+
+if TYPE_CHECKING:
+    from facewatch.server.services.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+GALLERY_CHANNEL = "facewatch_gallery"
+"""The channel a replica publishes on after changing the gallery."""
+
+_RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
+_FETCH_BATCH = 1000
+
+Callback = Callable[[str], None]
+"""Called with the payload of each notification; must return quickly (set an Event)."""
+
+
+# --- the change feed -------------------------------------------------------------------
+class ChangeFeed(ABC):
+    """Publish/subscribe between the replicas of one database."""
+
+    def __init__(self) -> None:
+        self.replica_id = uuid.uuid4().hex[:12]
+        self._subscribers: dict[str, list[Callback]] = {}
+        self._lock = threading.Lock()
+
+    def subscribe(self, channel: str, callback: Callback) -> None:
+        """Call ``callback(payload)`` for every notification on ``channel``.
+
+        Callbacks are also called with an empty payload after the feed reconnects, since
+        notifications may have been missed meanwhile.
+        """
+        with self._lock:
+            self._subscribers.setdefault(channel, []).append(callback)
+
+    @abstractmethod
+    def publish(self, channel: str, payload: str = "") -> None:
+        """Tell every replica (this one included) that something changed on ``channel``."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start listening for the other replicas' notifications."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop listening and release connections."""
+
+    @property
+    def channels(self) -> list[str]:
+        with self._lock:
+            return list(self._subscribers)
+
+    def _dispatch(self, channel: str, payload: str) -> None:
+        with self._lock:
+            callbacks = list(self._subscribers.get(channel, ()))
+        for callback in callbacks:
+            try:
+                callback(payload)
+            except Exception:
+                logger.exception("subscriber of %s failed", channel)
+
+    def _dispatch_all(self) -> None:
+        for channel in self.channels:
+            self._dispatch(channel, "")
+
+
+class LocalChangeFeed(ChangeFeed):
+    """Notifications within this process only (SQLite: other processes rely on polling)."""
+
+    def publish(self, channel: str, payload: str = "") -> None:
+        self._dispatch(channel, payload)
+
+    def start(self) -> None:
+        """Nothing to listen to: there are no other replicas to hear from."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class PostgresChangeFeed(ChangeFeed):
+    """``NOTIFY`` to publish; a thread ``LISTEN``ing on a connection of its own to receive."""
+
+    def __init__(self, db: Database, *, poll_seconds: float = 0.5) -> None:
+        super().__init__()
+        self._db = db
+        self._poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._listening: set[str] = set()
+        self.connected = threading.Event()
+
+    def publish(self, channel: str, payload: str = "") -> None:
+        try:
+            with self._db.engine.connect() as connection:
+                statement = text("SELECT pg_notify(:channel, :payload)")
+                connection.execute(statement, {"channel": channel, "payload": payload})
+                connection.commit()
+        except Exception:
+            # The change is committed; the other replicas' poll will find it.
+            logger.warning("could not notify %s; replicas will catch up by polling", channel)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="change-feed", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                with dedicated_connection(self._db) as connection:
+                    attempt = 0
+                    self._listen(connection)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                delay = _RECONNECT_SECONDS[min(attempt, len(_RECONNECT_SECONDS) - 1)]
+                logger.warning("change feed lost its connection; retrying in %.1f s", delay)
+                attempt += 1
+                self._stop.wait(delay)
+            finally:
+                self.connected.clear()
+
+    def _listen(self, connection: Any) -> None:
+        self._listening = set()
+        self._listen_to_new_channels(connection)
+        self.connected.set()
+        self._dispatch_all()  # anything may have changed while we were not listening
+        while not self._stop.is_set():
+            for note in connection.notifies(timeout=self._poll_seconds):
+                self._dispatch(note.channel, note.payload)
+            self._listen_to_new_channels(connection)
+
+    def _listen_to_new_channels(self, connection: Any) -> None:
+        from psycopg import sql
+
+        for channel in set(self.channels) - self._listening:
+            connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            self._listening.add(channel)
+
+
+def create_change_feed(db: Database) -> ChangeFeed:
+    """NOTIFY/LISTEN on PostgreSQL; in-process notifications on SQLite."""
+    if db.dialect == "postgresql":
+        return PostgresChangeFeed(db)
+    return LocalChangeFeed()
+
+
+@contextlib.contextmanager
+def dedicated_connection(db: Database) -> Iterator[Any]:
+    """A psycopg connection of its own (autocommit), outside the pool, closed on exit.
+
+    Listening and holding a session-level lock both need one connection for a long time;
+    taking it from the pool would starve the requests.
+    """
+    import psycopg
+
+    _, params = db.engine.dialect.create_connect_args(db.engine.url)
+    params = {k: v for k, v in params.items() if k != "context"}
+    connection = psycopg.connect(**params, autocommit=True)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+# --- the gallery sync ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GalleryFingerprint:
+    """Changes whenever a template of the model is added or removed or a person changes."""
+
+    templates: int
+    newest_template: int | None
+    newest_template_time: object
+    """With the id: SQLite may give a deleted newest template's id to the next one."""
+    newest_person_change: object
+
+
+def read_fingerprint(db: Database, model_id: str) -> GalleryFingerprint:
+    """One small aggregate query over the templates of the model and the people."""
+    of_model = Template.model == model_id
+    statement = select(
+        select(func.count(Template.id)).where(of_model).scalar_subquery(),
+        select(func.max(Template.id)).where(of_model).scalar_subquery(),
+        select(func.max(Template.created_at)).where(of_model).scalar_subquery(),
+        select(func.max(Person.updated_at)).scalar_subquery(),
+    )
+    with db.session() as session:
+        count, newest, newest_time, person_change = session.execute(statement).one()
+    return GalleryFingerprint(int(count), newest, newest_time, person_change)
+
+
+def read_template_refs(db: Database, model_id: str) -> list[TemplateRef]:
+    """Every template of the model as ids and owner's name, without embeddings."""
+    statement = (
+        select(Template.id, Template.person_id, Person.name)
+        .join(Person, Person.id == Template.person_id)
+        .where(Template.model == model_id)
+    )
+    with db.session() as session:
+        return [TemplateRef(tid, pid, name) for tid, pid, name in session.execute(statement)]
+
+
+def read_template_entries(db: Database, template_ids: Sequence[int]) -> list[TemplateEntry]:
+    """The templates with these ids, embeddings included, in batches."""
+    entries: list[TemplateEntry] = []
+    with db.session() as session:
+        for start in range(0, len(template_ids), _FETCH_BATCH):
+            batch = template_ids[start : start + _FETCH_BATCH]
+            statement = (
+                select(Template.id, Template.person_id, Person.name, Template.embedding)
+                .join(Person, Person.id == Template.person_id)
+                .where(Template.id.in_(batch))
+            )
+            entries.extend(
+                TemplateEntry(tid, pid, name, embedding_from_bytes(data))
+                for tid, pid, name, data in session.execute(statement)
+            )
+    return entries
+
+
+class GallerySync:
+    """Keeps this replica's gallery equal to the database, woken by the feed or a timer."""
+
+    def __init__(self, runtime: Runtime, feed: ChangeFeed, interval: float) -> None:
+        self._runtime = runtime
+        self._interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seen: GalleryFingerprint | None = None
+        self.last_report: SyncReport | None = None
+        self.syncs = 0
+        feed.subscribe(GALLERY_CHANNEL, lambda _payload: self._wake.set())
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="gallery-sync", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def sync_once(self) -> SyncReport | None:
+        """Reconcile the loaded gallery if the database changed; None when nothing to do."""
+        gallery = self._runtime.loaded_gallery
+        if gallery is None:
+            return None  # it will load fresh from the database when first used
+        seen = read_fingerprint(self._runtime.db, gallery.model_id)
+        if seen == self._seen:
+            return None
+        reports: list[SyncReport] = []
+        self._runtime.loaded_gallery_do(lambda g: reports.append(self._reconcile(g)), notify=False)
+        self._seen = seen  # read before reconciling: a change meanwhile shows next time
+        self.syncs += 1
+        report = reports[0] if reports else None
+        self.last_report = report
+        return report
+
+    def _reconcile(self, gallery: Gallery) -> SyncReport:
+        db = self._runtime.db
+        refs = read_template_refs(db, gallery.model_id)
+        report = gallery.sync(refs, lambda ids: read_template_entries(db, ids))
+        if report.added or report.removed or report.renamed:
+            logger.info(
+                "gallery synced: %s added, %s removed, %s renamed; %s templates",
+                report.added,
+                report.removed,
+                report.renamed,
+                len(gallery),
+            )
+        return report
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.sync_once()
+            except Exception:
+                logger.exception("gallery sync failed; retrying in %.1f s", self._interval)
+
+
+# --- one runner for scheduled jobs -----------------------------------------------------
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``name``."""
+    digest = hashlib.sha256(f"facewatch:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class LeaderLock(ABC):
+    """A lock at most one replica holds at a time; held until released or the holder dies."""
+
+    @abstractmethod
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; whether this replica holds it now."""
+
+    @abstractmethod
+    def still_held(self) -> bool:
+        """Whether this replica still holds the lock (checks the connection)."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Give the lock up (a no-op if not held)."""
+
+
+class PostgresLeaderLock(LeaderLock):
+    """A session-level advisory lock on a dedicated connection: PostgreSQL frees it when
+    that connection ends, so a replica that crashes hands the lock over by itself."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self._db = db
+        self.key = lock_key(name)
+        self._stack: contextlib.ExitStack | None = None
+        self._connection: Any = None
+
+    def try_acquire(self) -> bool:
+        if self._connection is not None:
+            return self.still_held()
+        stack = contextlib.ExitStack()
+        try:
+            connection = stack.enter_context(dedicated_connection(self._db))
+            row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+        except Exception:
+            stack.close()
+            logger.warning("cannot reach the database to take the scheduler lock")
+            return False
+        if not (row and row[0]):
+            stack.close()
+            return False
+        self._stack, self._connection = stack, connection
+        return True
+
+    def still_held(self) -> bool:
+        if self._connection is None:
+            return False
+        try:
+            self._connection.execute("SELECT 1")
+        except Exception:
+            logger.warning("lost the connection that held the scheduler lock")
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        stack, self._stack, self._connection = self._stack, None, None
+        if stack is not None:
+            with contextlib.suppress(Exception):
+                stack.close()  # closing the session frees the lock
+
+
+class FileLeaderLock(LeaderLock):
+    """An exclusive ``flock`` on a file beside the SQLite database (processes of one box)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+
+    def try_acquire(self) -> bool:
+        if self._file is not None:
+            return True
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("ab")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def still_held(self) -> bool:
+        return self._file is not None
+
+    def release(self) -> None:
+        handle, self._file = self._file, None
+        if handle is not None:
+            handle.close()  # closing the file drops the flock
+
+
+def create_leader_lock(db: Database, data_dir: Path, name: str = "scheduler") -> LeaderLock:
+    """An advisory lock on PostgreSQL; a lock file beside a SQLite database (or data_dir)."""
+    if db.dialect == "postgresql":
+        return PostgresLeaderLock(db, name)
+    database = db.url.database or ""
+    folder = Path(database).expanduser().parent if database not in ("", ":memory:") else data_dir
+    return FileLeaderLock(folder / f".facewatch-{name}.lock")
+
+
+@dataclass(slots=True)
+class Job:
+    """A task run every ``interval`` seconds on exactly one replica."""
+
+    name: str
+    interval: float
+    run: Callable[[], object]
+    next_due: float = 0.0
+    runs: int = 0
+    failures: int = 0
+
+
+class Scheduler:
+    """Runs jobs on one thread, only while this replica holds the leader lock."""
+
+    def __init__(self, lock: LeaderLock, *, tick: float = 1.0) -> None:
+        self._lock = lock
+        self._tick = tick
+        self._jobs: list[Job] = []
+        self._jobs_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.is_leader = False
+
+    def add(self, name: str, interval: float, run: Callable[[], object]) -> Job:
+        """Run ``run()`` every ``interval`` seconds on whichever replica leads."""
+        job = Job(name, interval, run)
+        with self._jobs_lock:
+            self._jobs.append(job)
+        return job
+
+    @property
+    def jobs(self) -> list[Job]:
+        with self._jobs_lock:
+            return list(self._jobs)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._lock.release()
+        self.is_leader = False
+
+    def tick(self) -> None:
+        """Check leadership, then run the jobs that are due (if leading)."""
+        leading = self._lock.still_held() or self._lock.try_acquire()
+        if leading != self.is_leader:
+            logger.info("this replica %s the scheduled jobs", "runs" if leading else "left")
+            self.is_leader = leading
+        if leading:
+            self._run_due(self.jobs)
+
+    def _run_due(self, jobs: Iterable[Job]) -> None:
+        for job in jobs:
+            now = time.monotonic()
+            if now < job.next_due or self._stop.is_set():
+                continue
+            job.next_due = now + job.interval
+            try:
+                job.run()
+                job.runs += 1
+            except Exception:
+                job.failures += 1
+                logger.exception("scheduled job %s failed", job.name)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                logger.exception("scheduler tick failed")
+            self._stop.wait(self._tick)
+
+
+# --- all of it, for one server process -------------------------------------------------
+class ReplicaCoordinator:
+    """The change feed listener, the gallery sync and the scheduler of one server."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self.feed = runtime.changes
+        self.gallery_sync = GallerySync(runtime, self.feed, settings.gallery_sync_interval)
+        self.scheduler = Scheduler(create_leader_lock(runtime.db, settings.data_dir))
+
+    def start(self) -> None:
+        """Start listening, syncing and scheduling (threads; returns at once)."""
+        self.feed.start()
+        self.gallery_sync.start()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop every thread and give the scheduler lock to another replica."""
+        self.scheduler.stop()
+        self.gallery_sync.stop()
+        self.feed.close()

@@ -1,0 +1,214 @@
+"""Replicas of one database keep their in-memory galleries equal, within 2 s, on both backends.
+
+Two ``Runtime``s on one migrated database stand for two server replicas: a change made
+through one (the way the services make it: commit, then ``loaded_gallery_do``) must reach
+the other's gallery through ``GallerySync``, by NOTIFY on PostgreSQL and by polling anyway.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facewatch.config import Settings
+from facewatch.gallery.gallery import Gallery, TemplateEntry
+from facewatch.server.schemas import PersonUpdate
+from facewatch.server.services import people as people_service
+from facewatch.server.services.runtime import Runtime
+from facewatch.server.services.sync import (
+    GALLERY_CHANNEL,
+    GallerySync,
+    LocalChangeFeed,
+    PostgresChangeFeed,
+    ReplicaCoordinator,
+    create_change_feed,
+    read_fingerprint,
+)
+from facewatch.store.blobs import FileBlobStore
+from facewatch.store.db import Database
+from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
+
+PROPAGATION_LIMIT_S = 2.0
+rng = np.random.default_rng(7)
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    """The real analyzer; only its model id and dimension are used (no model loads)."""
+    return create_analyzer(Settings())
+
+
+@pytest.fixture
+def make_replica(
+    database: Database, tmp_path: Path, analyzer: FaceAnalyzer
+) -> Iterator[Callable[[], Runtime]]:
+    """Makes runtimes on the test database, each with its own engine, feed and gallery."""
+    made: list[Runtime] = []
+
+    def make() -> Runtime:
+        db = Database(database.url.render_as_string(hide_password=False))
+        runtime = Runtime(
+            settings=Settings(data_dir=tmp_path, database_url=str(db.url)),
+            db=db,
+            blobs=FileBlobStore(tmp_path / "blobs"),
+            changes=create_change_feed(db),
+            _analyzer=analyzer,
+        )
+        _ = runtime.gallery  # loaded, as after warm-up
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.close()
+
+
+@pytest.fixture
+def replicas(make_replica: Callable[[], Runtime]) -> Iterator[tuple[Runtime, Runtime]]:
+    """Two running replicas: gallery sync and change feed started on both."""
+    first, second = make_replica(), make_replica()
+    coordinators = [ReplicaCoordinator(first), ReplicaCoordinator(second)]
+    for coordinator in coordinators:
+        coordinator.start()
+    for runtime in (first, second):
+        feed = runtime.changes
+        if isinstance(feed, PostgresChangeFeed):
+            assert feed.connected.wait(5), "the change feed never connected"
+    yield first, second
+    for coordinator in coordinators:
+        coordinator.stop()
+
+
+def enrol(runtime: Runtime, name: str, templates: int = 2) -> int:
+    """Store a person with random templates and tell the gallery, as enrolment does."""
+    vectors = [rng.normal(size=128).astype(np.float32) for _ in range(templates)]
+    with runtime.uow() as uow:
+        person = uow.people.add(name)
+        rows = [
+            uow.templates.add(person.id, v, runtime.model_id, 0.9, [0, 0, 80, 80]) for v in vectors
+        ]
+        uow.commit()
+    entries = [
+        TemplateEntry(row.id, person.id, name, v) for row, v in zip(rows, vectors, strict=True)
+    ]
+    runtime.loaded_gallery_do(lambda g: g.add(entries))
+    return person.id
+
+
+def wait_until(check: Callable[[], bool], limit: float = PROPAGATION_LIMIT_S) -> float:
+    """Seconds until ``check()`` held; fails the test past ``limit``."""
+    started = time.monotonic()
+    while not check():
+        waited = time.monotonic() - started
+        assert waited < limit, f"not propagated within {limit} s"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def names(gallery: Gallery) -> set[str]:
+    return {c.name for row in gallery.nearest_people(np.zeros((1, 128)), 50) for c in row}
+
+
+def test_an_enrolment_on_one_replica_reaches_the_other_within_2_s(
+    replicas: tuple[Runtime, Runtime],
+) -> None:
+    first, second = replicas
+    enrol(first, "ada", templates=3)
+    wait_until(lambda: len(second.gallery) == 3)
+    assert names(second.gallery) == {"ada"}
+
+
+def test_a_deletion_on_one_replica_reaches_the_other_within_2_s(
+    replicas: tuple[Runtime, Runtime],
+) -> None:
+    first, second = replicas
+    kept, gone = enrol(first, "kept"), enrol(first, "gone")
+    wait_until(lambda: second.gallery.people_count == 2)
+    people_service.delete_person(second, gone)
+    wait_until(lambda: first.gallery.people_count == 1)
+    assert names(first.gallery) == {"kept"}
+    assert kept != gone
+
+
+def test_a_rename_on_one_replica_reaches_the_other_within_2_s(
+    replicas: tuple[Runtime, Runtime],
+) -> None:
+    first, second = replicas
+    person_id = enrol(first, "before")
+    wait_until(lambda: names(second.gallery) == {"before"})
+    people_service.update_person(first, person_id, PersonUpdate(name="after"))
+    wait_until(lambda: names(second.gallery) == {"after"})
+
+
+def test_without_any_notification_the_poll_alone_catches_up_within_the_interval(
+    make_replica: Callable[[], Runtime],
+) -> None:
+    writer, reader = make_replica(), make_replica()
+    # A feed that nobody publishes on: only the poll can find the change.
+    sync = GallerySync(reader, LocalChangeFeed(), interval=1.0)
+    sync.start()
+    try:
+        enrol(writer, "quiet")
+        waited = wait_until(lambda: len(reader.gallery) == 2)
+    finally:
+        sync.stop()
+    assert waited <= 1.0 + 0.5
+
+
+def test_a_sync_with_nothing_changed_does_nothing(make_replica: Callable[[], Runtime]) -> None:
+    writer, reader = make_replica(), make_replica()
+    sync = GallerySync(reader, LocalChangeFeed(), interval=60)
+    enrol(writer, "once")
+    first = sync.sync_once()
+    assert first is not None
+    assert (first.added, first.removed) == (2, 0)
+    assert sync.sync_once() is None
+
+
+def test_the_replica_that_made_a_change_does_not_apply_it_twice(
+    make_replica: Callable[[], Runtime],
+) -> None:
+    runtime = make_replica()
+    sync = GallerySync(runtime, LocalChangeFeed(), interval=60)
+    sync.sync_once()
+    enrol(runtime, "local")
+    report = sync.sync_once()
+    assert report is not None
+    assert (report.added, report.removed, len(runtime.gallery)) == (0, 0, 2)
+
+
+def test_the_fingerprint_changes_with_every_kind_of_gallery_change(
+    make_replica: Callable[[], Runtime],
+) -> None:
+    runtime = make_replica()
+    enrol(runtime, "stays")
+    seen = [read_fingerprint(runtime.db, runtime.model_id)]
+    person_id = enrol(runtime, "x")
+    seen.append(read_fingerprint(runtime.db, runtime.model_id))
+    people_service.update_person(runtime, person_id, PersonUpdate(name="y"))
+    seen.append(read_fingerprint(runtime.db, runtime.model_id))
+    people_service.delete_person(runtime, person_id)
+    seen.append(read_fingerprint(runtime.db, runtime.model_id))
+    assert all(before != after for before, after in itertools.pairwise(seen))
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_on_postgresql_a_notification_reaches_another_replica_at_once(
+    make_replica: Callable[[], Runtime],
+) -> None:
+    sender, listener = make_replica(), make_replica()
+    heard: list[float] = []
+    listener.changes.subscribe(GALLERY_CHANNEL, lambda _payload: heard.append(time.monotonic()))
+    listener.changes.start()
+    assert isinstance(listener.changes, PostgresChangeFeed)
+    assert listener.changes.connected.wait(5)
+    heard.clear()  # the call made on connecting
+    sent = time.monotonic()
+    sender.changes.publish(GALLERY_CHANNEL, "x")
+    wait_until(lambda: bool(heard), limit=1.0)
+    assert heard[0] - sent < 0.5
