@@ -16,6 +16,7 @@ from facewatch.server.compat.errors import PayloadInvalid
 
 FILES = "an uploaded file"
 VALUES = "the JSON body or the post body or the query string"
+_ECHO_CHARS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,4 +81,5 @@ def optional_boolean(field: OldField, form_value: str | None, request: Request) 
         return True
     if lowered in ("false", "0"):
         return False
-    raise field.invalid(f"Invalid literal for boolean(): {lowered}")
+    # The old message echoes the value: keep the echo short.
+    raise field.invalid(f"Invalid literal for boolean(): {lowered[:_ECHO_CHARS]}")

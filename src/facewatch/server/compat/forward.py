@@ -34,11 +34,16 @@ class Forwarder:
         timeout: float = TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.url = url
+        self._url = httpx.URL(url)
         self._timeout = timeout
         self._transport = transport
         # Logs name the host only: the URL may carry a token in its path or query.
-        self._host = httpx.URL(url).host
+        self._host = self._url.host
+
+    @property
+    def public_url(self) -> str:
+        """The URL without credentials, query or fragment: safe to show to clients."""
+        return str(self._url.copy_with(userinfo=b"", query=None, fragment=None))
 
     def send(self, labels: list[str], camera_id: str, location_id: str) -> list[str]:
         """GET the URL once per label, in order; the text of each answer.
@@ -52,8 +57,10 @@ class Forwarder:
         ) as client:
             for label in labels:
                 params = {"id": label, "camera": camera_id, "blueprint": location_id}
+                # Kept beside any query the URL has (a token, say), as requests did.
+                url = self._url.copy_merge_params(params)
                 try:
-                    response = client.get(self.url, params=params)
+                    response = client.get(url)
                 except httpx.HTTPError as exc:
                     logger.warning("send-results: forwarding to %s failed: %s", self._host, exc)
                     raise ForwardFailed(

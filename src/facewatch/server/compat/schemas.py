@@ -42,7 +42,7 @@ class RecognitionOut(BaseModel):
 
 class SentFaceOut(BaseModel):
     top_prediction: str = Field(description="The label forwarded for this face.")
-    url: str = Field(description="Where it was forwarded.")
+    url: str = Field(description="Where it was forwarded (without the URL's query string).")
     response: str = Field(description="The text the external server answered.")
 
 

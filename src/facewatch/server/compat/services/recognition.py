@@ -73,7 +73,7 @@ def send_results(
     answers = forwarder.send(labels, camera_id, location_id)
     return SentOut(
         faces=[
-            SentFaceOut(top_prediction=label, url=forwarder.url, response=answer)
+            SentFaceOut(top_prediction=label, url=forwarder.public_url, response=answer)
             for label, answer in zip(labels, answers, strict=True)
         ]
     )
