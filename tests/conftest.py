@@ -90,6 +90,20 @@ def postgres_database_url() -> Iterator[str]:
         _drop_postgres_database(url)
 
 
+@pytest.fixture(scope="module", params=DATABASE_BACKENDS)
+def app_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """For tests of the whole app, whose client lives as long as its module: ``None`` (the
+    default SQLite file in the data dir) or a new PostgreSQL database, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    url = _create_postgres_database()
+    try:
+        yield url
+    finally:
+        _drop_postgres_database(url)
+
+
 @pytest.fixture(scope="session")
 def _migrated_postgres_database_url() -> Iterator[str]:
     """One migrated PostgreSQL database for the session (CREATE DATABASE costs ~0.2 s)."""

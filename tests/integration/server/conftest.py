@@ -1,4 +1,4 @@
-"""The real app over httpx (Starlette's TestClient), on a real migrated SQLite database."""
+"""The real app over httpx (Starlette's TestClient), on real migrated SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ KNN = "face_recognition_examples/examples/knn_examples"
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(tmp_path_factory: pytest.TempPathFactory, app_database_url: str | None) -> Settings:
+    """Every module of API tests runs on SQLite and on PostgreSQL."""
     return Settings(
         data_dir=tmp_path_factory.mktemp("facewatch-data"),
+        database_url=app_database_url,
         max_upload_bytes=3_000_000,
         max_request_bytes=8_000_000,
         max_image_pixels=12_000_000,
