@@ -21,6 +21,7 @@ from facewatch.server.services.sync import (
     LocalChangeFeed,
     create_change_feed,
 )
+from facewatch.server.services.workers import AnalysisPool, Analyzer
 from facewatch.store.blobs import BlobStore, create_blob_store
 from facewatch.store.db import Database, open_database
 from facewatch.store.unit_of_work import UnitOfWork
@@ -39,6 +40,7 @@ class Runtime:
     changes: ChangeFeed = field(default_factory=LocalChangeFeed)
     """Tells the other replicas about gallery changes (services/sync.py)."""
     _analyzer: FaceAnalyzer | None = None
+    _pool: AnalysisPool | None = None
     _gallery: Gallery | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,7 +56,16 @@ class Runtime:
             changes=create_change_feed(db),
         )
 
+    def start_workers(self) -> None:
+        """Analyse images in worker processes (``AnalysisPool``) from now on."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = AnalysisPool(self.settings)
+        self._pool.warm_up()
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
         self.changes.close()
         self.db.dispose()
 
@@ -67,9 +78,11 @@ class Runtime:
         return Thresholds(self.settings.match_threshold, self.settings.unknown_threshold)
 
     @property
-    def analyzer(self) -> FaceAnalyzer:
-        """The face pipeline, loaded on first use."""
+    def analyzer(self) -> Analyzer:
+        """The face pipeline: the analysis workers once started, else loaded here on first use."""
         with self._lock:
+            if self._pool is not None:
+                return self._pool
             if self._analyzer is None:
                 self._analyzer = create_analyzer(self.settings)
             return self._analyzer
@@ -119,6 +132,12 @@ class Runtime:
             self.changes.publish(GALLERY_CHANNEL, self.changes.replica_id)
 
     def warm_up(self) -> None:
-        """Load the models and the gallery now rather than on the first request."""
+        """Load the models and the gallery now rather than on the first request.
+
+        The server calls this at start-up: unless ``analysis_workers`` is 0, the models load
+        in worker processes that analyse every image from then on, on every core.
+        """
+        if self.settings.analysis_workers != 0:
+            self.start_workers()
         self.analyzer.warm_up()
         _ = self.gallery
