@@ -14,12 +14,13 @@ a lost answer is stored once: the server answers a replay with the first result.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import httpx
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 DETECTIONS_PATH = "/api/v1/detections"
 EMBEDDINGS_PATH = "/api/v1/edge/embeddings"
+BATCH_PATH = "/api/v1/edge/batch"
+_DTYPE_OF_MEDIA = {"application/x-float16-le": "float16", "application/x-float32-le": "float32"}
 _RETRY_STATUSES = frozenset({401, 403, 404, 408, 425, 429})
 _TCP_SEGMENT = 1448
 """Payload bytes of one TCP segment on a 1500-byte MTU link (with timestamps)."""
@@ -63,7 +66,11 @@ class Delivery:
 
 
 class Uplink:
-    """Sends one item per request to the server's ingest API with an ingest-scoped key."""
+    """Sends items to the server's ingest API with an ingest-scoped key: several at a time
+    to the batch route, or one per request to the plain routes (``deliver``).
+
+    A server without the batch route (404) is remembered, and items then go one by one.
+    """
 
     def __init__(
         self,
@@ -76,6 +83,7 @@ class Uplink:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.edge_id = edge_id
+        self.batch_supported = True
         self._client = httpx.Client(
             base_url=server.rstrip("/"),
             headers={
@@ -97,6 +105,27 @@ class Uplink:
             return Delivery(DeliveryStatus.RETRY, f"{type(exc).__name__}: {exc}", sent, 0)
         return _outcome(response, sent)
 
+    def deliver_many(self, items: Sequence[OutboxItem]) -> list[Delivery]:
+        """Send ``items`` in one batch request if there are several; one delivery each."""
+        if len(items) == 1 or not self.batch_supported or not _one_dtype(items):
+            return [self.deliver(item) for item in items]
+        request = self._batch_request(items)
+        sent = _request_size(request)
+        try:
+            response = self._client.send(request)
+        except httpx.TransportError as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+            return _shared(items, Delivery(DeliveryStatus.RETRY, detail), sent)
+        if response.status_code == 200:
+            return _batch_outcomes(items, _json(response), sent)
+        if response.status_code == 404:
+            logger.warning("the server has no batch route: sending items one by one")
+            self.batch_supported = False
+        if response.status_code == 404 or _refused_whole(response.status_code):
+            # A batch refused as a whole (too big, a bad item): find the bad ones alone.
+            return [self.deliver(item) for item in items]
+        return _shared(items, _outcome(response, 0), sent)
+
     def close(self) -> None:
         self._client.close()
 
@@ -112,10 +141,120 @@ class Uplink:
         if item.kind is ItemKind.CROP:
             files = {"image": ("face", item.payload, item.media_type)}
             return self._client.build_request("POST", DETECTIONS_PATH, data=data, files=files)
+        data["dtype"] = _DTYPE_OF_MEDIA.get(item.media_type, "float32")
         files = {"embedding": ("embedding", item.payload, item.media_type)}
         if item.thumbnail:
-            files["thumbnail"] = ("thumbnail", item.thumbnail, "image/jpeg")
+            files["thumbnail"] = ("thumbnail", item.thumbnail, _image_type(item.thumbnail))
         return self._client.build_request("POST", EMBEDDINGS_PATH, data=data, files=files)
+
+    def _batch_request(self, items: Sequence[OutboxItem]) -> httpx.Request:
+        """One multipart request: a JSON manifest, crops and thumbnails, one vector table."""
+        entries: list[dict[str, object]] = []
+        files: list[tuple[str, tuple[str, bytes, str]]] = []
+        vectors: list[bytes] = []
+        for item in items:
+            entry = self._manifest_entry(item)
+            if item.kind is ItemKind.CROP:
+                entry["image"] = len(files)
+                files.append(("files", ("f", item.payload, item.media_type)))
+            else:
+                entry["vector"] = len(vectors)
+                vectors.append(item.payload)
+                if item.thumbnail:
+                    entry["thumbnail"] = len(files)
+                    files.append(("files", ("t", item.thumbnail, _image_type(item.thumbnail))))
+            entries.append(entry)
+        if vectors:
+            files.append(("vectors", ("v", b"".join(vectors), "application/octet-stream")))
+        manifest = {"items": entries, "dtype": _batch_dtype(items)}
+        data = {"manifest": json.dumps(manifest, separators=(",", ":"))}
+        return self._client.build_request("POST", BATCH_PATH, data=data, files=files)
+
+    def _manifest_entry(self, item: OutboxItem) -> dict[str, object]:
+        entry: dict[str, object] = {
+            "kind": item.kind.value,
+            "camera_id": item.camera_id,
+            "idempotency_key": item.idempotency_key,
+            "captured_at": item.captured_at.isoformat(),
+            "edge_id": self.edge_id,
+        }
+        if item.track_id:
+            entry["track_id"] = item.track_id
+        if item.kind is ItemKind.EMBEDDING:
+            entry["model"] = item.fields.get("model", "")
+            entry["box"] = [int(v) for v in item.fields.get("box", "0,0,0,0").split(",")]
+            entry["quality"] = float(item.fields.get("quality", "0"))
+        return entry
+
+
+def _one_dtype(items: Sequence[OutboxItem]) -> bool:
+    kinds = {item.media_type for item in items if item.kind is ItemKind.EMBEDDING}
+    return len(kinds) <= 1
+
+
+def _batch_dtype(items: Sequence[OutboxItem]) -> str:
+    for item in items:
+        if item.kind is ItemKind.EMBEDDING:
+            return _DTYPE_OF_MEDIA.get(item.media_type, "float32")
+    return "float32"
+
+
+def _image_type(data: bytes) -> str:
+    return "image/webp" if data[8:12] == b"WEBP" else "image/jpeg"
+
+
+def _refused_whole(status: int) -> bool:
+    return 400 <= status < 500 and status not in _RETRY_STATUSES
+
+
+def _shared(items: Sequence[OutboxItem], delivery: Delivery, sent: int) -> list[Delivery]:
+    """The same outcome for every item, the request's bytes shared out among them."""
+    shares = _split(sent, len(items))
+    return [
+        replace(delivery, request_bytes=share, wire_bytes=_wire_size(share)) for share in shares
+    ]
+
+
+def _batch_outcomes(
+    items: Sequence[OutboxItem], body: dict[str, object], sent: int
+) -> list[Delivery]:
+    """Each item's own outcome from the batch answer; an item the answer lacks is retried."""
+    results = body.get("results")
+    by_key = {
+        str(r.get("idempotency_key")): r
+        for r in (results if isinstance(results, list) else [])
+        if isinstance(r, dict)
+    }
+    shares = _split(sent, len(items))
+    return [
+        _item_outcome(by_key.get(item.idempotency_key), share)
+        for item, share in zip(items, shares, strict=True)
+    ]
+
+
+def _item_outcome(result: dict[str, object] | None, sent: int) -> Delivery:
+    wire = _wire_size(sent)
+    if result is None:
+        return Delivery(DeliveryStatus.RETRY, "missing from the batch answer", sent, wire)
+    status = int(str(result.get("status", 500)))
+    if 200 <= status < 300:
+        faces = result.get("detections")
+        return Delivery(
+            DeliveryStatus.DELIVERED,
+            "",
+            sent,
+            wire,
+            replayed=bool(result.get("replayed", False)),
+            faces=len(faces) if isinstance(faces, list) else 0,
+        )
+    detail = f"HTTP {status}: {result.get('detail')}"
+    retry = status in _RETRY_STATUSES or status >= 500
+    return Delivery(DeliveryStatus.RETRY if retry else DeliveryStatus.REJECTED, detail, sent, wire)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (1 if index < extra else 0) for index in range(parts)]
 
 
 def _outcome(response: httpx.Response, sent: int) -> Delivery:
@@ -232,16 +371,15 @@ class UplinkWorker:
         batch = self.outbox.peek(self.batch_size)
         if not batch:
             return 1.0
-        for queued in batch:
-            if self._stop.is_set():
-                return 0.0
-            if not self._send(queued):
-                return self._backoff()
-        return 0.0
+        deliveries = self.uplink.deliver_many([queued.item for queued in batch])
+        delivered = [
+            self._record(queued, delivery)
+            for queued, delivery in zip(batch, deliveries, strict=True)
+        ]
+        return 0.0 if all(delivered) else self._backoff()
 
-    def _send(self, queued: QueuedItem) -> bool:
-        """Deliver one item; False when delivery failed and should be retried later."""
-        delivery = self.uplink.deliver(queued.item)
+    def _record(self, queued: QueuedItem, delivery: Delivery) -> bool:
+        """Act on one item's outcome; False when it failed and should be retried later."""
         if delivery.status is DeliveryStatus.RETRY:
             self.outbox.attempted(queued.id)
             self._failures += 1

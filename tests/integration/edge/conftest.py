@@ -23,7 +23,7 @@ from facewatch.server.app import create_app
 from facewatch.server.services.runtime import Runtime
 
 CLIP = "facenet_pytorch/examples/video.mp4"
-_KEY_FIELD = re.compile(rb'name="idempotency_key"\r\n\r\n([^\r]+)\r\n')
+_FIELD = re.compile(rb'name="(idempotency_key|manifest)"\r\n\r\n(.*?)\r\n--', re.DOTALL)
 
 
 class LiveServer:
@@ -95,16 +95,15 @@ class RecordingTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
-        match = _KEY_FIELD.search(request.read())
-        key = match.group(1).decode() if match else ""
         try:
             response = self._inner.handle_request(request)
         except httpx.TransportError:
             self.failures += 1
             raise
-        body = response.read()
+        body = json.loads(response.read())
         if response.status_code < 300:
-            self.answers[key].append([d["id"] for d in json.loads(body)["detections"]])
+            for key, detections in _answered(request, body):
+                self.answers[key].append([d["id"] for d in detections])
         if self.lose_every and self.requests % self.lose_every == 0:
             self.lost += 1
             raise httpx.ReadTimeout("the answer was lost on the way back")
@@ -128,6 +127,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def clip(testdata: Path) -> Path:
     return testdata / CLIP
+
+
+def _answered(request: httpx.Request, body: dict[str, Any]) -> list[tuple[str, list[Any]]]:
+    """(idempotency key, stored detections) of each item the server accepted."""
+    if "results" in body:  # a batch: each item answered on its own
+        return [
+            (r["idempotency_key"], r["detections"]) for r in body["results"] if r["status"] < 300
+        ]
+    match = _FIELD.search(request.read())
+    assert match is not None
+    return [(match.group(2).decode(), body["detections"])]
 
 
 ConfigMaker = Callable[..., EdgeConfig]

@@ -92,8 +92,10 @@ def test_each_crop_is_stored_exactly_once(
 def test_answers_lost_on_the_way_back_are_retried_and_stored_once(
     server: LiveServer, make_config: ConfigMaker, clip: Path
 ) -> None:
+    # One item per request (the plain ingest route), every third answer lost.
     transport = RecordingTransport(lose_every=3)
-    summary, _ = run_agent(make_config("street-lossy", clip, fps=3), transport)
+    config = make_config("street-lossy", clip, fps=3, uplink={"batch_size": 1})
+    summary, _ = run_agent(config, transport)
     counts = summary.cameras["street-lossy"]
     assert transport.lost > 0
     # An item stored with faces and sent again is answered as a replay of the first answer

@@ -54,3 +54,16 @@ def test_finishing_ends_every_live_track() -> None:
     faces = tracker.update([face(0, 0), face(300, 0)]).faces
     assert tracker.finish() == sorted(f.track_id for f in faces)
     assert tracker.finish() == []
+
+
+def test_a_walker_close_to_the_camera_keeps_its_track_across_non_overlapping_boxes() -> None:
+    tracker = NorfairTracker(TrackerConfig())
+    steps = [tracker.update([face(100 + 150 * step, 700, size=106)]).faces for step in range(6)]
+    assert len({f.track_id for faces in steps for f in faces}) == 1
+
+
+def test_a_face_of_a_very_different_size_starts_a_new_track() -> None:
+    tracker = NorfairTracker(TrackerConfig(max_scale_change=1.5))
+    (small,) = tracker.update([face(100, 100, size=40)]).faces
+    (large,) = tracker.update([face(100, 100, size=120)]).faces
+    assert small.track_id != large.track_id

@@ -5,6 +5,8 @@ The server is faked at the httpx transport seam (``httpx.MockTransport``).
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -114,8 +116,16 @@ def test_a_replayed_answer_is_reported_as_such() -> None:
     assert delivery.replayed
 
 
+def form_field(body: bytes, name: str) -> str:
+    """The value of a text field of a multipart body."""
+    match = re.search(rb'name="' + name.encode() + rb'"\r\n\r\n(.*?)\r\n--', body, re.DOTALL)
+    assert match is not None, name
+    return match.group(1).decode()
+
+
 class FlakyServer:
-    """A fake server that stores by idempotency key and fails the first ``failures`` calls."""
+    """A fake server that stores by idempotency key (one item, or a batch) and fails the
+    first ``failures`` calls."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
@@ -128,12 +138,18 @@ class FlakyServer:
             self.calls += 1
             if self.calls <= self.failures:
                 raise httpx.ConnectError("link down")
-            key = next(
-                part.split(b"\r\n\r\n", 1)[1].split(b"\r\n", 1)[0].decode()
-                for part in request.read().split(b"--")
-                if b'name="idempotency_key"' in part
-            )
-            self.stored[key] = self.stored.get(key, 0) + 1
+            body = request.read()
+            if request.url.path == "/api/v1/edge/batch":
+                keys = [
+                    i["idempotency_key"] for i in json.loads(form_field(body, "manifest"))["items"]
+                ]
+            else:
+                keys = [form_field(body, "idempotency_key")]
+            for key in keys:
+                self.stored[key] = self.stored.get(key, 0) + 1
+            if request.url.path == "/api/v1/edge/batch":
+                results = [{"idempotency_key": k, "status": 201, "detections": []} for k in keys]
+                return httpx.Response(200, json={"results": results})
             return httpx.Response(201, json=CREATED)
 
 
@@ -187,3 +203,74 @@ def test_stopping_the_worker_keeps_undelivered_items_on_disk(tmp_path: Path) -> 
     worker.stop()
     assert worker.failing
     assert outbox.depth == 1
+
+
+def embedding(key: str, media_type: str = "application/x-float16-le") -> OutboxItem:
+    return OutboxItem(
+        key, ItemKind.EMBEDDING, "gate-1", T0, b"\x01" * 256, media_type, "r-7",
+        fields={"model": "dlib_resnet_v1", "box": "1,2,30,40", "quality": "0.5"},
+    )  # fmt: skip
+
+
+def test_a_batch_is_one_request_with_a_manifest_the_crops_and_one_vector_table() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        keys = ["c1", "e1", "e2"]
+        return httpx.Response(200, json={"results": [{"idempotency_key": k, "status": 201}
+                                                     for k in keys]})  # fmt: skip
+
+    deliveries = uplink(handler).deliver_many([crop("c1"), embedding("e1"), embedding("e2")])
+    (request,) = seen
+    body = request.read()
+    manifest = json.loads(form_field(body, "manifest"))
+    assert request.url.path == "/api/v1/edge/batch"
+    assert manifest["dtype"] == "float16"
+    assert [(i["kind"], i.get("image"), i.get("vector")) for i in manifest["items"]] == [
+        ("crop", 0, None), ("embedding", None, 0), ("embedding", None, 1),
+    ]  # fmt: skip
+    assert manifest["items"][1]["box"] == [1, 2, 30, 40]
+    assert b"\x01" * 512 in body
+    assert [d.status for d in deliveries] == [DeliveryStatus.DELIVERED] * 3
+    assert sum(d.request_bytes for d in deliveries) > len(body)
+
+
+def test_each_item_of_a_batch_gets_its_own_outcome() -> None:
+    results = [
+        {"idempotency_key": "ok", "status": 201, "detections": [{"id": 1}], "replayed": True},
+        {"idempotency_key": "bad", "status": 400, "detail": "corrupt"},
+        {"idempotency_key": "busy", "status": 503, "detail": "later"},
+    ]
+    handler = lambda _: httpx.Response(200, json={"results": results})  # noqa: E731
+    outcomes = uplink(handler).deliver_many([crop(k) for k in ("ok", "bad", "busy", "lost")])
+    assert [d.status for d in outcomes] == [
+        DeliveryStatus.DELIVERED, DeliveryStatus.REJECTED, DeliveryStatus.RETRY,
+        DeliveryStatus.RETRY,
+    ]  # fmt: skip
+    assert outcomes[0].replayed
+    assert outcomes[0].faces == 1
+
+
+def test_a_server_without_the_batch_route_gets_the_items_one_by_one() -> None:
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        if request.url.path == "/api/v1/edge/batch":
+            return httpx.Response(404, json={"detail": "Not Found"})
+        return httpx.Response(201, json=CREATED)
+
+    link = uplink(handler)
+    first = link.deliver_many([crop("a"), crop("b")])
+    link.deliver_many([crop("c"), crop("d")])
+    assert [d.status for d in first] == [DeliveryStatus.DELIVERED] * 2
+    assert paths == ["/api/v1/edge/batch"] + ["/api/v1/detections"] * 4
+
+
+def test_a_batch_that_fails_on_the_network_is_retried_whole() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("down")
+
+    outcomes = uplink(handler).deliver_many([crop("a"), crop("b")])
+    assert [d.status for d in outcomes] == [DeliveryStatus.RETRY] * 2

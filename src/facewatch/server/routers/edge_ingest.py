@@ -1,26 +1,36 @@
-"""Edge ingest of embeddings: for sites where face images must not leave, the edge agent
-aligns and embeds on site and sends the vector (with an optional small thumbnail).
+"""Edge ingest: embeddings made on site, and batches of crops or embeddings in one request.
 
-The vector is matched against the gallery exactly as a server-made embedding would be, and
-stored as a detection; replaying an idempotency key returns the first result.
+* ``POST /api/v1/edge/embeddings``: for sites where face images must not leave, the agent
+  aligns and embeds on site and sends the vector (with an optional small thumbnail). The
+  vector is matched against the gallery exactly as a server-made embedding would be.
+* ``POST /api/v1/edge/batch``: many items in one request (a JSON manifest, the crops and
+  thumbnails as file parts, all vectors in one binary part), so the HTTP and multipart
+  framing is paid once per batch instead of once per face. Each item is answered on its own
+  (status, detections, replayed), so one bad crop does not fail the others.
+
+Both store detections like ``POST /api/v1/detections`` and honour idempotency keys: a
+replayed key returns the first result with ``replayed: true``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from facewatch.errors import Conflict, InvalidInput, NotFound
+from facewatch.errors import Conflict, FacewatchError, InvalidInput, NotFound
 from facewatch.gallery.matching import assign
 from facewatch.server.deps import IngestKey, Multipart, RuntimeDep
+from facewatch.server.errors import status_for
 from facewatch.server.routers.people import ERRORS
-from facewatch.server.schemas import CameraId, IngestOut
-from facewatch.server.services.detections import detection_out
+from facewatch.server.schemas import CameraId, DetectionOut, IngestOut
+from facewatch.server.services.detections import IngestRequest, detection_out, ingest
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.uploads import read_upload
 from facewatch.store.unit_of_work import UnitOfWork
@@ -31,11 +41,31 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/edge", tags=["edge"])
 
-Token = Annotated[str, Form(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+KEY_PATTERN = r"^[\x21-\x7e]+$"
+Token = Annotated[str, Form(min_length=1, max_length=128, pattern=KEY_PATTERN)]
+VectorType = Literal["float32", "float16"]
+_DTYPES: dict[str, str] = {"float32": "<f4", "float16": "<f2"}
 _MAX_THUMBNAIL_BYTES = 256 * 1024
 _MAX_THUMBNAIL_PIXELS = 1024 * 1024
+MAX_BATCH_ITEMS = 100
 
 
+@dataclass(frozen=True, slots=True)
+class EdgeFace:
+    """What the edge sent about one embedded face, checked."""
+
+    vector: Embedding
+    box: Box
+    quality: float
+    thumbnail: bytes | None
+    captured_at: datetime
+    camera_id: str
+    track_id: str | None
+    idempotency_key: str | None
+    edge_id: str | None
+
+
+# --- one embedding ------------------------------------------------------------------------
 @router.post(
     "/embeddings",
     status_code=status.HTTP_201_CREATED,
@@ -45,13 +75,14 @@ _MAX_THUMBNAIL_PIXELS = 1024 * 1024
 )
 def ingest_embedding(
     embedding: Annotated[
-        UploadFile, File(description="The descriptor: little-endian float32, one per dimension")
+        UploadFile, File(description="The descriptor, little-endian, one value per dimension")
     ],
     camera_id: Annotated[CameraId, Form()],
     model: Annotated[str, Form(max_length=80, description="Model that made the embedding")],
     box: Annotated[str, Form(description="Face box in the frame: left,top,right,bottom")],
     runtime: RuntimeDep,
     _: IngestKey,
+    dtype: Annotated[VectorType, Form(description="float32 (default) or float16")] = "float32",
     quality: Annotated[float, Form(ge=0, le=1)] = 0.0,
     captured_at: Annotated[
         datetime | None, Form(description="ISO 8601; without a zone, UTC. Default: now")
@@ -66,60 +97,202 @@ def ingest_embedding(
     ] = None,
 ) -> IngestOut:
     """Match an embedding made on the edge against the gallery and store it as a detection."""
-    if idempotency_key:
-        replay = _replay(runtime, idempotency_key)
+    dim = runtime.analyzer.embedding_dim
+    face = EdgeFace(
+        vector=_vector(read_upload(embedding, dim * 4).data, runtime, model, dtype),
+        box=_box([part.strip() for part in box.split(",")]),
+        quality=quality,
+        thumbnail=_thumbnail(read_upload(thumbnail, _MAX_THUMBNAIL_BYTES).data)
+        if thumbnail is not None
+        else None,
+        captured_at=_utc(captured_at),
+        camera_id=camera_id,
+        track_id=track_id,
+        idempotency_key=idempotency_key,
+        edge_id=edge_id,
+    )
+    return ingest_edge_face(runtime, face)
+
+
+def ingest_edge_face(runtime: Runtime, face: EdgeFace) -> IngestOut:
+    """Match and store one embedded face; a replayed idempotency key returns the first result."""
+    if face.idempotency_key:
+        replay = _replay(runtime, face.idempotency_key)
         if replay is not None:
             return replay
-    vector = _vector(embedding, runtime, model)
-    face = _EdgeFace(
-        vector=vector,
-        box=_box(box),
-        quality=quality,
-        thumbnail=_thumbnail(thumbnail),
-        captured_at=_utc(captured_at) if captured_at else datetime.now(UTC),
-    )
-    match = _match(runtime, vector)
+    match = _match(runtime, face.vector)
     try:
-        return _store(runtime, face, match, camera_id, track_id, idempotency_key, edge_id)
+        return _store(runtime, face, match)
     except Conflict:
-        replay = _replay(runtime, idempotency_key or "")
+        replay = _replay(runtime, face.idempotency_key or "")
         if replay is None:
             raise
         return replay
 
 
-@dataclass(frozen=True, slots=True)
-class _EdgeFace:
-    """What the edge sent about one face, checked."""
+# --- batches ------------------------------------------------------------------------------
+class BatchItem(BaseModel):
+    """One face of a batch: a crop (``image``) or an embedding (``vector`` and ``model``)."""
 
-    vector: Embedding
-    box: Box
-    quality: float
-    thumbnail: bytes | None
-    captured_at: datetime
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["crop", "embedding"]
+    camera_id: CameraId
+    idempotency_key: str = Field(min_length=1, max_length=128, pattern=KEY_PATTERN)
+    captured_at: datetime | None = None
+    track_id: str | None = Field(default=None, max_length=128)
+    edge_id: str | None = Field(default=None, max_length=128)
+    image: int | None = Field(default=None, ge=0, description="Crop: index among `files`")
+    vector: int | None = Field(default=None, ge=0, description="Embedding: row in `vectors`")
+    thumbnail: int | None = Field(default=None, ge=0, description="Index among `files`")
+    model: str | None = Field(default=None, max_length=80)
+    box: list[int] | None = Field(default=None, min_length=4, max_length=4)
+    quality: float = Field(default=0.0, ge=0, le=1)
 
 
-def _vector(upload: UploadFile, runtime: Runtime, model: str) -> Embedding:
+class BatchManifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    dtype: VectorType = "float32"
+
+
+class BatchResult(BaseModel):
+    idempotency_key: str
+    status: int = Field(description="The status a single request would have had (201, 4xx).")
+    detections: list[DetectionOut] = Field(default_factory=list)
+    replayed: bool = False
+    detail: str | None = None
+    code: str | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchResult]
+
+
+@router.post(
+    "/batch",
+    response_model=BatchOut,
+    responses={**ERRORS, 413: ERRORS[400], 415: ERRORS[400]},
+    dependencies=[Multipart],
+)
+def ingest_batch(
+    manifest: Annotated[str, Form(description="JSON: {items: [...], dtype}")],
+    runtime: RuntimeDep,
+    _: IngestKey,
+    files: Annotated[
+        list[UploadFile] | None, File(description="Crops and thumbnails, by index")
+    ] = None,
+    vectors: Annotated[
+        UploadFile | None, File(description="Every embedding of the batch, row after row")
+    ] = None,
+) -> BatchOut:
+    """Ingest many crops and embeddings at once; each item gets its own status."""
+    parsed = _manifest(manifest)
+    dim = runtime.analyzer.embedding_dim
+    width = int(np.dtype(_DTYPES[parsed.dtype]).itemsize) * dim
+    max_rows = sum(item.vector is not None for item in parsed.items)
+    table = read_upload(vectors, max(width * max_rows, 1)).data if vectors is not None else b""
+    blobs = [read_upload(file, runtime.settings.max_upload_bytes).data for file in files or []]
+    results = [_batch_item(runtime, item, parsed.dtype, table, blobs) for item in parsed.items]
+    logger.info(
+        "edge batch: %s items, %s stored", len(results), sum(r.status < 300 for r in results)
+    )
+    return BatchOut(results=results)
+
+
+def _manifest(text: str) -> BatchManifest:
+    try:
+        return BatchManifest.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"manifest is not JSON: {exc.msg}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"manifest {where}: {first['msg']}") from None
+
+
+def _batch_item(
+    runtime: Runtime, item: BatchItem, dtype: VectorType, table: bytes, blobs: list[bytes]
+) -> BatchResult:
+    try:
+        if item.kind == "crop":
+            out = ingest(runtime, _crop_request(item, blobs))
+        else:
+            out = ingest_edge_face(runtime, _edge_face(runtime, item, dtype, table, blobs))
+    except FacewatchError as exc:
+        return BatchResult(
+            idempotency_key=item.idempotency_key,
+            status=status_for(exc),
+            detail=exc.message,
+            code=exc.code,
+        )
+    return BatchResult(
+        idempotency_key=item.idempotency_key,
+        status=201,
+        detections=out.detections,
+        replayed=out.replayed,
+    )
+
+
+def _crop_request(item: BatchItem, blobs: list[bytes]) -> IngestRequest:
+    return IngestRequest(
+        image=_part(blobs, item.image, "image"),
+        camera_id=item.camera_id,
+        captured_at=_utc(item.captured_at),
+        track_id=item.track_id,
+        idempotency_key=item.idempotency_key,
+        edge_id=item.edge_id,
+    )
+
+
+def _edge_face(
+    runtime: Runtime, item: BatchItem, dtype: VectorType, table: bytes, blobs: list[bytes]
+) -> EdgeFace:
+    if item.vector is None or item.model is None or item.box is None:
+        raise InvalidInput("an embedding item needs vector, model and box")
+    width = int(np.dtype(_DTYPES[dtype]).itemsize) * runtime.analyzer.embedding_dim
+    row = table[item.vector * width : (item.vector + 1) * width]
+    thumbnail = None if item.thumbnail is None else _part(blobs, item.thumbnail, "thumbnail")
+    return EdgeFace(
+        vector=_vector(row, runtime, item.model, dtype),
+        box=_box(item.box),
+        quality=item.quality,
+        thumbnail=None if thumbnail is None else _thumbnail(thumbnail),
+        captured_at=_utc(item.captured_at),
+        camera_id=item.camera_id,
+        track_id=item.track_id,
+        idempotency_key=item.idempotency_key,
+        edge_id=item.edge_id,
+    )
+
+
+def _part(blobs: list[bytes], index: int | None, what: str) -> bytes:
+    if index is None or index >= len(blobs):
+        raise InvalidInput(f"{what} index {index} names no file of the batch")
+    return blobs[index]
+
+
+# --- shared checks ------------------------------------------------------------------------
+def _vector(data: bytes, runtime: Runtime, model: str, dtype: VectorType) -> Embedding:
     if model != runtime.model_id:
         raise Conflict(
             f"embeddings of model {model!r} cannot be matched: this server uses "
             f"{runtime.model_id!r}"
         )
     dim = runtime.analyzer.embedding_dim
-    data = read_upload(upload, dim * 4).data
-    if len(data) != dim * 4:
-        raise InvalidInput(
-            f"embedding must be {dim} little-endian float32 values ({dim * 4} bytes)"
-        )
-    vector = np.frombuffer(data, dtype="<f4").astype(np.float32)
+    raw = np.dtype(_DTYPES[dtype])
+    if len(data) != dim * raw.itemsize:
+        raise InvalidInput(f"embedding must be {dim} little-endian {dtype} values")
+    vector = np.frombuffer(data, dtype=raw).astype(np.float32)
     if not np.all(np.isfinite(vector)):
         raise InvalidInput("embedding holds NaN or infinite values")
     return vector
 
 
-def _box(text: str) -> Box:
+def _box(values: list[str] | list[int]) -> Box:
     try:
-        left, top, right, bottom = (int(part) for part in text.split(","))
+        left, top, right, bottom = (int(value) for value in values)
     except ValueError:
         raise InvalidInput("box must be four integers: left,top,right,bottom") from None
     if right <= left or bottom <= top:
@@ -127,10 +300,9 @@ def _box(text: str) -> Box:
     return Box(left, top, right, bottom)
 
 
-def _thumbnail(upload: UploadFile | None) -> bytes | None:
-    if upload is None:
-        return None
-    data = read_upload(upload, _MAX_THUMBNAIL_BYTES).data
+def _thumbnail(data: bytes) -> bytes:
+    if len(data) > _MAX_THUMBNAIL_BYTES:
+        raise InvalidInput(f"a thumbnail must be at most {_MAX_THUMBNAIL_BYTES} bytes")
     decode_image(data, max_pixels=_MAX_THUMBNAIL_PIXELS)  # refuse a bad image now, with a 4xx
     return data
 
@@ -140,20 +312,12 @@ def _match(runtime: Runtime, vector: Embedding) -> Match:
     return assign(candidates, runtime.thresholds)[0]
 
 
-def _store(
-    runtime: Runtime,
-    face: _EdgeFace,
-    match: Match,
-    camera_id: str,
-    track_id: str | None,
-    idempotency_key: str | None,
-    edge_id: str | None,
-) -> IngestOut:
+def _store(runtime: Runtime, face: EdgeFace, match: Match) -> IngestOut:
     with runtime.uow() as uow:
-        _ensure_camera(uow, camera_id)
+        _ensure_camera(uow, face.camera_id)
         row = uow.detections.add(
             captured_at=face.captured_at,
-            camera_id=camera_id,
+            camera_id=face.camera_id,
             person_id=match.person_id if match.status is MatchStatus.KNOWN else None,
             status=match.status,
             distance=match.distance,
@@ -164,12 +328,12 @@ def _store(
             embedding=face.vector,
             model=runtime.model_id,
             crop_image_id=_store_thumbnail(uow, face.thumbnail),
-            track_id=track_id,
-            edge_id=edge_id,
-            idempotency_key=idempotency_key,
+            track_id=face.track_id,
+            edge_id=face.edge_id,
+            idempotency_key=face.idempotency_key,
         )
         uow.commit()
-        logger.info("camera %s: edge embedding stored (%s)", camera_id, match.status.value)
+        logger.info("camera %s: edge embedding stored (%s)", face.camera_id, match.status.value)
         return IngestOut(detections=[detection_out(row)], replayed=False)
 
 
@@ -198,5 +362,8 @@ def _replay(runtime: Runtime, key: str) -> IngestOut | None:
         return IngestOut(detections=[detection_out(row) for row in rows], replayed=True)
 
 
-def _utc(moment: datetime) -> datetime:
+def _utc(moment: datetime | None) -> datetime:
+    """Now if absent; a naive time is taken as UTC."""
+    if moment is None:
+        return datetime.now(UTC)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,76 @@
+"""`facewatch edge run` as a user runs it: a clip into the live server, and bad settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import LiveServer
+
+
+def facewatch(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed entry point, on a wide terminal (rich wraps at the terminal's width)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from facewatch.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+
+
+def test_a_file_source_runs_to_its_end_and_exits_once_delivered(
+    server: LiveServer, clip: Path, tmp_path: Path
+) -> None:
+    result = facewatch(
+        "edge", "run", "--source", str(clip), "--camera-id", "street-cli",
+        "--server", server.url, "--api-key", server.key("ingest"), "--fps", "1",
+        "--outbox", str(tmp_path / "outbox.db"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "street-cli: 5 frames" in result.stderr
+    assert server.detections(camera_id="street-cli")
+
+
+def test_an_unreachable_server_leaves_the_crops_queued_and_says_so(
+    clip: Path, tmp_path: Path
+) -> None:
+    result = facewatch(
+        "edge", "run", "--source", str(clip), "--camera-id", "street-cli",
+        "--server", "http://127.0.0.1:9", "--api-key", "fw_x", "--fps", "1",
+        "--outbox", str(tmp_path / "outbox.db"), "--drain-timeout", "0.5",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "items not delivered yet" in result.stderr
+    assert str(tmp_path / "outbox.db") in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "named"),
+    [
+        ("server: http://x\napi_key: k\ncameras: [{id: a, source: b, fsp: 3}]\n", "cameras.0.fsp"),
+        ("server: http://x\napi_key: k\ncameras: []\n", "cameras"),
+        ("server: http://x\ncameras: [{id: a, source: b}]\n", "api_key"),
+    ],
+)
+def test_a_bad_edge_yaml_fails_fast_with_one_line_naming_the_key(
+    tmp_path: Path, yaml_text: str, named: str
+) -> None:
+    config = tmp_path / "edge.yaml"
+    config.write_text(yaml_text, encoding="utf-8")
+    result = facewatch("edge", "run", "--config", str(config))
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error:")
+    assert named in line
+
+
+def test_source_without_camera_id_is_refused() -> None:
+    result = facewatch("edge", "run", "--source", "0", "--server", "http://x", "--api-key", "k")
+    assert result.returncode == 1
+    assert "--source and --camera-id go together" in result.stderr
