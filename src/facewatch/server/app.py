@@ -13,16 +13,20 @@ from facewatch import __version__
 from facewatch.config import Settings
 from facewatch.server import compat
 from facewatch.server.errors import install_error_handlers
+from facewatch.server.events import create_event_bus
 from facewatch.server.limits import BodySizeLimit
 from facewatch.server.metrics import install_metrics
 from facewatch.server.routers import (
     cameras,
     detections,
     edge_ingest,
+    events,
     faces,
     health,
     people,
     recognize,
+    webhooks,
+    zones,
 )
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.sync import ReplicaCoordinator
@@ -53,9 +57,13 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         # Gallery sync with the other replicas, and scheduled jobs on one of them.
         app.state.replicas = replicas = ReplicaCoordinator(runtime)
         replicas.start()
+        # Event sinks run on threads of their own; ingest only queues to them.
+        runtime.events = create_event_bus(settings, runtime.uow)
+        runtime.events.start()
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(runtime.events.stop)
             await anyio.to_thread.run_sync(replicas.stop)
             runtime.close()
 
@@ -69,6 +77,8 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_metrics(app, settings)  # outermost: it sees every answer, 413s included
     for module in (health, people, faces, recognize, detections, edge_ingest, cameras):
+        app.include_router(module.router)
+    for module in (zones, events, webhooks):
         app.include_router(module.router)
     if settings.compat_cloud_api:
         compat.install(app, settings)

@@ -32,12 +32,16 @@ from facewatch.store.repositories import (
     ApiKeyRepository,
     CameraRepository,
     DetectionRepository,
+    EventRepository,
     ImageRepository,
     LoginAttemptRepository,
     PersonRepository,
     TemplateRepository,
     UserRepository,
     UserSessionRepository,
+    WebhookDeliveryRepository,
+    WebhookRepository,
+    ZoneRepository,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,6 +62,10 @@ class UnitOfWork:
         self.users = UserRepository(self.session)
         self.user_sessions = UserSessionRepository(self.session)
         self.login_attempts = LoginAttemptRepository(self.session)
+        self.zones = ZoneRepository(self.session)
+        self.events = EventRepository(self.session)
+        self.webhooks = WebhookRepository(self.session)
+        self.webhook_deliveries = WebhookDeliveryRepository(self.session)
         self._new_blobs: set[str] = set()
         self._blobs_to_delete: set[str] = set()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from facewatch.errors import InvalidInput
 from facewatch.server.deps import IngestKey, Multipart, ReadKey, RuntimeDep
@@ -14,6 +14,7 @@ from facewatch.server.schemas import CameraId, DetectionOut, IngestOut, Page
 from facewatch.server.services.detections import (
     DetectionQuery,
     IngestRequest,
+    detection_crop,
     ingest,
     query_detections,
 )
@@ -83,6 +84,19 @@ def list_detections(
         limit=limit,
     )
     return query_detections(runtime, query)
+
+
+@router.get(
+    "/{detection_id}/crop",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"image/jpeg": {}}, "description": "The face crop"}},
+)
+def get_detection_crop(detection_id: int, runtime: RuntimeDep, _: ReadKey) -> Response:
+    """The face crop of a detection (the crop_url of its events)."""
+    crop = detection_crop(runtime, detection_id)
+    # A crop never changes, but it goes when its person is deleted: cache it briefly.
+    headers = {"Cache-Control": "private, max-age=300"}
+    return Response(crop.data, media_type=crop.content_type, headers=headers)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from facewatch.errors import Conflict, NotFound
+from facewatch.server.events.types import DetectionFacts
 from facewatch.server.schemas import DetectionOut, IngestOut, Page
 from facewatch.server.services.recognition import RecognizedFace, recognize
 from facewatch.server.services.runtime import Runtime
@@ -68,6 +69,8 @@ def _store(
             for index, face in enumerate(faces)
         ]
         uow.commit()
+        # Only now are the rows real; publishing only queues, so it never slows ingest.
+        runtime.events.publish([DetectionFacts.of(row) for row in rows])
         logger.info(
             "camera %s: %s faces stored (%s known)",
             request.camera_id,
@@ -172,3 +175,21 @@ def query_detections(runtime: Runtime, query: DetectionQuery) -> Page[DetectionO
             offset=query.offset,
             limit=query.limit,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Crop:
+    """The face crop of a detection: its bytes and content type."""
+
+    data: bytes
+    content_type: str
+
+
+def detection_crop(runtime: Runtime, detection_id: int) -> Crop:
+    """The stored face crop of a detection; ``NotFound`` if it has none."""
+    with runtime.uow() as uow:
+        detection = uow.detections.get(detection_id)
+        image = detection.crop_image
+        if image is None:
+            raise NotFound(f"detection {detection_id} has no face crop")
+        return Crop(runtime.blobs.get(image.sha256), image.content_type)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from facewatch.config import Settings
 from facewatch.gallery.gallery import Gallery, TemplateEntry
 from facewatch.gallery.matching import Thresholds
+from facewatch.server.events.bus import EventBus
 from facewatch.server.services.sync import (
     GALLERY_CHANNEL,
     ChangeFeed,
@@ -39,6 +40,8 @@ class Runtime:
     blobs: BlobStore
     changes: ChangeFeed = field(default_factory=LocalChangeFeed)
     """Tells the other replicas about gallery changes (services/sync.py)."""
+    events: EventBus = field(default_factory=EventBus.disabled)
+    """Where ingest publishes stored detections; the server's lifespan installs a live bus."""
     _analyzer: FaceAnalyzer | None = None
     _pool: AnalysisPool | None = None
     _gallery: Gallery | None = None

@@ -8,6 +8,7 @@ from facewatch.store.repositories.api_keys import ApiKeyRepository
 from facewatch.store.repositories.cameras import CameraChanges, CameraRepository
 from facewatch.store.repositories.common import Page
 from facewatch.store.repositories.detections import DetectionRepository
+from facewatch.store.repositories.events import EventFilter, EventRepository
 from facewatch.store.repositories.images import ImageRepository
 from facewatch.store.repositories.people import PersonChanges, PersonRepository
 from facewatch.store.repositories.templates import GalleryRow, TemplateRepository
@@ -16,12 +17,21 @@ from facewatch.store.repositories.users import (
     UserRepository,
     UserSessionRepository,
 )
+from facewatch.store.repositories.webhooks import (
+    DeliveryStatus,
+    WebhookDeliveryRepository,
+    WebhookRepository,
+)
+from facewatch.store.repositories.zones import ZoneRepository
 
 __all__ = [
     "ApiKeyRepository",
     "CameraChanges",
     "CameraRepository",
+    "DeliveryStatus",
     "DetectionRepository",
+    "EventFilter",
+    "EventRepository",
     "GalleryRow",
     "ImageRepository",
     "LoginAttemptRepository",
@@ -31,4 +41,7 @@ __all__ = [
     "TemplateRepository",
     "UserRepository",
     "UserSessionRepository",
+    "WebhookDeliveryRepository",
+    "WebhookRepository",
+    "ZoneRepository",
 ]
