@@ -58,15 +58,22 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Settings:
-    """Compat routes on, keys required (anonymous access off), forwards to ``receiver``."""
+def settings(
+    tmp_path_factory: pytest.TempPathFactory, app_database_url: str | None, receiver: Receiver
+) -> Settings:
+    """Compat routes on, keys required (anonymous access off), forwards to ``receiver``; on
+    SQLite and on PostgreSQL."""
     return Settings(
         data_dir=tmp_path_factory.mktemp("facewatch-compat"),
+        database_url=app_database_url,
         max_upload_bytes=3_000_000,
         max_request_bytes=8_000_000,
         max_image_pixels=12_000_000,
         compat_cloud_api=True,
         compat_forward_url=receiver.url,
+        # Analysis in the request thread: starts in a second, not one process per core
+        # (test_old_client.py runs the real server, worker processes included).
+        analysis_workers=0,
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
@@ -204,6 +205,15 @@ def lfw(testdata: Path) -> Path:
     return testdata / "lfw_devtrain/lfw"
 
 
+@pytest.fixture(scope="module")
+def no_background_sync(client: TestClient) -> None:
+    """Stop this server's own gallery sync (for the rest of the module): what another
+    replica changes then reaches this one only through the training routes."""
+    app = client.app
+    assert isinstance(app, FastAPI)
+    app.state.replicas.gallery_sync.stop()
+
+
 @pytest.fixture
 def other_replica(settings: Settings) -> Iterator[Runtime]:
     """A second server process on the same database and blobs (its own gallery)."""
@@ -226,6 +236,7 @@ def top_label(client: TestClient, headers: Headers, photo: Path) -> str:
     return str(face["top_prediction"]["label"])
 
 
+@pytest.mark.usefixtures("no_background_sync")
 @pytest.mark.parametrize(
     ("path", "folder"),
     [
@@ -253,6 +264,7 @@ def test_a_person_enrolled_through_another_replica_is_recognised_after_training(
     assert (before, after) == ("unknown", folder.lower())
 
 
+@pytest.mark.usefixtures("no_background_sync")
 def test_a_person_deleted_through_another_replica_is_forgotten_after_training(
     client: TestClient, admin: Headers, lfw: Path, other_replica: Runtime
 ) -> None:
@@ -272,6 +284,7 @@ def test_a_person_deleted_through_another_replica_is_forgotten_after_training(
     assert (before, after) == ("roddick_deleted", "unknown")
 
 
+@pytest.mark.usefixtures("no_background_sync")
 def test_a_person_renamed_through_another_replica_has_the_new_id_after_training(
     client: TestClient, admin: Headers, lfw: Path, other_replica: Runtime
 ) -> None:

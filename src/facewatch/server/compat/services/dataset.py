@@ -12,7 +12,7 @@ from datetime import UTC
 from pydantic import ValidationError
 
 from facewatch.errors import Conflict
-from facewatch.gallery.gallery import Gallery, TemplateEntry, TemplateRef
+from facewatch.gallery.gallery import Gallery
 from facewatch.server.compat.errors import OldApiRefusal
 from facewatch.server.compat.schemas import (
     DatasetOut,
@@ -33,6 +33,7 @@ from facewatch.server.schemas import PersonCreate, PersonOut
 from facewatch.server.services import people
 from facewatch.server.services.enrollment import Upload, add_faces
 from facewatch.server.services.runtime import Runtime
+from facewatch.server.services.sync import read_template_entries, read_template_refs
 
 logger = logging.getLogger(__name__)
 
@@ -85,27 +86,26 @@ def add_image(runtime: Runtime, face_id: str, upload: Upload) -> None:
 
 
 def sync_gallery(runtime: Runtime) -> None:
-    """What "training" means here: the gallery matches the database's templates.
+    """What "training" means here: the gallery matches the database's templates, now.
 
-    Enrolments and deletions through this server take effect at once; this also applies
-    those made through other replicas (added, removed, renamed people). Returns when the
-    gallery is up to date.
+    Changes made through this server take effect at once, and the server's gallery sync
+    follows the other replicas within ``gallery_sync_interval``; this applies whatever they
+    changed (people added, deleted, renamed) before returning, as the old clients expect.
     """
     _ = runtime.gallery  # loads the models and the gallery if they are not yet
-    runtime.loaded_gallery_do(lambda gallery: _sync_with_database(runtime, gallery))
+    # notify=False: this changes nothing in the database, the other replicas have no news.
+    runtime.loaded_gallery_do(lambda gallery: _reconcile(runtime, gallery), notify=False)
 
 
-def _sync_with_database(runtime: Runtime, gallery: Gallery) -> None:
-    # Read under the runtime's gallery lock: a change committed meanwhile reaches the
-    # gallery after this, never before (so nothing deleted comes back).
-    with runtime.uow() as uow:
-        rows = {row.template_id: row for row in uow.templates.all_for_model(gallery.model_id)}
+def _reconcile(runtime: Runtime, gallery: Gallery) -> None:
+    # Under the runtime's gallery lock: a change committed meanwhile reaches the gallery
+    # after this, never before (so nothing deleted comes back).
+    db = runtime.db
     report = gallery.sync(
-        (TemplateRef(row.template_id, row.person_id, row.person_name) for row in rows.values()),
-        lambda missing: (TemplateEntry(*rows[template_id]) for template_id in missing),
+        read_template_refs(db, gallery.model_id), lambda ids: read_template_entries(db, ids)
     )
     logger.info(
-        "gallery synced with the database: %s templates added, %s removed, %s people renamed",
+        "gallery synced for a training request: %s templates added, %s removed, %s people renamed",
         report.added,
         report.removed,
         report.renamed,
