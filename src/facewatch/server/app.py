@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from facewatch import __version__
+from facewatch import __version__, dashboard
 from facewatch.config import Settings
 from facewatch.server import compat
 from facewatch.server.errors import install_error_handlers
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         app.include_router(module.router)
     for module in (zones, events, webhooks):
         app.include_router(module.router)
+    dashboard.install(app)
     if settings.compat_cloud_api:
         compat.install(app, settings)
     return app

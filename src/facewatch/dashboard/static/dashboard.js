@@ -23,7 +23,11 @@ function startLiveFeed(feed) {
   };
   const source = new EventSource(feed.dataset.streamUrl);
   source.onopen = () => setStatus("live", "live");
-  source.onerror = () => setStatus("reconnecting", "reconnecting…");
+  source.onerror = () => {
+    // The browser retries by itself unless the server refused the stream (e.g. logged out).
+    if (source.readyState === EventSource.CLOSED) setStatus("offline", "offline: reload the page");
+    else setStatus("reconnecting", "reconnecting…");
+  };
   source.onmessage = (message) => {
     let event;
     try { event = JSON.parse(message.data); } catch (_) { return; }

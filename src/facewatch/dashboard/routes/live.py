@@ -1,0 +1,101 @@
+"""Live: the event feed, updated as events arrive, and acknowledging events.
+
+The page lists the latest stored events; its script follows ``/api/v1/events/stream`` (the
+session cookie authenticates it) and, for each new event, fetches that event's card from
+``/live/events/{id}``, so that cards are rendered by one template only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from facewatch.dashboard.auth import AcknowledgeForm, Viewer
+from facewatch.dashboard.web import DashboardRoute, query_string, redirect, render, safe_next
+from facewatch.server.deps import RuntimeDep
+from facewatch.server.events import EventType
+from facewatch.server.services import events, zones
+from facewatch.server.services.runtime import Runtime
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+FEED_SIZE = 50
+MAX_ZONES = 500
+MAX_CAMERAS = 500
+# How each event type looks: a CSS class and the label that stands out on its card.
+EVENT_STYLES = {
+    EventType.PERSON_RECOGNIZED: ("recognized", "Recognised"),
+    EventType.WATCHLIST_MATCH: ("watchlist", "WATCHLIST"),
+    EventType.PERSON_UNKNOWN: ("unknown", "Unknown"),
+    EventType.ZONE_UNAUTHORIZED: ("unauthorized", "UNAUTHORISED"),
+}
+Filter = Annotated[str, Query(max_length=64)]
+
+
+@router.get("/")
+def show_live(
+    request: Request,
+    runtime: RuntimeDep,
+    _: Viewer,
+    camera: Filter = "",
+    zone: Filter = "",
+    type: Filter = "",
+    open_only: bool = False,
+) -> Response:
+    """The latest events, newest first, with a live stream of new ones."""
+    event_type = _event_type(type)
+    query = events.EventQuery(
+        camera_ids=[camera] if camera else (),
+        zones=[zone] if zone else (),
+        types=[event_type.value] if event_type else (),
+        acknowledged=False if open_only else None,
+        limit=FEED_SIZE,
+    )
+    stream = "/api/v1/events/stream" + query_string(
+        {"camera_id": camera, "zone": zone, "type": event_type.value if event_type else ""}
+    )
+    context = {
+        "feed": events.list_events(runtime, query),
+        "stream_url": stream,
+        "filters": {"camera": camera, "zone": zone, "type": type, "open_only": open_only},
+        "cameras": _camera_ids(runtime),
+        "zones": zones.list_zones(runtime, 0, MAX_ZONES).items,
+        "types": list(EVENT_STYLES.items()),
+        "styles": EVENT_STYLES,
+    }
+    return render(request, "live.html", context)
+
+
+@router.get("/live/events/{event_id}")
+def show_event_card(request: Request, event_id: str, runtime: RuntimeDep, _: Viewer) -> Response:
+    """One event's card (the live script inserts it when the event arrives)."""
+    event = events.get_event(runtime, event_id)
+    return render(request, "_event_card.html", {"event": event, "styles": EVENT_STYLES})
+
+
+@router.post("/live/events/{event_id}/ack")
+def acknowledge(
+    request: Request,
+    event_id: str,
+    runtime: RuntimeDep,
+    user: AcknowledgeForm,
+    next: Annotated[str, Query(max_length=2000)] = "/",
+) -> Response:
+    """Acknowledge an event: its card for the script, or back to the feed."""
+    event = events.acknowledge_event(runtime, event_id, by=f"user:{user.username}")
+    if request.headers.get("x-requested-with") == "fetch":
+        return render(request, "_event_card.html", {"event": event, "styles": EVENT_STYLES})
+    return redirect(safe_next(next), "Event acknowledged.")
+
+
+def _event_type(value: str) -> EventType | None:
+    try:
+        return EventType(value) if value else None
+    except ValueError:
+        return None
+
+
+def _camera_ids(runtime: Runtime) -> list[str]:
+    with runtime.uow() as uow:
+        cameras, _ = uow.cameras.list(0, MAX_CAMERAS)
+        return [camera.id for camera in cameras]

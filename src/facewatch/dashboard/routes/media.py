@@ -1,0 +1,42 @@
+"""Enrolment photos and face crops for the pages, to logged-in users only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from facewatch.dashboard.auth import Viewer
+from facewatch.dashboard.web import DashboardRoute
+from facewatch.errors import NotFound
+from facewatch.server.deps import RuntimeDep
+from facewatch.server.services.detections import detection_crop
+from facewatch.store.blobs import is_blob_key
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+# Content-addressed: the bytes behind a key never change, so the browser may keep them,
+# but only for this user (private) since they are faces.
+CACHE = "private, max-age=86400, immutable"
+
+
+@router.get("/media/{sha256}")
+def get_media(sha256: str, runtime: RuntimeDep, _: Viewer) -> Response:
+    """The stored image with this SHA-256 (a photo or a crop)."""
+    if not is_blob_key(sha256):
+        raise NotFound("no such image")
+    with runtime.uow() as uow:
+        image = uow.images.get_by_sha256(sha256)
+        if image is None:
+            raise NotFound("no such image")
+        content_type = image.content_type
+    data = runtime.blobs.get(sha256)  # NotFound if the blob is missing
+    return Response(data, media_type=content_type, headers={"Cache-Control": CACHE})
+
+
+@router.get("/media/detections/{detection_id}")
+def get_detection_crop(detection_id: int, runtime: RuntimeDep, _: Viewer) -> Response:
+    """The face crop of a detection (event cards know the detection, not the image)."""
+    crop = detection_crop(runtime, detection_id)
+    # The crop goes when its person is deleted: cache it briefly only.
+    return Response(
+        crop.data, media_type=crop.content_type, headers={"Cache-Control": "private, max-age=300"}
+    )

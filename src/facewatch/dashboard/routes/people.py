@@ -1,0 +1,168 @@
+"""People: list and search, create, a person's page, enrol photos, edit, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+
+from facewatch.dashboard.auth import AdminForm, EnrollForm, Viewer
+from facewatch.dashboard.forms import blank_to_none, parse, read_uploads
+from facewatch.dashboard.views import Pager, trail
+from facewatch.dashboard.web import DashboardRoute, redirect, render
+from facewatch.errors import FacewatchError
+from facewatch.server.deps import RuntimeDep
+from facewatch.server.schemas import FacesAdded, PersonCreate, PersonUpdate
+from facewatch.server.services import people
+from facewatch.server.services.detections import DetectionQuery, query_detections
+from facewatch.server.services.enrollment import add_faces
+from facewatch.server.services.runtime import Runtime
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+PAGE_SIZE = 50
+TIMELINE_SIZE = 30
+TRAIL_DETECTIONS = 200
+CATEGORIES = ("authorized", "staff", "visitor", "watchlist")
+Text = Annotated[str, Form(max_length=5000)]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateView:
+    """An enrolled face as the person page shows it."""
+
+    id: int
+    quality: float
+    model: str
+    image_sha256: str | None
+    created_at: datetime
+
+
+@router.get("/people")
+def list_people(
+    request: Request,
+    runtime: RuntimeDep,
+    _: Viewer,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Everyone enrolled, searchable by name and category."""
+    page = people.list_people(runtime, blank_to_none(q), blank_to_none(category), offset, PAGE_SIZE)
+    context = {
+        "page": page,
+        "pager": Pager(offset, PAGE_SIZE, page.total),
+        "q": q or "",
+        "category": category or "",
+        "categories": CATEGORIES,
+    }
+    return render(request, "people.html", context)
+
+
+@router.post("/people")
+def create_person(
+    runtime: RuntimeDep,
+    _: EnrollForm,
+    name: Annotated[str, Form(max_length=200)],
+    category: Annotated[str, Form(max_length=40)] = "authorized",
+    notes: Text = "",
+) -> Response:
+    """Add a person, then go to their page to enrol photos."""
+    try:
+        data = parse(PersonCreate, name=name, category=category.strip(), notes=notes)
+        person = people.create_person(runtime, data)
+    except FacewatchError as exc:
+        return redirect("/people", exc.message, error=True)
+    return redirect(f"/people/{person.id}", f"{person.name} created: now add photos.")
+
+
+@router.get("/people/{person_id}")
+def show_person(
+    request: Request,
+    person_id: int,
+    runtime: RuntimeDep,
+    _: Viewer,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """A person: photos with their quality, last seen, the timeline and the camera trail."""
+    person = people.get_person(runtime, person_id)
+    timeline = query_detections(
+        runtime, DetectionQuery(person_id=person_id, offset=offset, limit=TIMELINE_SIZE)
+    )
+    recent = query_detections(runtime, DetectionQuery(person_id=person_id, limit=TRAIL_DETECTIONS))
+    context = {
+        "person": person,
+        "templates": _templates(runtime, person_id),
+        "last_seen": people.last_seen(runtime, person_id),
+        "timeline": timeline,
+        "pager": Pager(offset, TIMELINE_SIZE, timeline.total),
+        "trail": trail(recent.items),
+        "categories": CATEGORIES,
+    }
+    return render(request, "person.html", context)
+
+
+@router.post("/people/{person_id}/photos")
+def add_photos(
+    person_id: int,
+    runtime: RuntimeDep,
+    _: EnrollForm,
+    photos: Annotated[list[UploadFile], File()],
+) -> Response:
+    """Enrol uploaded or webcam photos; each is accepted or refused with its reason."""
+    back = f"/people/{person_id}"
+    try:
+        uploads, unreadable = read_uploads(photos, runtime.settings.max_upload_bytes)
+        result = add_faces(runtime, person_id, uploads, unreadable)
+    except FacewatchError as exc:
+        return redirect(back, exc.message, error=True)
+    return redirect(back, _enrolment_summary(result), error=not result.accepted)
+
+
+@router.post("/people/{person_id}")
+def update_person(
+    person_id: int,
+    runtime: RuntimeDep,
+    _: EnrollForm,
+    name: Annotated[str, Form(max_length=200)],
+    category: Annotated[str, Form(max_length=40)],
+    notes: Text = "",
+) -> Response:
+    """Change name, category or notes."""
+    back = f"/people/{person_id}"
+    try:
+        data = parse(PersonUpdate, name=name, category=category.strip(), notes=notes)
+        person = people.update_person(runtime, person_id, data)
+    except FacewatchError as exc:
+        return redirect(back, exc.message, error=True)
+    return redirect(back, f"{person.name} saved.")
+
+
+@router.post("/people/{person_id}/delete")
+def delete_person(person_id: int, runtime: RuntimeDep, _: AdminForm) -> Response:
+    """Delete a person with every photo, template, detection and crop."""
+    person = people.get_person(runtime, person_id)
+    people.delete_person(runtime, person_id)
+    return redirect("/people", f"{person.name} deleted, with every photo and detection.")
+
+
+def _templates(runtime: Runtime, person_id: int) -> list[TemplateView]:
+    with runtime.uow() as uow:
+        return [
+            TemplateView(
+                id=t.id,
+                quality=t.quality,
+                model=t.model,
+                image_sha256=t.image.sha256 if t.image is not None else None,
+                created_at=t.created_at,
+            )
+            for t in uow.templates.list_for_person(person_id)
+        ]
+
+
+def _enrolment_summary(result: FacesAdded) -> list[str]:
+    lines = [f"{len(result.accepted)} photo(s) enrolled, {len(result.rejected)} refused."]
+    lines += [f"Refused {r.file}: {r.message}" for r in result.rejected]
+    return lines

@@ -1,0 +1,80 @@
+"""Settings: the recognition thresholds in force, API keys (admins), dashboard users."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+
+from facewatch.dashboard.auth import AdminForm, Viewer
+from facewatch.dashboard.web import DashboardRoute, redirect, render
+from facewatch.errors import FacewatchError
+from facewatch.server.deps import RuntimeDep
+from facewatch.server.security import Scope, parse_scopes
+from facewatch.server.services import users
+from facewatch.server.services.users import Permission
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+# (setting, what it means): shown read-only; they are changed in the environment or YAML.
+SHOWN_SETTINGS = (
+    ("match_threshold", "At or under this distance a face is named."),
+    ("unknown_threshold", "At or over this distance a face is unknown; between: uncertain."),
+    ("top_k", "Candidates kept per face."),
+    ("min_face_size", "Smallest face (px) accepted for enrolment."),
+    ("min_sharpness", "Least sharpness accepted for enrolment."),
+    ("max_yaw", "Most head turn (degrees) accepted for enrolment."),
+    ("detector", "Face detector."),
+    ("embedder", "Embedding model."),
+    ("session_idle_minutes", "A dashboard session ends after this long idle."),
+    ("session_max_hours", "A dashboard session ends this long after login."),
+    ("login_max_failures", "Wrong passwords in a row that lock an account."),
+    ("login_lockout_minutes", "How long a locked account stays locked."),
+)
+
+
+@router.get("/settings")
+def show_settings(request: Request, runtime: RuntimeDep, user: Viewer) -> Response:
+    """Thresholds for everyone; API keys and users for admins."""
+    settings = runtime.settings
+    shown = [
+        (name, getattr(settings, name), meaning)
+        for name, meaning in SHOWN_SETTINGS
+        if hasattr(settings, name)
+    ]
+    context: dict[str, object] = {"settings": shown, "scopes": [s.value for s in Scope]}
+    if user.can(Permission.ADMINISTER):
+        with runtime.uow() as uow:
+            context["keys"] = uow.api_keys.list()
+        context["users"] = users.list_users(runtime)
+    return render(request, "settings.html", context)
+
+
+@router.post("/settings/keys")
+def create_key(
+    request: Request,
+    runtime: RuntimeDep,
+    _: AdminForm,
+    name: Annotated[str, Form(max_length=200)] = "",
+    scopes: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Make an API key and show it once, on this answer only."""
+    try:
+        parsed = parse_scopes(scopes or [])
+        with runtime.uow() as uow:
+            key, secret = uow.api_keys.create(name.strip(), [s.value for s in parsed])
+            uow.commit()
+            prefix = key.prefix
+    except FacewatchError as exc:
+        return redirect("/settings", exc.message, error=True)
+    # Rendered, not redirected: the secret must never travel in a cookie or a URL.
+    return render(request, "key_created.html", {"secret": secret, "prefix": prefix}, 201)
+
+
+@router.post("/settings/keys/{prefix}/revoke")
+def revoke_key(prefix: str, runtime: RuntimeDep, _: AdminForm) -> Response:
+    """Revoke an API key at once."""
+    with runtime.uow() as uow:
+        uow.api_keys.revoke(prefix)
+        uow.commit()
+    return redirect("/settings", f"API key {prefix} revoked.")
