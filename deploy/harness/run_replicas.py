@@ -77,6 +77,8 @@ class Report:
     failed_in_flight: int = 0
     failed_otherwise: int = 0
     killed_at: float = 0.0
+    """When SIGKILL was sent (monotonic s); ``kill_done``: when the process was gone."""
+    kill_done: float = 0.0
     drain_status: int | None = None
     drain_exit_code: int | None = None
     checks: dict[str, bool] = field(default_factory=dict)
@@ -257,6 +259,7 @@ def run_traffic_and_kill(
     wait_for(lambda: len(traffic.acknowledged) >= items // 3, limit=300)
     report.killed_at = time.monotonic()
     victim.kill()
+    report.kill_done = time.monotonic()
     logger.info("killed replica %s (SIGKILL) mid-run", victim.index)
     threads[0].join()
     traffic.stop.set()
@@ -265,8 +268,12 @@ def run_traffic_and_kill(
 
 
 def judge_traffic(report: Report, traffic: Traffic, items: int) -> None:
-    killed = report.killed_at
-    in_flight = [a for a in traffic.attempts if a.failed and a.started <= killed <= a.ended]
+    # In flight: begun before the process was gone, and not over when the signal left.
+    in_flight = [
+        a
+        for a in traffic.attempts
+        if a.failed and a.started <= report.kill_done and a.ended >= report.killed_at
+    ]
     other = [a for a in traffic.attempts if a.failed and a not in in_flight]
     report.ingested = len(traffic.acknowledged)
     report.ingest_attempts = sum(a.what == "ingest" for a in traffic.attempts)
