@@ -8,8 +8,6 @@ Each test uses cameras of its own, so that cooldowns and filters do not mix test
 from __future__ import annotations
 
 import io
-import os
-import socket
 import threading
 import time
 import uuid
@@ -28,8 +26,10 @@ from facewatch.server.app import create_app
 from facewatch.server.services.runtime import Runtime
 from facewatch.vision.image import decode_image
 from integration.events.live import LiveServer
+from integration.events.mqtt_probe import HOST as MQTT_HOST
+from integration.events.mqtt_probe import PORT as MQTT_PORT
+from integration.events.mqtt_probe import broker_answers, clear_retained
 
-MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 EXAMPLES = "face_recognition_examples/examples"
 KNN = f"{EXAMPLES}/knn_examples"
 # Who is enrolled, in which category, from which photos.
@@ -43,24 +43,6 @@ PROBES = {
     "stranger_rose": f"{KNN}/train/rose_leslie/img1.jpg",
 }
 CROP_SIDE = 320
-
-
-def broker_answers() -> bool:
-    try:
-        with socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def require_broker() -> None:
-    """Skip (fail under CI) when no MQTT broker answers on 127.0.0.1:1883."""
-    if broker_answers():
-        return
-    message = f"no MQTT broker on {MQTT_HOST}:{MQTT_PORT} (.ci/run starts Mosquitto)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +84,8 @@ def live(event_settings: Settings) -> Iterator[LiveServer]:
         yield live
     server.should_exit = True
     thread.join(30)
+    if broker_answers():  # leave no retained test messages in the broker
+        clear_retained([event_settings.mqtt_topic_prefix, event_settings.ha_discovery_prefix])
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from facewatch import __version__
 from facewatch.config import Settings
-from facewatch.errors import FacewatchError
+from facewatch.errors import FacewatchError, NotFound
 from facewatch.server.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from facewatch.server.events.sinks.base import QueuedSink
 from facewatch.server.events.types import Event
@@ -143,6 +143,8 @@ class WebhookSink(QueuedSink):
                 self._give_up([job], "too many deliveries waiting; this one was dropped")
 
     def _attempt(self, job: Job) -> None:
+        if not self._still_wanted(job):
+            return
         outcome = self._post(job)
         retry = (
             not outcome.delivered and outcome.retryable and job.attempt < self._policy.max_attempts
@@ -153,6 +155,22 @@ class WebhookSink(QueuedSink):
             replace(job, attempt=job.attempt + 1), delay
         ):
             self._give_up([job], "the server stopped before this delivery was attempted again")
+
+    def _still_wanted(self, job: Job) -> bool:
+        """False once the webhook is deleted or paused: no more attempts then."""
+        try:
+            with self._uow() as uow:
+                delivery = uow.webhook_deliveries.get(job.delivery_id)
+                active = uow.webhooks.get(delivery.webhook_id).active
+        except NotFound:
+            logger.info("delivery %s: its webhook was deleted; dropped", job.delivery_id)
+            return False
+        except SQLAlchemyError:
+            logger.warning("delivery %s: database unreachable; attempting anyway", job.delivery_id)
+            return True
+        if not active:
+            self._give_up([job], "the webhook was paused before this attempt")
+        return active
 
     def _post(self, job: Job) -> Outcome:
         assert self._client is not None, "the webhook sink is not started"
