@@ -4,6 +4,7 @@ cameras and zones, API keys, images, and HTML error pages with the security head
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -246,6 +247,54 @@ def test_an_api_key_is_shown_once_works_and_can_be_revoked(
     prefix = secret.split("_")[1]
     admin.post(f"/settings/keys/{prefix}/revoke", data={"csrf_token": csrf})
     assert app_client.get("/api/v1/people", headers=bearer).status_code == 401
+
+
+def test_a_webhook_shows_its_secret_once_and_its_delivery_log(
+    client_as: ClientAs, app_client: TestClient, ingest_key: dict[str, str], knn: Path
+) -> None:
+    admin, csrf = client_as("admin")
+    # Nothing listens on port 9 of this machine: every delivery fails, and says why.
+    url = "http://127.0.0.1:9/facewatch-hook"
+    created = admin.post(
+        "/webhooks",
+        data={"url": url, "event_types": "person.unknown", "csrf_token": csrf},
+    )
+    assert created.status_code == 201
+    secret = ids(created.text, r'<code class="secret" id="webhook-secret">([^<]+)</code>')[0]
+    listing = admin.get("/webhooks").text
+    assert url in listing
+    assert secret not in listing
+    webhook_id = ids(listing, r'<a href="/webhooks/(\d+)">' + re.escape(url))[0]
+    photo = knn / "test" / "alex_lacamoire1.jpg"
+    app_client.post(
+        "/api/v1/detections",
+        headers=ingest_key,
+        files={"image": (photo.name, photo.read_bytes(), "image/jpeg")},
+        data={"camera_id": "webhook-cam"},
+    )
+    cells = _wait_for(lambda: _first_delivery(admin.get(f"/webhooks/{webhook_id}").text))
+    event, status, attempts, answer, error = cells[:5]
+    assert event.startswith("person.unknown")
+    assert status in ("pending", "failed")
+    assert int(attempts) >= 1
+    assert answer == "-"
+    assert error.strip()
+
+
+def _first_delivery(page: str) -> list[str] | None:
+    """The cells of the newest delivery row once it has been attempted."""
+    row = re.search(r'<tr class="delivery-\w+">(.*?)</tr>', page, re.S)
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S) if row else []
+    return cells if cells and cells[2] != "0" else None
+
+
+def _wait_for(probe: Callable[[], list[str] | None], seconds: float = 20) -> list[str]:
+    """What ``probe`` returns once it returns something (the event path is asynchronous)."""
+    deadline = time.monotonic() + seconds
+    while (found := probe()) is None:
+        assert time.monotonic() < deadline, "nothing came in time"
+        time.sleep(0.2)
+    return found
 
 
 def test_images_are_served_to_logged_in_users_only(

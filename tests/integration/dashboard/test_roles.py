@@ -93,6 +93,9 @@ ACTIONS = [
     ("POST", "/zones/none/delete", {}, {"admin"}),
     ("POST", "/settings/keys", {"scopes": "read"}, {"admin"}),
     ("POST", "/settings/keys/nosuchkey/revoke", {}, {"admin"}),
+    ("GET", "/webhooks", None, {"admin"}),
+    ("POST", "/webhooks", {"url": "http://127.0.0.1:9/{role}"}, {"admin"}),
+    ("POST", "/webhooks/424242/delete", {}, {"admin"}),
 ]
 
 

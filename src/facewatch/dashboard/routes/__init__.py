@@ -11,10 +11,12 @@ from facewatch.dashboard.routes import (
     people,
     search,
     settings,
+    webhooks,
 )
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    module.router for module in (login, live, people, detections, search, cameras, settings, media)
+    module.router
+    for module in (login, live, people, detections, search, cameras, settings, webhooks, media)
 )
 
 __all__ = ["ROUTERS"]

@@ -26,6 +26,7 @@ SHOWN_SETTINGS = (
     ("max_yaw", "Most head turn (degrees) accepted for enrolment."),
     ("detector", "Face detector."),
     ("embedder", "Embedding model."),
+    ("event_cooldown_seconds", "One event per person and camera within this time."),
     ("session_idle_minutes", "A dashboard session ends after this long idle."),
     ("session_max_hours", "A dashboard session ends this long after login."),
     ("login_max_failures", "Wrong passwords in a row that lock an account."),
