@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from facewatch.server.services.sync import (
 )
 from facewatch.store.blobs import FileBlobStore
 from facewatch.store.db import Database
+from facewatch.store.models import Template
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
 PROPAGATION_LIMIT_S = 2.0
@@ -212,3 +214,58 @@ def test_on_postgresql_a_notification_reaches_another_replica_at_once(
     sender.changes.publish(GALLERY_CHANNEL, "x")
     wait_until(lambda: bool(heard), limit=1.0)
     assert heard[0] - sent < 0.5
+
+
+def test_an_enrolment_elsewhere_is_read_by_id_without_comparing_every_template(
+    make_replica: Callable[[], Runtime],
+) -> None:
+    writer, reader = make_replica(), make_replica()
+    sync = GallerySync(reader, LocalChangeFeed(), interval=60)
+    sync.sync_once()
+    enrol(writer, "new")
+    report = sync.sync_once()
+    assert report is not None
+    assert (report.added, sync.full_syncs) == (2, 1)
+
+
+def test_a_deletion_elsewhere_makes_the_whole_list_compared(
+    make_replica: Callable[[], Runtime],
+) -> None:
+    writer, reader = make_replica(), make_replica()
+    person_id = enrol(writer, "leaving")
+    sync = GallerySync(reader, LocalChangeFeed(), interval=60)
+    sync.sync_once()
+    people_service.delete_person(writer, person_id)
+    report = sync.sync_once()
+    assert report is not None
+    assert (report.removed, sync.full_syncs, len(reader.gallery)) == (2, 2, 0)
+
+
+def test_a_template_committed_out_of_id_order_is_still_found(
+    make_replica: Callable[[], Runtime],
+) -> None:
+    writer, reader = make_replica(), make_replica()
+    person_id = enrol(writer, "racer", templates=1)
+    sync = GallerySync(reader, LocalChangeFeed(), interval=60)
+    sync.sync_once()
+    # Two transactions took ids 50 and 40; the one with 50 committed first.
+    for template_id in (50, 40):
+        insert_template(writer, template_id, person_id)
+        sync.sync_once()
+    assert len(reader.gallery) == 3
+
+
+def insert_template(runtime: Runtime, template_id: int, person_id: int) -> None:
+    vector = rng.normal(size=128).astype(np.float32)
+    with runtime.db.engine.begin() as connection:
+        connection.execute(
+            Template.__table__.insert().values(
+                id=template_id,
+                person_id=person_id,
+                embedding=vector.tobytes(),
+                model=runtime.model_id,
+                quality=0.9,
+                box=[0, 0, 80, 80],
+                created_at=datetime.now(UTC),
+            )
+        )

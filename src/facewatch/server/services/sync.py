@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, literal, select, text
 
 from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry, TemplateRef
 from facewatch.store.db import Database
@@ -219,22 +219,28 @@ class GalleryFingerprint:
     templates: int
     newest_template: int | None
     newest_template_time: object
-    """With the id: SQLite may give a deleted newest template's id to the next one."""
+    """SQLite only: there a deleted newest template's id may go to the next one."""
     newest_person_change: object
 
 
 def read_fingerprint(db: Database, model_id: str) -> GalleryFingerprint:
-    """One small aggregate query over the templates of the model and the people."""
+    """One small aggregate query: a count (index-only on a vacuumed PostgreSQL table), the
+    newest template id (one index probe) and the newest change of a person."""
     of_model = Template.model == model_id
+    newest_time = (
+        select(func.max(Template.created_at)).where(of_model).scalar_subquery()
+        if db.dialect == "sqlite"  # PostgreSQL sequences never hand an id out twice
+        else literal(None)
+    )
     statement = select(
-        select(func.count(Template.id)).where(of_model).scalar_subquery(),
+        select(func.count()).select_from(Template).where(of_model).scalar_subquery(),
         select(func.max(Template.id)).where(of_model).scalar_subquery(),
-        select(func.max(Template.created_at)).where(of_model).scalar_subquery(),
+        newest_time,
         select(func.max(Person.updated_at)).scalar_subquery(),
     )
     with db.session() as session:
-        count, newest, newest_time, person_change = session.execute(statement).one()
-    return GalleryFingerprint(int(count), newest, newest_time, person_change)
+        count, newest, newest_time_value, person_change = session.execute(statement).one()
+    return GalleryFingerprint(int(count), newest, newest_time_value, person_change)
 
 
 def read_template_refs(db: Database, model_id: str) -> list[TemplateRef]:
@@ -251,34 +257,63 @@ def read_template_refs(db: Database, model_id: str) -> list[TemplateRef]:
 def read_template_entries(db: Database, template_ids: Sequence[int]) -> list[TemplateEntry]:
     """The templates with these ids, embeddings included, in batches."""
     entries: list[TemplateEntry] = []
-    with db.session() as session:
-        for start in range(0, len(template_ids), _FETCH_BATCH):
-            batch = template_ids[start : start + _FETCH_BATCH]
-            statement = (
-                select(Template.id, Template.person_id, Person.name, Template.embedding)
-                .join(Person, Person.id == Template.person_id)
-                .where(Template.id.in_(batch))
-            )
-            entries.extend(
-                TemplateEntry(tid, pid, name, embedding_from_bytes(data))
-                for tid, pid, name, data in session.execute(statement)
-            )
+    for start in range(0, len(template_ids), _FETCH_BATCH):
+        batch = template_ids[start : start + _FETCH_BATCH]
+        entries.extend(_read_entries(db, Template.id.in_(batch)))
     return entries
 
 
-class GallerySync:
-    """Keeps this replica's gallery equal to the database, woken by the feed or a timer."""
+def read_templates_after(db: Database, model_id: str, after: int) -> list[TemplateEntry]:
+    """Templates of the model with an id above ``after`` (a range scan of the primary key)."""
+    return _read_entries(db, (Template.model == model_id) & (Template.id > after))
 
-    def __init__(self, runtime: Runtime, feed: ChangeFeed, interval: float) -> None:
+
+def _read_entries(db: Database, where: ColumnElement[bool]) -> list[TemplateEntry]:
+    statement = (
+        select(Template.id, Template.person_id, Person.name, Template.embedding)
+        .join(Person, Person.id == Template.person_id)
+        .where(where)
+    )
+    with db.session() as session:
+        return [
+            TemplateEntry(tid, pid, name, embedding_from_bytes(data))
+            for tid, pid, name, data in session.execute(statement)
+        ]
+
+
+def read_people_names(db: Database) -> dict[int, str]:
+    """Every person's id and name (a person row is ~5x fewer than their templates)."""
+    with db.session() as session:
+        return {pid: name for pid, name in session.execute(select(Person.id, Person.name))}
+
+
+class GallerySync:
+    """Keeps this replica's gallery equal to the database, woken by the feed or a timer.
+
+    A change costs what it touches: new templates are read by id range, names by one scan
+    of the people table; only when the template counts disagree (something was deleted, or
+    commits landed out of id order) is the whole list of templates compared
+    (``Gallery.sync``), as it also is every ``full_every`` seconds as a safety net.
+    """
+
+    def __init__(
+        self, runtime: Runtime, feed: ChangeFeed, interval: float, *, full_every: float = 300.0
+    ) -> None:
         self._runtime = runtime
         self._interval = interval
+        self._full_every = full_every
         self._wake = threading.Event()
+        self._notified = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._seen: GalleryFingerprint | None = None
+        self._newest_id = 0
+        self._names: dict[int, str] = {}
+        self._last_full = 0.0
         self.last_report: SyncReport | None = None
         self.syncs = 0
-        feed.subscribe(GALLERY_CHANNEL, lambda _payload: self._wake.set())
+        self.full_syncs = 0
+        feed.subscribe(GALLERY_CHANNEL, self._on_notification)
 
     def start(self) -> None:
         if self._thread is None:
@@ -292,25 +327,63 @@ class GallerySync:
             self._thread.join(timeout=10)
 
     def sync_once(self) -> SyncReport | None:
-        """Reconcile the loaded gallery if the database changed; None when nothing to do."""
+        """Bring the loaded gallery up to date if the database changed; None if it had not."""
         gallery = self._runtime.loaded_gallery
         if gallery is None:
             return None  # it will load fresh from the database when first used
+        notified = self._notified.is_set()
+        self._notified.clear()
         seen = read_fingerprint(self._runtime.db, gallery.model_id)
-        if seen == self._seen:
+        full = self._seen is None or time.monotonic() - self._last_full > self._full_every
+        if seen == self._seen and not notified and not full:
             return None
+        names_may_differ = notified or seen.newest_person_change != getattr(
+            self._seen, "newest_person_change", None
+        )
         reports: list[SyncReport] = []
-        self._runtime.loaded_gallery_do(lambda g: reports.append(self._reconcile(g)), notify=False)
-        self._seen = seen  # read before reconciling: a change meanwhile shows next time
+        self._runtime.loaded_gallery_do(
+            lambda g: reports.append(self._update(g, seen, full, names_may_differ)), notify=False
+        )
+        self._seen = seen  # read before updating: a change meanwhile shows next time
         self.syncs += 1
-        report = reports[0] if reports else None
-        self.last_report = report
-        return report
+        self.last_report = reports[0] if reports else None
+        return self.last_report
+
+    def _update(
+        self, gallery: Gallery, seen: GalleryFingerprint, full: bool, names: bool
+    ) -> SyncReport:
+        if full:
+            return self._reconcile(gallery)
+        before = len(gallery)
+        added = read_templates_after(self._runtime.db, gallery.model_id, self._newest_id)
+        gallery.add(added)  # those this replica added itself are replaced, not doubled
+        self._newest_id = max([self._newest_id, *(e.template_id for e in added)])
+        renamed = self._follow_names(gallery) if names else 0
+        if len(gallery) != seen.templates:
+            return self._reconcile(gallery)  # deletions, or commits out of id order
+        report = SyncReport(added=len(gallery) - before, removed=0, renamed=renamed)
+        return self._log(report, gallery)
+
+    def _follow_names(self, gallery: Gallery) -> int:
+        names = read_people_names(self._runtime.db)
+        changed = {pid: n for pid, n in names.items() if self._names.get(pid, n) != n}
+        for person_id, name in changed.items():
+            gallery.rename(person_id, name)
+        self._names = names
+        return len(changed)
 
     def _reconcile(self, gallery: Gallery) -> SyncReport:
         db = self._runtime.db
         refs = read_template_refs(db, gallery.model_id)
         report = gallery.sync(refs, lambda ids: read_template_entries(db, ids))
+        self._newest_id = max((ref.template_id for ref in refs), default=0)
+        self._names = read_people_names(db)
+        self._last_full = time.monotonic()
+        self.full_syncs += 1
+        return self._log(report, gallery)
+
+    @staticmethod
+    def _log(report: SyncReport, gallery: Gallery) -> SyncReport:
         if report.added or report.removed or report.renamed:
             logger.info(
                 "gallery synced: %s added, %s removed, %s renamed; %s templates",
@@ -320,6 +393,10 @@ class GallerySync:
                 len(gallery),
             )
         return report
+
+    def _on_notification(self, _payload: str) -> None:
+        self._notified.set()
+        self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
