@@ -156,6 +156,30 @@ def test_an_admin_enrols_a_person_from_the_webcam(page: Page, artifacts: Path) -
     expect(page.locator("#templates figure")).to_have_count(1)
 
 
+def test_an_admin_reviews_detections_cameras_zones_and_settings(
+    page: Page, live_server: LiveServer, ingest_key: str, knn: Path, artifacts: Path
+) -> None:
+    ingest(live_server, ingest_key, knn / "test" / "obama1.jpg", "lobby-4")
+    log_in(page, "admin")
+    page.get_by_role("link", name="Detections").click()
+    page.get_by_label("Camera").select_option("lobby-4")
+    page.get_by_role("button", name="Search").click()
+    tiles = page.locator("#detections figure")
+    expect(tiles).not_to_have_count(0)
+    expect(tiles.first.locator("img.crop")).to_have_js_property("complete", True)
+    shot(page, artifacts, "08-detections")
+
+    page.get_by_role("link", name="Cameras & zones").click()
+    expect(page.locator("#cameras")).to_contain_text("lobby-4")
+    shot(page, artifacts, "09-cameras-and-zones")
+
+    page.get_by_role("link", name="Settings").click()
+    thresholds = page.locator("#thresholds")
+    expect(thresholds).to_contain_text("match_threshold")
+    expect(thresholds).to_contain_text(str(live_server.runtime.settings.match_threshold))
+    shot(page, artifacts, "10-settings")
+
+
 def test_a_viewer_sees_the_feed_without_any_buttons_that_change_it(
     page: Page, live_server: LiveServer, ingest_key: str, knn: Path, artifacts: Path
 ) -> None:

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
+from facewatch.config import Settings
 from facewatch.dashboard.auth import (
     LOGIN_CSRF_COOKIE,
     AnyUserForm,
     clear_session_cookie,
+    cookie_is_secure,
     login_token_matches,
     new_login_token,
     set_session_cookie,
@@ -31,7 +33,7 @@ def show_login(request: Request, runtime: RuntimeDep, next: str = "/") -> Respon
     """The login form (a logged-in user goes straight on)."""
     if sessions.resolve(runtime, session_token(request)) is not None:
         return redirect(safe_next(next))
-    return _form(request, next, error=None, status_code=200)
+    return _form(request, runtime.settings, next, error=None, status_code=200)
 
 
 @router.post("/login")
@@ -45,16 +47,16 @@ def log_in(
 ) -> Response:
     """Check the credentials; on success set the session cookie and go on."""
     if not login_token_matches(request, csrf_token):
-        return _form(request, next, "the login form expired; try again", 403)
+        return _form(request, runtime.settings, next, "the login form expired; try again", 403)
     address = request.client.host if request.client else "unknown"
     agent = request.headers.get("user-agent", "")
     try:
         new = sessions.log_in(runtime, username.strip(), password, address, agent)
     except sessions.LoginThrottled as exc:
         headers = {"Retry-After": str(exc.retry_after)}
-        return _form(request, next, exc.message, 429, headers)
+        return _form(request, runtime.settings, next, exc.message, 429, headers)
     except Unauthorized as exc:
-        return _form(request, next, exc.message, 401)
+        return _form(request, runtime.settings, next, exc.message, 401)
     response = redirect(safe_next(next))
     set_session_cookie(request, response, runtime.settings, new)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
@@ -72,6 +74,7 @@ def log_out(request: Request, runtime: RuntimeDep, _: AnyUserForm) -> Response:
 
 def _form(
     request: Request,
+    settings: Settings,
     next: str,
     error: str | None,
     status_code: int,
@@ -90,7 +93,7 @@ def _form(
         token,
         max_age=3600,
         path="/login",
-        secure=request.url.scheme == "https",
+        secure=cookie_is_secure(request, settings),
         httponly=True,
         samesite="strict",
     )
