@@ -165,6 +165,13 @@ class Detection(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     face_index: Mapped[int] = mapped_column(Integer, default=0)
     """Position of the face within its ingested image (a frame can hold several faces)."""
+    unknown_id: Mapped[str | None] = mapped_column(
+        ForeignKey("unknown_identities.id", ondelete="SET NULL"), index=True
+    )
+    """The unknown identity (stranger) this face joined; see ``UnknownIdentity``."""
+    latitude: Mapped[float | None] = mapped_column(Float)
+    """Where the photo was taken, from its EXIF GPS tags (else the camera's location)."""
+    longitude: Mapped[float | None] = mapped_column(Float)
 
     person: Mapped[Person | None] = relationship()
     camera: Mapped[Camera | None] = relationship()
@@ -351,3 +358,61 @@ class WebhookDelivery(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UnknownIdentity(Base):
+    """A stranger: the faces of nobody enrolled that look alike share one (``unknown-<hex>``).
+
+    ``centroid`` is the running mean of its faces' embeddings (float32 bytes, made by
+    ``model``); new faces join the nearest centroid within a threshold. Once named it keeps
+    its row (``person_id``) so that old events and detections still say who it became.
+    """
+
+    __tablename__ = "unknown_identities"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(80), index=True)
+    centroid: Mapped[bytes] = mapped_column(LargeBinary)
+    faces: Mapped[int] = mapped_column(Integer, default=0)
+    """Faces averaged into the centroid (the detections count is counted, not kept)."""
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    curated: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Merged or split by an operator: re-clustering leaves its faces where they are."""
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    """The person it was named as (it then takes no new faces)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+
+
+class IdentityExclusion(Base):
+    """An operator's "not X": a face or an unknown identity that must never match X again.
+
+    The subject is a detection or an unknown identity; X is a person or another unknown
+    identity (exactly one of each pair is set).
+    """
+
+    __tablename__ = "identity_exclusions"
+    __table_args__ = (
+        CheckConstraint("(detection_id IS NULL) <> (unknown_id IS NULL)", name="one_subject"),
+        CheckConstraint("(person_id IS NULL) <> (other_unknown_id IS NULL)", name="one_object"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    detection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("detections.id", ondelete="CASCADE"), index=True
+    )
+    unknown_id: Mapped[str | None] = mapped_column(
+        ForeignKey("unknown_identities.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    other_unknown_id: Mapped[str | None] = mapped_column(
+        ForeignKey("unknown_identities.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
