@@ -1,0 +1,404 @@
+"""Face crops per second end to end through the HTTP API, dlib runtime vs onnxruntime.
+
+Two real servers run side by side (``python -m facewatch.cli serve``, each on a free port with
+its own temporary data dir and admin key): one with ``FACEWATCH_EMBEDDER=dlib``, one with
+``FACEWATCH_EMBEDDER=onnx``; both with their default analysis workers (one per core). The five
+people of face_recognition_examples/examples/knn_examples/train are enrolled in each through
+the API. Then, in rounds that alternate the servers (so that load from other processes hits
+both alike), an asyncio client keeps ``--concurrency`` requests in flight for ``--seconds``
+per phase, each request one face crop:
+
+* ``POST /api/v1/recognize`` (multipart ``image``): decode, detect again, align, embed, match;
+* ``POST /api/v1/detections`` (``image``, ``camera_id``, a unique ``idempotency_key``): the
+  same, then the crop and a detection row are stored.
+
+Crops: every face dlib's HOG (upsampled once) finds in frames 0, 8, ..., 96 of
+facenet_pytorch/examples/video.mp4 (pedestrians walking toward the camera, 1920x1080),
+cut as the reference crop of bench_api_latency.py is (the box, 7 px wider on each side;
+JPEG q95): about 90x76 px. The client, the servers and their workers all share this
+machine's cores; the client's own CPU time is reported.
+
+Reported per server and route: crops per second (completed requests / wall time), share of
+crops in which a face was found, latency p50 / p95, server CPU ms per crop (the server and
+its worker processes), and the 1-minute load average before each phase. The older system
+managed 7.6 requests per second per 2 vCPUs.
+
+    python benchmarks/bench_throughput.py                       # markdown on stdout
+    python benchmarks/bench_throughput.py --seconds 30 --rounds 3 --concurrency 16
+    python benchmarks/bench_throughput.py --runtimes onnx --routes recognize
+
+Test data comes from FACEWATCH_TESTDATA (default ../shared/testdata).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import httpx
+
+from _shared import machine_line, testdata_dir
+from facewatch.vision.detectors import HogDetector
+
+VIDEO = "facenet_pytorch/examples/video.mp4"
+FRAMES = range(0, 97, 8)
+MARGIN = 7
+TRAIN_DIR = "face_recognition_examples/examples/knn_examples/train"
+OLD_SYSTEM_RPS = 7.6
+ROUTES = ("recognize", "detections")
+RUNTIMES = ("onnx", "dlib")
+
+
+@dataclass(frozen=True)
+class Server:
+    runtime: str
+    base_url: str
+    key: str
+    pid: int
+
+
+@dataclass
+class Phase:
+    """One server, one route, one stretch of time under load."""
+
+    runtime: str
+    route: str
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    with_face: int = 0
+    errors: int = 0
+    main_cpu: float = 0.0
+    worker_cpu: float = 0.0
+    client_cpu: float = 0.0
+    load: float = 0.0
+
+    @property
+    def done(self) -> int:
+        return len(self.latencies)
+
+
+# --- crops ------------------------------------------------------------------------------------
+
+
+def make_crops(video: Path) -> list[bytes]:
+    """JPEG crops of every face HOG finds in the sampled frames."""
+    detector = HogDetector(upsample=1)
+    capture = cv2.VideoCapture(str(video))
+    crops: list[bytes] = []
+    try:
+        for index in FRAMES:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, frame = capture.read()
+            if not ok:
+                break
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            for face in detector.detect(rgb):
+                box = face.box
+                crop = frame[
+                    max(box.top, 0) : box.bottom,
+                    max(box.left - MARGIN, 0) : box.right + MARGIN,
+                ]
+                ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                if ok:
+                    crops.append(encoded.tobytes())
+    finally:
+        capture.release()
+    if not crops:
+        raise SystemExit(f"no faces found in {video}")
+    return crops
+
+
+def crop_sizes(crops: Sequence[bytes]) -> str:
+    import numpy as np
+
+    shapes = [cv2.imdecode(np.frombuffer(c, np.uint8), cv2.IMREAD_COLOR).shape for c in crops]
+    widths = sorted(s[1] for s in shapes)
+    heights = sorted(s[0] for s in shapes)
+    return (
+        f"{len(crops)} crops, median {widths[len(widths) // 2]}x{heights[len(heights) // 2]} px "
+        f"(widths {widths[0]}..{widths[-1]})"
+    )
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "facewatch.cli", *args]
+
+
+@contextmanager
+def server(runtime: str, data_dir: Path) -> Iterator[Server]:
+    """A `facewatch serve` subprocess with ``FACEWATCH_EMBEDDER=runtime``; stopped after."""
+    env = {**os.environ, "FACEWATCH_DATA_DIR": str(data_dir), "FACEWATCH_EMBEDDER": runtime}
+    key = subprocess.run(
+        _cli("keys", "create", "--scope", "admin"),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    port = _free_port()
+    log_path = data_dir / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            _cli("serve", "--port", str(port)), env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_ready(base_url, process, log_path)
+            yield Server(runtime, base_url, key, process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited early:\n{log.read_text(encoding='utf-8')}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the server was not ready within 300 s; see {log}")
+
+
+def enrol(server: Server, train: Path) -> None:
+    headers = {"Authorization": f"Bearer {server.key}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=120) as client:
+        for folder in sorted(p for p in train.iterdir() if p.is_dir()):
+            created = client.post("/api/v1/people", json={"name": folder.name})
+            created.raise_for_status()
+            files = [("images", (p.name, p.read_bytes())) for p in sorted(folder.iterdir())]
+            client.post(f"/api/v1/people/{created.json()['id']}/faces", files=files)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the analysis workers, their fork server)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
+def server_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of the server process itself and of all its descendants."""
+    return process_cpu(pid), sum(process_cpu(child) for child in descendants(pid))
+
+
+# --- load -------------------------------------------------------------------------------------
+
+
+BOUNDARY = "facewatch-bench-boundary"
+
+
+def _part(name: str, value: bytes, filename: str | None = None) -> bytes:
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    head = f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n"
+    if filename:
+        head += "Content-Type: image/jpeg\r\n"
+    return head.encode() + b"\r\n" + value + b"\r\n"
+
+
+def request_bytes(server: Server, route: str, crop: bytes, number: int) -> bytes:
+    """One whole HTTP/1.1 request (a lean client: the load generator shares the cores)."""
+    body = _part("image", crop, "crop.jpg")
+    if route == "detections":
+        body += _part("camera_id", b"bench-cam")
+        body += _part("idempotency_key", f"bench-{os.getpid()}-{number}".encode())
+    body += f"--{BOUNDARY}--\r\n".encode()
+    head = (
+        f"POST /api/v1/{route} HTTP/1.1\r\nHost: bench\r\n"
+        f"Authorization: Bearer {server.key}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+async def _connection(
+    server: Server, phase: Phase, crops: Sequence[bytes], counter: Iterator[int], deadline: float
+) -> None:
+    """One keep-alive connection sending requests back to back until ``deadline``."""
+    host, port = server.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        while time.perf_counter() < deadline:
+            number = next(counter)
+            request = request_bytes(server, phase.route, crops[number % len(crops)], number)
+            started = time.perf_counter()
+            status, body = await _exchange(reader, writer, request)
+            if status not in (200, 201):
+                phase.errors += 1
+                continue
+            phase.latencies.append(time.perf_counter() - started)
+            answer = json.loads(body)
+            phase.with_face += bool(answer.get("faces") or answer.get("detections"))
+    finally:
+        writer.close()
+
+
+async def _drive(
+    server: Server, phase: Phase, crops: Sequence[bytes], args: argparse.Namespace
+) -> None:
+    counter = iter(range(10**9))
+
+    async def load(seconds: float) -> None:
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(
+            *(_connection(server, phase, crops, counter, deadline) for _ in range(args.concurrency))
+        )
+
+    await load(2)  # warm-up, not counted
+    phase.latencies.clear()
+    phase.with_face = phase.errors = 0
+    phase.load = os.getloadavg()[0]
+    (main_before, workers_before), client_before = server_cpu(server.pid), time.process_time()
+    started = time.perf_counter()
+    await load(args.seconds)
+    phase.seconds = time.perf_counter() - started
+    main_after, workers_after = server_cpu(server.pid)
+    phase.main_cpu, phase.worker_cpu = main_after - main_before, workers_after - workers_before
+    phase.client_cpu = time.process_time() - client_before
+
+
+def run(args: argparse.Namespace, crops: Sequence[bytes], servers: list[Server]) -> list[Phase]:
+    phases: list[Phase] = []
+    for round_number in range(args.rounds):
+        order = servers[round_number % len(servers) :] + servers[: round_number % len(servers)]
+        for each in order:
+            for route in args.routes:
+                phase = Phase(each.runtime, route)
+                asyncio.run(_drive(each, phase, crops, args))
+                print(
+                    f"round {round_number + 1} {each.runtime:5s} {route:10s} "
+                    f"{phase.done / phase.seconds:6.1f} crops/s (load {phase.load:.1f})",
+                    file=sys.stderr,
+                )
+                phases.append(phase)
+    return phases
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def markdown(phases: Sequence[Phase], args: argparse.Namespace, sizes: str) -> str:
+    lines = [
+        "| runtime | route | crops/s | x old system | with a face | p50 ms | p95 ms "
+        "| server CPU ms/crop: main + workers | client CPU ms/crop | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for runtime in args.runtimes:
+        for route in args.routes:
+            mine = [p for p in phases if p.runtime == runtime and p.route == route]
+            done = sum(p.done for p in mine)
+            seconds = sum(p.seconds for p in mine)
+            latencies = sorted(x for p in mine for x in p.latencies)
+            rate = done / seconds
+            lines.append(
+                f"| {runtime} | {route} | {rate:.1f} | {rate / OLD_SYSTEM_RPS:.1f}x "
+                f"| {sum(p.with_face for p in mine) / max(done, 1):.0%} "
+                f"| {1000 * statistics.median(latencies):.0f} "
+                f"| {1000 * latencies[int(0.95 * (len(latencies) - 1))]:.0f} "
+                f"| {1000 * sum(p.main_cpu for p in mine) / max(done, 1):.1f} + "
+                f"{1000 * sum(p.worker_cpu for p in mine) / max(done, 1):.1f} "
+                f"| {1000 * sum(p.client_cpu for p in mine) / max(done, 1):.1f} "
+                f"| {', '.join(f'{p.load:.1f}' for p in mine)} |"
+            )
+    errors = sum(p.errors for p in phases)
+    command = "python benchmarks/bench_throughput.py " + " ".join(sys.argv[1:])
+    return "\n".join(
+        [
+            *lines,
+            "",
+            f"`{command.strip()}`: {args.rounds} round(s) of {args.seconds:.0f} s per phase, "
+            f"{args.concurrency} requests in flight, {sizes}; {errors} errors.",
+            f"Machine: {machine_line()}.",
+        ]
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per phase")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds over the servers")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES), help="onnx,dlib")
+    parser.add_argument("--routes", default=",".join(ROUTES), help="recognize,detections")
+    args = parser.parse_args(argv)
+    args.runtimes = [r for r in args.runtimes.split(",") if r]
+    args.routes = [r for r in args.routes.split(",") if r]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    testdata = testdata_dir()
+    print("cutting crops from the video...", file=sys.stderr)
+    crops = make_crops(testdata / VIDEO)
+    sizes = crop_sizes(crops)
+    with ExitStack() as stack:
+        servers = []
+        for runtime in args.runtimes:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            started = stack.enter_context(server(runtime, data_dir))
+            enrol(started, testdata / TRAIN_DIR)
+            servers.append(started)
+        phases = run(args, crops, servers)
+    print(markdown(phases, args, sizes))
+
+
+if __name__ == "__main__":
+    main()
