@@ -7,6 +7,7 @@ that says what each role may do, so that adding a permission or a role is a one-
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -24,6 +25,9 @@ from facewatch.store.unit_of_work import UnitOfWork
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
+# Each argon2 computation takes 64 MiB and most of a core for ~0.1 s: a burst of logins
+# on the server's 40 request threads must not take gigabytes, so a few run at a time.
+_HASHING = threading.BoundedSemaphore(2)
 # Hashing cost grows with the length; a cap stops a megabyte "password" from tying up a core.
 MAX_PASSWORD_LENGTH = 1024
 
@@ -80,7 +84,7 @@ def _hasher() -> PasswordHasher:
 @cache
 def _dummy_hash() -> str:
     """A hash checked for unknown usernames, so that timing does not tell which names exist."""
-    return _hasher().hash("facewatch-no-such-user")
+    return _hash("facewatch-no-such-user")
 
 
 def check_password_strength(password: str) -> str:
@@ -96,7 +100,12 @@ def check_password_strength(password: str) -> str:
 
 def hash_password(password: str) -> str:
     """The argon2id hash (PHC string, salt and parameters included) of a strong password."""
-    return _hasher().hash(check_password_strength(password))
+    return _hash(check_password_strength(password))
+
+
+def _hash(password: str) -> str:
+    with _HASHING:
+        return _hasher().hash(password)
 
 
 def password_matches(password_hash: str, password: str) -> bool:
@@ -104,7 +113,8 @@ def password_matches(password_hash: str, password: str) -> bool:
     if len(password) > MAX_PASSWORD_LENGTH:
         return False
     try:
-        return _hasher().verify(password_hash, password)
+        with _HASHING:
+            return _hasher().verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -199,6 +209,7 @@ def check_credentials(uow: UnitOfWork, settings: Settings, username: str, passwo
             raise AccountLocked(user.locked_until)
         raise Unauthorized(WRONG_CREDENTIALS)
     if _hasher().check_needs_rehash(user.password_hash):
-        uow.users.set_password_hash(user, _hasher().hash(password))
+        # Stronger parameters since this hash was made: upgrade it (the password was right).
+        uow.users.set_password_hash(user, _hash(password))
     uow.users.record_success(user)
     return user
