@@ -30,6 +30,8 @@ the cost table from FACEWATCH_SHARED_MODELS (default ../shared/models), skipped 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import os
 import sys
 import tempfile
@@ -77,11 +79,14 @@ OLD_DESIGN = [(305, 21.4), (865, 8.7), (1479, 4.3)]
 """(face images a minute, reduction factor against 4 Mbps) as the older design reported."""
 OLD_BYTES_PER_FACE = 4500
 _T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-RUNS: list[tuple[Policy, Mode]] = [
-    ("every-frame", "crops"),
-    ("best", "crops"),
-    ("every-frame", "embeddings"),
-    ("best", "embeddings"),
+RUNS: list[tuple[Policy, Mode, int]] = [
+    # (policy, mode, items per request): 1 is one request per face, as the older design sent.
+    ("every-frame", "crops", 1),
+    ("every-frame", "crops", 16),
+    ("best", "crops", 1),
+    ("best", "crops", 16),
+    ("every-frame", "embeddings", 16),
+    ("best", "embeddings", 16),
 ]
 
 
@@ -184,6 +189,7 @@ class Result:
     clip: str
     policy: Policy
     mode: Mode
+    batch: int
     minutes: float
     items: int
     tracks: int
@@ -200,6 +206,7 @@ def run_once(
     clip: Clip,
     policy: Policy,
     mode: Mode,
+    batch: int,
     minutes: float,
     fps: float,
     caches: dict[str, object],
@@ -225,38 +232,47 @@ def run_once(
             detector.current = frame.index
             pipeline.process(frame)
         pipeline.finish()
-        payload, request, wire, items = deliver_all(outbox)
+        payload, request, wire, items = deliver_all(outbox, batch)
         outbox.close()
     counts = metrics.snapshot()
     return Result(
-        clip.name, policy, mode, minutes, items, counts.tracks, payload, request, wire,
+        clip.name, policy, mode, batch, minutes, items, counts.tracks, payload, request, wire,
         time.perf_counter() - started,
     )  # fmt: skip
 
 
-def deliver_all(outbox: Outbox) -> tuple[int, int, int, int]:
-    """Send every queued item through the real Uplink to a fake server; byte totals."""
-
-    def accept(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(201, json={"detections": [], "replayed": False})
-
+def deliver_all(outbox: Outbox, batch: int) -> tuple[int, int, int, int]:
+    """Send every queued item through the real Uplink to a fake server, ``batch`` items a
+    request; byte totals."""
     uplink = Uplink(
         "https://facewatch.example.org",
         "fw_" + "x" * 40,
         edge_id="site-a",
-        transport=httpx.MockTransport(accept),
+        transport=httpx.MockTransport(_accept),
     )
     payload = request = wire = items = 0
-    while batch := outbox.peek(500):
-        for queued in batch:
-            delivery = uplink.deliver(queued.item)
-            payload += len(queued.item.payload) + len(queued.item.thumbnail or b"")
+    while queued := outbox.peek(batch):
+        for entry, delivery in zip(
+            queued, uplink.deliver_many([q.item for q in queued]), strict=True
+        ):
+            payload += len(entry.item.payload) + len(entry.item.thumbnail or b"")
             request += delivery.request_bytes
             wire += delivery.wire_bytes
             items += 1
-            outbox.ack(queued.id)
+            outbox.ack(entry.id)
     uplink.close()
     return payload, request, wire, items
+
+
+def _accept(request: httpx.Request) -> httpx.Response:
+    """The fake server: 201 for a single item, a 201 result per item for a batch."""
+    if not request.url.path.endswith("/batch"):
+        return httpx.Response(201, json={"detections": [], "replayed": False})
+    body = request.read()
+    start = body.index(b"\r\n\r\n", body.index(b'name="manifest_gz"')) + 4
+    manifest = json.loads(gzip.decompress(body[start : body.index(b"\r\n--", start)]))
+    results = [{"idempotency_key": i["idempotency_key"], "status": 201} for i in manifest["items"]]
+    return httpx.Response(200, json={"results": results})
 
 
 def _fast_tmp() -> str | None:
@@ -311,8 +327,11 @@ def _resize_to_height(image: RGBImage, height: int) -> RGBImage:
 
 # --- reporting ----------------------------------------------------------------------------
 def bandwidth_table(results: list[Result], clip: Clip) -> str:
-    every = {r.mode: r for r in results if r.policy == "every-frame"}
-    density = every["crops"].per_minute(every["crops"].items)
+    baseline = next(r for r in results if r.policy == "every-frame" and r.batch == 1)
+    batched = next(
+        r for r in results if (r.policy, r.mode, r.batch) == ("every-frame", "crops", 16)
+    )
+    density = baseline.per_minute(baseline.items)
     old_factor = CAMERA_BYTES_PER_MINUTE / (density * OLD_BYTES_PER_FACE)
     lines = [
         f"Clip **{clip.name}** ({clip.path.name}, {clip.frames[0].shape[1]}x"
@@ -321,21 +340,21 @@ def bandwidth_table(results: list[Result], clip: Clip) -> str:
         f"{results[0].minutes:g} min; face density (every-frame) {density:.0f} faces/min; "
         f"older design at that density (4.5 KB/face): {old_factor:.1f}x",
         "",
-        "| policy | mode | items/min | tracks/min | payload KB/min | wire KB/min | bytes/item "
-        "(wire) | x vs 4 Mbps | x vs clip bitrate | x vs older design | x less than "
-        "every-frame crops |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| policy | mode | items/request | items/min | tracks/min | payload KB/min | wire KB/min "
+        "| wire bytes/item | x vs 4 Mbps | x vs clip bitrate | x vs older design | x less than "
+        "every-frame crops (1 / 16 a request) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         wire_min = r.per_minute(r.wire_bytes)
         lines.append(
-            f"| {r.policy} | {r.mode} | {r.per_minute(r.items):.0f} | "
+            f"| {r.policy} | {r.mode} | {r.batch} | {r.per_minute(r.items):.0f} | "
             f"{r.per_minute(r.tracks):.0f} | {r.per_minute(r.payload_bytes) / 1000:.1f} | "
             f"{wire_min / 1000:.1f} | {r.wire_bytes / max(r.items, 1):.0f} | "
             f"{CAMERA_BYTES_PER_MINUTE / wire_min:.0f} | "
             f"{clip.bytes_per_minute / wire_min:.1f} | "
             f"{CAMERA_BYTES_PER_MINUTE / wire_min / old_factor:.1f} | "
-            f"{every['crops'].wire_bytes / r.wire_bytes:.1f} |"
+            f"{baseline.wire_bytes / r.wire_bytes:.1f} / {batched.wire_bytes / r.wire_bytes:.1f} |"
         )
     return "\n".join(lines)
 
@@ -363,7 +382,8 @@ def main() -> None:
             "embedder": CachedEmbedder(embedder),
         }
         results = [
-            run_once(clip, policy, mode, args.minutes, args.fps, caches) for policy, mode in RUNS
+            run_once(clip, policy, mode, batch, args.minutes, args.fps, caches)
+            for policy, mode, batch in RUNS
         ]
         print()
         print(bandwidth_table(results, clip))

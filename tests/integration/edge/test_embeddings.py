@@ -6,6 +6,8 @@ the face box and the usual ingest fields; it stores a detection like the image i
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,7 +161,8 @@ def test_the_agent_in_embeddings_mode_sends_vectors_a_fraction_of_the_crops_size
     server: LiveServer, make_config: Callable[..., EdgeConfig], clip: Path
 ) -> None:
     transport = RecordingTransport()
-    agent = EdgeAgent(make_config("street-emb", clip, mode="embeddings"), transport=transport)
+    config = make_config("street-emb", clip, mode="embeddings", fps=3)
+    agent = EdgeAgent(config, transport=transport)
     summary = agent.run()
     counts = summary.cameras["street-emb"]
     assert summary.outbox_left == 0
@@ -168,3 +171,59 @@ def test_the_agent_in_embeddings_mode_sends_vectors_a_fraction_of_the_crops_size
     detections = server.detections(camera_id="street-emb")
     assert len(detections) == counts.sent
     assert all(d["crop_sha256"] is None and d["track_id"] for d in detections)
+
+
+def batch(client: httpx.Client, items: list[dict[str, Any]], **parts: Any) -> httpx.Response:
+    manifest = json.dumps({"items": items, "dtype": "float16"}).encode()
+    files: list[tuple[str, tuple[str, bytes, str]]] = [
+        ("manifest_gz", ("m", gzip.compress(manifest), "application/gzip"))
+    ]
+    files += [("files", ("f", data, "image/jpeg")) for data in parts.get("files", [])]
+    if "vectors" in parts:
+        files.append(("vectors", ("v", parts["vectors"], "application/octet-stream")))
+    return client.post("/api/v1/edge/batch", files=files)
+
+
+def test_a_batch_answers_each_item_on_its_own(
+    admin: httpx.Client, obama: int, obama_vector: Embedding, testdata: Path
+) -> None:
+    photo = load_image(testdata / KNN / "test" / "obama1.jpg", max_pixels=40_000_000)
+    crop = encode_jpeg(np.ascontiguousarray(photo[100:700, 500:1000]))
+    base = {"camera_id": "batch-cam", "edge_id": "e"}
+    items = [
+        {**base, "kind": "crop", "idempotency_key": "b-crop", "image": 0},
+        {**base, "kind": "crop", "idempotency_key": "b-broken", "image": 1},
+        {**base, "kind": "embedding", "idempotency_key": "b-emb", "vector": 0,
+         "model": MODEL, "box": [1, 2, 30, 40], "quality": 0.4},
+        {**base, "kind": "embedding", "idempotency_key": "b-nomodel", "vector": 1,
+         "model": "other", "box": [1, 2, 30, 40]},
+    ]  # fmt: skip
+    vectors = np.stack([obama_vector, obama_vector]).astype("<f2").tobytes()
+    response = batch(admin, items, files=[crop, b"\xff\xd8\xff broken"], vectors=vectors)
+    assert response.status_code == 200, response.text
+    results = {r["idempotency_key"]: r for r in response.json()["results"]}
+    assert results["b-crop"]["status"] == 201
+    assert results["b-crop"]["detections"][0]["person_id"] == obama
+    assert (results["b-broken"]["status"], results["b-broken"]["code"]) == (400, "invalid_image")
+    assert results["b-emb"]["detections"][0]["person_id"] == obama
+    assert results["b-nomodel"]["status"] == 409
+    again = batch(admin, items[:1], files=[crop]).json()["results"][0]
+    assert again["replayed"] is True
+    assert again["detections"] == results["b-crop"]["detections"]
+
+
+@pytest.mark.parametrize(
+    ("files", "status"),
+    [
+        ([("manifest_gz", ("m", b"not gzip", "application/gzip"))], 400),
+        ([("manifest_gz", ("m", gzip.compress(b'{"items": []}'), "application/gzip"))], 400),
+        ([("manifest_gz", ("m", gzip.compress(b"\0" * 5_000_000), "application/gzip"))], 413),
+        ([("vectors", ("v", b"\0" * 256, "application/octet-stream"))], 400),
+    ],
+)
+def test_a_bad_batch_is_refused_whole_with_a_clear_4xx(
+    admin: httpx.Client, files: list[Any], status: int
+) -> None:
+    response = admin.post("/api/v1/edge/batch", files=files)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"]

@@ -5,6 +5,7 @@ The server is faked at the httpx transport seam (``httpx.MockTransport``).
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import threading
@@ -117,10 +118,16 @@ def test_a_replayed_answer_is_reported_as_such() -> None:
 
 
 def form_field(body: bytes, name: str) -> str:
-    """The value of a text field of a multipart body."""
-    match = re.search(rb'name="' + name.encode() + rb'"\r\n\r\n(.*?)\r\n--', body, re.DOTALL)
+    """The value of a text field of a multipart body (a gzip part, inflated)."""
+    pattern = (
+        rb'name="'
+        + name.encode()
+        + rb'"(?:; filename="[^"]*")?\r\n(?:Content-Type: [^\r]*\r\n)?\r\n(.*?)\r\n--'
+    )
+    match = re.search(pattern, body, re.DOTALL)
     assert match is not None, name
-    return match.group(1).decode()
+    value = match.group(1)
+    return (gzip.decompress(value) if value.startswith(b"\x1f\x8b") else value).decode()
 
 
 class FlakyServer:
@@ -141,7 +148,8 @@ class FlakyServer:
             body = request.read()
             if request.url.path == "/api/v1/edge/batch":
                 keys = [
-                    i["idempotency_key"] for i in json.loads(form_field(body, "manifest"))["items"]
+                    i["idempotency_key"]
+                    for i in json.loads(form_field(body, "manifest_gz"))["items"]
                 ]
             else:
                 keys = [form_field(body, "idempotency_key")]
@@ -181,7 +189,7 @@ def test_a_rejected_item_leaves_the_outbox_and_the_rest_go_on(tmp_path: Path) ->
     outbox = Outbox(tmp_path / "o.db", max_bytes=10**6)
     for key in ("good-1", "bad-item", "good-2"):
         outbox.put(crop(key))
-    worker = UplinkWorker(outbox, uplink(handler))
+    worker = UplinkWorker(outbox, uplink(handler), batch_size=1)
     worker.start()
     try:
         assert worker.drain(timeout=10) == 0
@@ -224,7 +232,7 @@ def test_a_batch_is_one_request_with_a_manifest_the_crops_and_one_vector_table()
     deliveries = uplink(handler).deliver_many([crop("c1"), embedding("e1"), embedding("e2")])
     (request,) = seen
     body = request.read()
-    manifest = json.loads(form_field(body, "manifest"))
+    manifest = json.loads(form_field(body, "manifest_gz"))
     assert request.url.path == "/api/v1/edge/batch"
     assert manifest["dtype"] == "float16"
     assert [(i["kind"], i.get("image"), i.get("vector")) for i in manifest["items"]] == [

@@ -3,10 +3,10 @@
 * ``POST /api/v1/edge/embeddings``: for sites where face images must not leave, the agent
   aligns and embeds on site and sends the vector (with an optional small thumbnail). The
   vector is matched against the gallery exactly as a server-made embedding would be.
-* ``POST /api/v1/edge/batch``: many items in one request (a JSON manifest, the crops and
-  thumbnails as file parts, all vectors in one binary part), so the HTTP and multipart
-  framing is paid once per batch instead of once per face. Each item is answered on its own
-  (status, detections, replayed), so one bad crop does not fail the others.
+* ``POST /api/v1/edge/batch``: many items in one request (a JSON manifest, plain or
+  gzip-compressed, the crops and thumbnails as file parts, all vectors in one binary part),
+  so the HTTP and multipart framing is paid once per batch instead of once per face. Each
+  item is answered on its own (status, detections, replayed): one bad crop fails alone.
 
 Both store detections like ``POST /api/v1/detections`` and honour idempotency keys: a
 replayed key returns the first result with ``replayed: true``.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -24,7 +25,7 @@ import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from facewatch.errors import Conflict, FacewatchError, InvalidInput, NotFound
+from facewatch.errors import Conflict, FacewatchError, InvalidInput, NotFound, PayloadTooLarge
 from facewatch.gallery.matching import assign
 from facewatch.server.deps import IngestKey, Multipart, RuntimeDep
 from facewatch.server.errors import status_for
@@ -48,6 +49,7 @@ _DTYPES: dict[str, str] = {"float32": "<f4", "float16": "<f2"}
 _MAX_THUMBNAIL_BYTES = 256 * 1024
 _MAX_THUMBNAIL_PIXELS = 1024 * 1024
 MAX_BATCH_ITEMS = 100
+_MAX_MANIFEST_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +179,12 @@ class BatchOut(BaseModel):
     dependencies=[Multipart],
 )
 def ingest_batch(
-    manifest: Annotated[str, Form(description="JSON: {items: [...], dtype}")],
     runtime: RuntimeDep,
     _: IngestKey,
+    manifest: Annotated[str | None, Form(description="JSON: {items: [...], dtype}")] = None,
+    manifest_gz: Annotated[
+        UploadFile | None, File(description="The same JSON, gzip-compressed (instead)")
+    ] = None,
     files: Annotated[
         list[UploadFile] | None, File(description="Crops and thumbnails, by index")
     ] = None,
@@ -188,7 +193,7 @@ def ingest_batch(
     ] = None,
 ) -> BatchOut:
     """Ingest many crops and embeddings at once; each item gets its own status."""
-    parsed = _manifest(manifest)
+    parsed = _manifest(_manifest_text(manifest, manifest_gz))
     dim = runtime.analyzer.embedding_dim
     width = int(np.dtype(_DTYPES[parsed.dtype]).itemsize) * dim
     max_rows = sum(item.vector is not None for item in parsed.items)
@@ -199,6 +204,24 @@ def ingest_batch(
         "edge batch: %s items, %s stored", len(results), sum(r.status < 300 for r in results)
     )
     return BatchOut(results=results)
+
+
+def _manifest_text(text: str | None, compressed: UploadFile | None) -> str:
+    """The manifest, from the text field or the gzip part (exactly one of them)."""
+    if (text is None) == (compressed is None):
+        raise InvalidInput("send the manifest once: as 'manifest' or as 'manifest_gz'")
+    if text is not None:
+        return text
+    assert compressed is not None
+    packed = read_upload(compressed, _MAX_MANIFEST_BYTES).data
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        unpacked = inflater.decompress(packed, _MAX_MANIFEST_BYTES)
+    except zlib.error as exc:
+        raise InvalidInput(f"manifest_gz is not gzip data: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"the manifest inflates past {_MAX_MANIFEST_BYTES} bytes")
+    return unpacked.decode("utf-8", errors="replace")
 
 
 def _manifest(text: str) -> BatchManifest:
