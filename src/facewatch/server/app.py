@@ -25,11 +25,13 @@ from facewatch.server.routers import (
     health,
     people,
     recognize,
+    unknowns,
     webhooks,
     zones,
 )
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.sync import ReplicaCoordinator
+from facewatch.server.services.unknowns import recluster
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
             await anyio.to_thread.run_sync(runtime.warm_up)
         # Gallery sync with the other replicas, and scheduled jobs on one of them.
         app.state.replicas = replicas = ReplicaCoordinator(runtime)
+        if settings.unknown_recluster_interval > 0:
+            interval = settings.unknown_recluster_interval
+            replicas.scheduler.add("unknowns.recluster", interval, lambda: recluster(runtime))
         replicas.start()
         # Event sinks run on threads of their own; ingest only queues to them.
         runtime.events = create_event_bus(settings, runtime.uow)
@@ -80,6 +85,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         app.include_router(module.router)
     for module in (zones, events, webhooks):
         app.include_router(module.router)
+    app.include_router(unknowns.router)
     dashboard.install(app)
     if settings.compat_cloud_api:
         compat.install(app, settings)

@@ -188,6 +188,11 @@ class DetectionOut(Out):
     track_id: str | None
     edge_id: str | None
     crop_sha256: str | None
+    unknown_id: str | None = Field(
+        default=None, description="The stranger identity an unknown face joined (unknown-...)."
+    )
+    latitude: float | None = Field(default=None, description="From the photo's EXIF GPS tags.")
+    longitude: float | None = None
 
 
 class IngestOut(BaseModel):

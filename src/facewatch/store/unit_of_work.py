@@ -37,6 +37,7 @@ from facewatch.store.repositories import (
     LoginAttemptRepository,
     PersonRepository,
     TemplateRepository,
+    UnknownRepository,
     UserRepository,
     UserSessionRepository,
     WebhookDeliveryRepository,
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.events = EventRepository(self.session)
         self.webhooks = WebhookRepository(self.session)
         self.webhook_deliveries = WebhookDeliveryRepository(self.session)
+        self.unknowns = UnknownRepository(self.session)
         self._new_blobs: set[str] = set()
         self._blobs_to_delete: set[str] = set()
 

@@ -80,6 +80,8 @@ class EventRaiser:
         return self._build(facts, verdict, person, zone, unknown_id)
 
     def _stranger(self, facts: DetectionFacts) -> str:
+        if facts.unknown_id is not None:  # the stored identity, the same on every replica
+            return facts.unknown_id
         embedding = None
         if facts.embedding is not None:
             embedding = np.frombuffer(facts.embedding, dtype="<f4").astype(np.float32)

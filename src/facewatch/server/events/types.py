@@ -51,6 +51,8 @@ class DetectionFacts:
     track_id: str | None = None
     embedding: bytes | None = None
     """Raw little-endian float32, as stored; groups sightings of one stranger."""
+    unknown_id: str | None = None
+    """The stored stranger identity of an unknown face (unknown clustering)."""
 
     @classmethod
     def of(cls, row: Detection) -> DetectionFacts:
@@ -66,6 +68,7 @@ class DetectionFacts:
             has_crop=row.crop_image_id is not None,
             track_id=row.track_id,
             embedding=row.embedding,
+            unknown_id=row.unknown_id,
         )
 
 
@@ -84,7 +87,9 @@ class Event(BaseModel):
     person_name: str | None
     category: str | None = Field(description="The person's category when the event was raised.")
     unknown_id: str | None = Field(
-        description="Groups sightings of one stranger (per server process); null if known."
+        description=(
+            "The stranger's persistent identity (GET /api/v1/unknowns/{unknown_id}); null if known."
+        )
     )
     detection_id: int | None = Field(description="The stored detection behind the event.")
     distance: float | None = Field(description="Distance to the nearest enrolled person.")

@@ -38,7 +38,8 @@ def ingest_detection(
     runtime: RuntimeDep,
     _: IngestKey,
     captured_at: Annotated[
-        datetime | None, Form(description="ISO 8601; without a zone, UTC. Default: now")
+        datetime | None,
+        Form(description="ISO 8601; without a zone, UTC. Default: the photo's EXIF time, or now"),
     ] = None,
     track_id: Annotated[str | None, Form(max_length=128)] = None,
     idempotency_key: Annotated[
@@ -51,7 +52,7 @@ def ingest_detection(
     request = IngestRequest(
         image=upload.data,
         camera_id=camera_id,
-        captured_at=_utc(captured_at) if captured_at else datetime.now(UTC),
+        captured_at=_utc(captured_at) if captured_at else None,
         track_id=track_id,
         idempotency_key=idempotency_key,
         edge_id=edge_id,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from facewatch.errors import Conflict, NotFound
 from facewatch.server.events.types import DetectionFacts
 from facewatch.server.schemas import DetectionOut, IngestOut, Page
 from facewatch.server.services.recognition import RecognizedFace, recognize
 from facewatch.server.services.runtime import Runtime
+from facewatch.server.services.unknown_ingest import assign_unknowns, respect_exclusions
 from facewatch.store.models import Detection
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import MatchStatus, RGBImage
+from facewatch.vision.exif import PhotoMetadata, read_metadata, time_zone
 from facewatch.vision.image import crop_face, decode_image, encode_jpeg
 
 logger = logging.getLogger(__name__)
@@ -25,7 +27,8 @@ class IngestRequest:
 
     image: bytes
     camera_id: str
-    captured_at: datetime
+    captured_at: datetime | None
+    """``None``: the photo's EXIF capture time, else the time it was received."""
     track_id: str | None = None
     idempotency_key: str | None = None
     edge_id: str | None = None
@@ -41,8 +44,9 @@ def ingest(runtime: Runtime, request: IngestRequest) -> IngestOut:
     faces = recognize(
         image, runtime.analyzer, runtime.gallery, runtime.thresholds, runtime.settings.top_k
     )
+    metadata = read_metadata(request.image, time_zone(runtime.settings.exif_timezone))
     try:
-        return _store(runtime, request, image, faces)
+        return _store(runtime, request, image, faces, metadata)
     except Conflict:
         # Another request with the same key won the race: answer as it did.
         replay = _replay(runtime, request.idempotency_key or "")
@@ -60,14 +64,20 @@ def _replay(runtime: Runtime, key: str) -> IngestOut | None:
 
 
 def _store(
-    runtime: Runtime, request: IngestRequest, image: RGBImage, faces: list[RecognizedFace]
+    runtime: Runtime,
+    request: IngestRequest,
+    image: RGBImage,
+    faces: list[RecognizedFace],
+    metadata: PhotoMetadata,
 ) -> IngestOut:
     with runtime.uow() as uow:
         _ensure_camera(uow, request.camera_id)
+        faces = respect_exclusions(runtime, uow, faces)
         rows = [
-            _store_face(uow, runtime.model_id, request, image, index, face)
+            _store_face(uow, runtime.model_id, request, image, index, face, metadata)
             for index, face in enumerate(faces)
         ]
+        assign_unknowns(runtime, uow, rows)
         uow.commit()
         # Only now are the rows real; publishing only queues, so it never slows ingest.
         runtime.events.publish([DetectionFacts.of(row) for row in rows])
@@ -95,6 +105,7 @@ def _store_face(
     image: RGBImage,
     index: int,
     recognized: RecognizedFace,
+    metadata: PhotoMetadata,
 ) -> Detection:
     face, match = recognized.face, recognized.match
     crop = crop_face(image, face.box)
@@ -103,8 +114,8 @@ def _store_face(
     crop_row = uow.images.get_or_add(
         sha, "image/jpeg", int(crop.shape[1]), int(crop.shape[0]), len(jpeg)
     )
-    return uow.detections.add(
-        captured_at=request.captured_at,
+    row = uow.detections.add(
+        captured_at=request.captured_at or metadata.taken_at or datetime.now(UTC),
         camera_id=request.camera_id,
         person_id=match.person_id if match.status is MatchStatus.KNOWN else None,
         status=match.status,
@@ -122,6 +133,8 @@ def _store_face(
         idempotency_key=request.idempotency_key,
         face_index=index,
     )
+    row.latitude, row.longitude = metadata.latitude, metadata.longitude
+    return row
 
 
 def detection_out(row: Detection) -> DetectionOut:
@@ -141,6 +154,9 @@ def detection_out(row: Detection) -> DetectionOut:
         track_id=row.track_id,
         edge_id=row.edge_id,
         crop_sha256=row.crop_image.sha256 if row.crop_image is not None else None,
+        unknown_id=row.unknown_id,
+        latitude=row.latitude,
+        longitude=row.longitude,
     )
 
 

@@ -12,6 +12,7 @@ from facewatch.store.repositories.events import EventFilter, EventRepository
 from facewatch.store.repositories.images import ImageRepository
 from facewatch.store.repositories.people import PersonChanges, PersonRepository
 from facewatch.store.repositories.templates import GalleryRow, TemplateRepository
+from facewatch.store.repositories.unknowns import UnknownRepository
 from facewatch.store.repositories.users import (
     LoginAttemptRepository,
     UserRepository,
@@ -39,6 +40,7 @@ __all__ = [
     "PersonChanges",
     "PersonRepository",
     "TemplateRepository",
+    "UnknownRepository",
     "UserRepository",
     "UserSessionRepository",
     "WebhookDeliveryRepository",

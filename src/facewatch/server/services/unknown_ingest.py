@@ -1,0 +1,261 @@
+"""At ingest: strangers' faces join unknown identities, and "not X" rules overrule a name.
+
+``assign_unknowns`` gives every unknown face of a frame an identity (``detections.unknown_id``):
+the one its edge track had on that camera a moment ago, else the nearest identity centroid
+within ``unknown_cluster_threshold``, else a new one; two faces of one frame never share one.
+
+The centroids live in a per-process cache (``CentroidCache``), one per database. Each call
+reads only the identities changed since the last read (``updated_at``), so identities made,
+moved or merged by another replica or by the CLI show up at once; an identity deleted
+elsewhere is noticed when a face would join it, and a full reload runs every few minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from facewatch.gallery.clustering import FloatMatrix, assign_frame, pairwise_distances, running_mean
+from facewatch.gallery.matching import assign
+from facewatch.server.services.recognition import RecognizedFace
+from facewatch.server.services.runtime import Runtime
+from facewatch.store.db import Database
+from facewatch.store.embeddings import embedding_from_bytes, embedding_to_bytes
+from facewatch.store.models import Detection, UnknownIdentity
+from facewatch.store.unit_of_work import UnitOfWork
+from facewatch.types import Candidate, Embedding, MatchStatus
+
+logger = logging.getLogger(__name__)
+
+_CLOCK_SLACK = timedelta(seconds=5)
+"""Re-read identities changed this long before the newest change seen (replicas' clocks)."""
+_FULL_RELOAD_SECONDS = 300.0
+
+
+class CentroidCache:
+    """The centroids of the active (unnamed) identities of one model, kept in memory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._model: str | None = None
+        self._centroids: dict[str, Embedding] = {}
+        self._watermark: datetime | None = None
+        self._loaded_at = 0.0
+        self._snapshot: tuple[list[str], FloatMatrix] | None = None
+
+    def refresh(self, uow: UnitOfWork, model: str) -> None:
+        """Read what changed in the database since the last call (everything, at times)."""
+        with self._lock:
+            full = model != self._model or time.monotonic() - self._loaded_at > _FULL_RELOAD_SECONDS
+            if full:
+                self._model, self._centroids, self._watermark = model, {}, None
+                self._loaded_at = time.monotonic()
+            since = None if self._watermark is None else self._watermark - _CLOCK_SLACK
+        rows = uow.unknowns.centroids(model, changed_since=since)
+        with self._lock:
+            for row in rows:
+                if row.active:
+                    self._centroids[row.unknown_id] = row.centroid
+                else:
+                    self._centroids.pop(row.unknown_id, None)
+                if self._watermark is None or row.updated_at > self._watermark:
+                    self._watermark = row.updated_at
+            if rows or full:
+                self._snapshot = None
+
+    def snapshot(self) -> tuple[list[str], FloatMatrix]:
+        """The identity ids and their centroids as one matrix (row ``i`` is ``ids[i]``)."""
+        with self._lock:
+            if self._snapshot is None:
+                ids = list(self._centroids)
+                matrix = (
+                    np.stack([self._centroids[i] for i in ids]).astype(np.float32)
+                    if ids
+                    else np.zeros((0, 0), np.float32)
+                )
+                self._snapshot = (ids, matrix)
+            return self._snapshot
+
+    def put(self, unknown_id: str, centroid: Embedding) -> None:
+        with self._lock:
+            self._centroids[unknown_id] = centroid
+            self._snapshot = None
+
+    def drop(self, unknown_ids: Iterable[str]) -> None:
+        with self._lock:
+            for unknown_id in unknown_ids:
+                self._centroids.pop(unknown_id, None)
+            self._snapshot = None
+
+    def clear(self) -> None:
+        """Forget everything: the next call reloads (after a re-clustering)."""
+        with self._lock:
+            self._model = None
+            self._centroids = {}
+            self._snapshot = None
+
+
+_caches: weakref.WeakKeyDictionary[Database, CentroidCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def centroid_cache(runtime: Runtime) -> CentroidCache:
+    """The centroid cache of this process for the runtime's database."""
+    with _caches_lock:
+        cache = _caches.get(runtime.db)
+        if cache is None:
+            cache = _caches[runtime.db] = CentroidCache()
+        return cache
+
+
+# --- assignment -----------------------------------------------------------------------
+def assign_unknowns(
+    runtime: Runtime,
+    uow: UnitOfWork,
+    rows: Sequence[Detection],
+    forbidden: Sequence[Iterable[str]] = (),
+) -> None:
+    """Give each unknown face among ``rows`` (one frame's) an unknown identity, in place.
+
+    ``forbidden[i]`` names identities row ``i`` must not join (its "not X" rules).
+    """
+    picked = [
+        (row, blocked)
+        for row, blocked in zip(rows, _padded(forbidden, len(rows)), strict=True)
+        if _is_stranger(row)
+    ]
+    if not picked:
+        return
+    model = runtime.model_id
+    cache = centroid_cache(runtime)
+    cache.refresh(uow, model)
+    faces = [row for row, _ in picked]
+    vectors = np.stack([embedding_from_bytes(row.embedding or b"") for row in faces])
+    chosen = _by_track(runtime, uow, faces, [set(b) for _, b in picked])
+    chosen = _by_distance(runtime, cache, vectors, chosen, [set(b) for _, b in picked])
+    for row, vector, unknown_id in zip(faces, vectors, chosen, strict=True):
+        identity = _join(uow, cache, model, unknown_id, vector, row.captured_at)
+        row.unknown_id = identity.id
+
+
+def _is_stranger(row: Detection) -> bool:
+    return (
+        row.person_id is None
+        and row.status == MatchStatus.UNKNOWN.value
+        and row.embedding is not None
+    )
+
+
+def _padded(forbidden: Sequence[Iterable[str]], n: int) -> list[Iterable[str]]:
+    return [*forbidden, *([()] * (n - len(forbidden)))]
+
+
+def _by_track(
+    runtime: Runtime, uow: UnitOfWork, faces: list[Detection], blocked: list[set[str]]
+) -> list[str | None]:
+    """The identity each face's edge track was given on its camera a moment ago."""
+    seconds = runtime.settings.unknown_track_seconds
+    chosen: list[str | None] = [None] * len(faces)
+    if seconds <= 0:
+        return chosen
+    for i, row in enumerate(faces):
+        if row.track_id is None or row.camera_id is None:
+            continue
+        since = row.captured_at - timedelta(seconds=seconds)
+        found = uow.unknowns.track_identity(row.camera_id, row.track_id, since)
+        if found is not None and found not in chosen and found not in blocked[i]:
+            chosen[i] = found
+    return chosen
+
+
+def _by_distance(
+    runtime: Runtime,
+    cache: CentroidCache,
+    vectors: FloatMatrix,
+    chosen: list[str | None],
+    blocked: list[set[str]],
+) -> list[str | None]:
+    """The nearest identity within the threshold for each face without one yet."""
+    ids, matrix = cache.snapshot()
+    rest = [i for i, unknown_id in enumerate(chosen) if unknown_id is None]
+    if not rest or not ids:
+        return chosen
+    row_of = {unknown_id: n for n, unknown_id in enumerate(ids)}
+    taken = {unknown_id for unknown_id in chosen if unknown_id is not None}
+    forbidden = [[row_of[u] for u in taken | blocked[i] if u in row_of] for i in rest]
+    threshold = runtime.settings.unknown_cluster_threshold
+    picks = assign_frame(vectors[rest], matrix, threshold, forbidden)
+    result = list(chosen)
+    for i, pick in zip(rest, picks, strict=True):
+        result[i] = None if pick is None else ids[pick]
+    return result
+
+
+def _join(
+    uow: UnitOfWork,
+    cache: CentroidCache,
+    model: str,
+    unknown_id: str | None,
+    vector: Embedding,
+    seen_at: datetime,
+) -> UnknownIdentity:
+    """Add the face to that identity (moving its centroid), or to a new one."""
+    identity = uow.unknowns.find(unknown_id) if unknown_id is not None else None
+    if identity is None or identity.person_id is not None:
+        if unknown_id is not None:  # deleted, merged away or named elsewhere
+            cache.drop([unknown_id])
+        identity = uow.unknowns.add(model, vector, seen_at)
+        cache.put(identity.id, vector)
+        return identity
+    centroid = running_mean(embedding_from_bytes(identity.centroid), identity.faces, vector)
+    identity.centroid = embedding_to_bytes(centroid)
+    identity.faces += 1
+    identity.first_seen_at = min(identity.first_seen_at, seen_at)
+    identity.last_seen_at = max(identity.last_seen_at, seen_at)
+    cache.put(identity.id, centroid)
+    return identity
+
+
+# --- "not X" at recognition -----------------------------------------------------------
+def respect_exclusions(
+    runtime: Runtime, uow: UnitOfWork, faces: list[RecognizedFace]
+) -> list[RecognizedFace]:
+    """The faces again, with no one named whom an operator said a look-alike is not.
+
+    A face loses candidate P when it is nearer to a face (or stranger) marked "not P" than
+    to P's templates; the frame is then decided again without it.
+    """
+    people = {c.person_id for face in faces for c in face.match.candidates}
+    negatives = uow.unknowns.negatives(people, runtime.model_id) if people else {}
+    if not negatives:
+        return faces
+    kept = [_allowed(face, negatives) for face in faces]
+    if all(len(k) == len(f.match.candidates) for k, f in zip(kept, faces, strict=True)):
+        return faces
+    matches = assign(kept, runtime.thresholds)
+    logger.info("a 'not' rule changed the verdict on a frame")
+    return [RecognizedFace(f.face, m) for f, m in zip(faces, matches, strict=True)]
+
+
+def _allowed(face: RecognizedFace, negatives: dict[int, list[Embedding]]) -> list[Candidate]:
+    embedding = face.face.embedding
+    if embedding is None:
+        return list(face.match.candidates)
+    return [c for c in face.match.candidates if not _refused(embedding, c, negatives)]
+
+
+def _refused(
+    embedding: Embedding, candidate: Candidate, negatives: dict[int, list[Embedding]]
+) -> bool:
+    examples = negatives.get(candidate.person_id)
+    if not examples:
+        return False
+    query = np.asarray(embedding, dtype=np.float32)[None, :]
+    nearest = float(pairwise_distances(query, np.stack(examples).astype(np.float32)).min())
+    return nearest < candidate.distance
