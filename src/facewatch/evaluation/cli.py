@@ -36,7 +36,7 @@ from facewatch.evaluation.runs import (
     run_verification,
 )
 from facewatch.evaluation.verification import VerificationResult
-from facewatch.gallery.matching import Thresholds
+from facewatch.gallery.matching import Thresholds, thresholds_from
 from facewatch.vision.pipeline import create_analyzer
 
 eval_app = typer.Typer(
@@ -124,7 +124,7 @@ def identify(
     """Open-set identification: rank-1, DIR at 1% and 0.1% false alarms, a DET plot."""
     protocol = _protocol(gallery, probes, unknown, lfw, enrolled, per_person, strangers)
     settings = _settings(config)
-    thresholds = Thresholds(settings.match_threshold, settings.unknown_threshold)
+    thresholds = thresholds_from(settings)
     with _embedder(settings, cache_dir, no_cache) as (embedder, tracker):
         report = run_identification(protocol, embedder, thresholds, svm=svm, tracker=tracker)
     _print_identification(report, thresholds)
@@ -239,5 +239,10 @@ def _print_identification(report: IdentificationReport, thresholds: Thresholds) 
 
 
 def _describe(thresholds: Thresholds) -> str:
-    fields: dict[str, Any] = {"match": thresholds.match, "unknown": thresholds.unknown}
+    fields: dict[str, Any] = {
+        "match": thresholds.match,
+        "unknown": thresholds.unknown,
+        "margin weight": thresholds.margin_weight,
+        "margin cap": thresholds.margin_cap,
+    }
     return ", ".join(f"{k} {v:g}" for k, v in fields.items())

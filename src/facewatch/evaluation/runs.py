@@ -133,9 +133,8 @@ def run_identification(
 ) -> IdentificationReport:
     """Enrol the gallery, identify every probe and stranger, and score each rule."""
     faces = embedder.faces(protocol.images, tracker)
-    gallery, names = _enrol(protocol, faces, embedder.analyzer)
-    known = [(name, _candidates(gallery, faces[path])) for name, path in protocol.probes]
-    strangers = [_candidates(gallery, faces[path]) for path in protocol.unknown]
+    found = candidates_for(protocol, faces, embedder.analyzer)
+    gallery, names, known, strangers = found.gallery, found.enrolled, found.known, found.strangers
     rules = {
         "nearest neighbour": score_probes(known, strangers, nearest_distance),
         "facewatch": score_probes(
@@ -144,7 +143,7 @@ def run_identification(
     }
     svm_at_08 = None
     if svm:
-        rules["SVM (older design)"], svm_at_08 = _svm(protocol, faces, names)
+        rules["SVM (older design)"], svm_at_08 = svm_rule(protocol, faces, names)
     return IdentificationReport(
         people=gallery.people_count,
         templates=len(gallery),
@@ -153,8 +152,31 @@ def run_identification(
         probes_without_face=sum(1 for _, c in known if c is None),
         unknown_without_face=sum(1 for c in strangers if c is None),
         rules=rules,
-        at_defaults=_at_defaults(known, strangers, thresholds),
+        at_defaults=at_defaults(known, strangers, thresholds),
         svm_at_08=svm_at_08,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The enrolled gallery and every probe's candidates (``None``: no face in the probe)."""
+
+    gallery: Gallery
+    enrolled: list[tuple[str, Embedding]]
+    known: list[tuple[str, list[Candidate] | None]]
+    strangers: list[list[Candidate] | None]
+
+
+def candidates_for(
+    protocol: IdentificationSet, faces: dict[Path, ImageFaces], analyzer: FaceAnalyzer
+) -> Candidates:
+    """Enrol the gallery photos and search the gallery for every probe and stranger."""
+    gallery, enrolled = _enrol(protocol, faces, analyzer)
+    return Candidates(
+        gallery,
+        enrolled,
+        [(name, _candidates(gallery, faces[path])) for name, path in protocol.probes],
+        [_candidates(gallery, faces[path]) for path in protocol.unknown],
     )
 
 
@@ -184,7 +206,7 @@ def _candidates(gallery: Gallery, faces: ImageFaces) -> list[Candidate] | None:
     return candidates
 
 
-def _at_defaults(
+def at_defaults(
     known: Sequence[tuple[str, Sequence[Candidate] | None]],
     strangers: Sequence[Sequence[Candidate] | None],
     thresholds: Thresholds,
@@ -207,7 +229,7 @@ def _at_defaults(
     )
 
 
-def _svm(
+def svm_rule(
     protocol: IdentificationSet,
     faces: dict[Path, ImageFaces],
     enrolled: list[tuple[str, Embedding]],

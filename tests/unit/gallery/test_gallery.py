@@ -1,6 +1,11 @@
-import numpy as np
+from collections.abc import Sequence
+from pathlib import Path
 
-from facewatch.gallery.gallery import Gallery, TemplateEntry
+import numpy as np
+import pytest
+
+from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry, TemplateRef
+from facewatch.gallery.index import IndexConfig, IndexFileError, create_index
 
 
 def unit(i: int, dim: int = 4) -> np.ndarray:
@@ -44,3 +49,78 @@ def test_a_person_whose_last_template_is_removed_leaves_the_gallery() -> None:
 
 def test_an_empty_gallery_offers_no_candidates() -> None:
     assert Gallery("test", 4).nearest_people(unit(0)[None, :], k=3) == [[]]
+
+
+def test_a_saved_gallery_loads_back_with_the_same_answers(tmp_path: Path) -> None:
+    gallery = make_gallery()
+    gallery.save(tmp_path / "snapshot")
+    loaded = Gallery.load(tmp_path / "snapshot", "test", 4)
+    assert len(loaded) == 3
+    assert loaded.people_count == 2
+    assert loaded.nearest_people(unit(2)[None, :], k=2) == gallery.nearest_people(
+        unit(2)[None, :], k=2
+    )
+
+
+def test_saving_again_replaces_the_snapshot_whole(tmp_path: Path) -> None:
+    gallery = make_gallery()
+    gallery.save(tmp_path / "snapshot")
+    gallery.remove_person(100)
+    gallery.save(tmp_path / "snapshot")
+    assert len(Gallery.load(tmp_path / "snapshot", "test", 4)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["snapshot"]
+
+
+def test_a_failed_save_leaves_the_previous_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gallery = make_gallery()
+    gallery.save(tmp_path / "snapshot")
+
+    def broken_write(folder: Path) -> None:
+        (folder / "half-written").write_bytes(b"x")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(gallery.index, "write", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        gallery.save(tmp_path / "snapshot")
+    assert len(Gallery.load(tmp_path / "snapshot", "test", 4)) == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["snapshot"]
+
+
+@pytest.mark.parametrize(("model", "dim"), [("other-model", 4), ("test", 8)])
+def test_a_snapshot_of_another_model_is_refused(tmp_path: Path, model: str, dim: int) -> None:
+    make_gallery().save(tmp_path / "snapshot")
+    with pytest.raises(IndexFileError, match="embeddings"):
+        Gallery.load(tmp_path / "snapshot", model, dim)
+
+
+def test_a_missing_snapshot_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(IndexFileError, match="no complete gallery snapshot"):
+        Gallery.load(tmp_path / "nothing", "test", 4)
+
+
+def test_sync_follows_the_database_list_of_templates() -> None:
+    gallery = make_gallery()
+    current = [TemplateRef(1, 100, "ada lovelace"), TemplateRef(4, 300, "cy")]
+    fetched: list[list[int]] = []
+
+    def fetch(ids: Sequence[int]) -> list[TemplateEntry]:
+        fetched.append(list(ids))
+        return [TemplateEntry(4, 300, "cy", unit(3))]
+
+    report = gallery.sync(current, fetch)
+    assert report == SyncReport(added=1, removed=2, renamed=1)
+    assert fetched == [[4]]
+    [cands] = gallery.nearest_people(unit(3)[None, :], k=3)
+    assert [c.name for c in cands] == ["cy", "ada lovelace"]
+
+
+def test_nearest_people_finds_each_person_once_through_an_hnsw_index() -> None:
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(300, 4)).astype(np.float32)
+    gallery = Gallery("test", 4, create_index(4, IndexConfig(kind="hnsw")))
+    gallery.add(TemplateEntry(i, i // 3, f"p{i // 3}", v) for i, v in enumerate(vectors))
+    [cands] = gallery.nearest_people(vectors[7][None, :], k=5)
+    assert cands[0].person_id == 2
+    assert len({c.person_id for c in cands}) == 5

@@ -1,9 +1,14 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from facewatch.gallery.matching import Thresholds, assign, decide
+from facewatch.config import Settings
+from facewatch.gallery.matching import Thresholds, assign, decide, decision_score, thresholds_from
 from facewatch.types import Candidate, MatchStatus
 
-T = Thresholds(match=0.5, unknown=0.6)
+T = Thresholds(match=0.5, unknown=0.6, margin_weight=0)
+"""Distance alone: the tests of the two thresholds and of unique assignment."""
+MARGIN = Thresholds(match=0.5, unknown=0.6, margin_weight=1.0, margin_cap=0.1)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +59,67 @@ def test_a_face_whose_only_candidate_went_to_a_closer_face_is_unknown() -> None:
     assert second.name == "ada"
     assert first.status is MatchStatus.UNKNOWN
     assert first.person_id is None
+
+
+# --- the runner-up margin ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("candidates", "status", "score"),
+    [
+        ([("ada", 0.45), ("bob", 0.70)], MatchStatus.KNOWN, 0.45),  # clear lead: no penalty
+        ([("ada", 0.45), ("bob", 0.55)], MatchStatus.KNOWN, 0.45),  # lead = cap: no penalty
+        ([("ada", 0.45), ("bob", 0.47)], MatchStatus.UNCERTAIN, 0.53),  # between two people
+        ([("ada", 0.45), ("bob", 0.45)], MatchStatus.UNCERTAIN, 0.55),  # a tie: full penalty
+        ([("ada", 0.45)], MatchStatus.KNOWN, 0.45),  # nobody else in sight
+        ([("ada", 0.52), ("bob", 0.53)], MatchStatus.UNKNOWN, 0.61),
+    ],
+)
+def test_a_face_near_two_people_is_held_back_by_the_margin(
+    candidates: list[tuple[str, float]], status: MatchStatus, score: float
+) -> None:
+    cands = [Candidate(i, name, d) for i, (name, d) in enumerate(candidates)]
+    assert decision_score(cands, MARGIN) == pytest.approx(score)
+    assert decide(cands, MARGIN).status is status
+    assert decide(cands, MARGIN).distance == candidates[0][1]
+
+
+RANK = {MatchStatus.KNOWN: 0, MatchStatus.UNCERTAIN: 1, MatchStatus.UNKNOWN: 2}
+
+
+@settings(max_examples=200, database=None)
+@given(
+    distances=st.lists(st.floats(0.0, 1.2), min_size=1, max_size=5),
+    weight=st.floats(0.0, 3.0),
+    cap=st.floats(0.0, 0.3),
+)
+def test_the_margin_never_names_a_face_the_distance_alone_would_not(
+    distances: list[float], weight: float, cap: float
+) -> None:
+    cands = [Candidate(i, f"p{i}", d) for i, d in enumerate(sorted(distances))]
+    with_margin = decide(cands, Thresholds(0.5, 0.6, margin_weight=weight, margin_cap=cap))
+    alone = decide(cands, T)
+    assert RANK[with_margin.status] >= RANK[alone.status]
+
+
+def test_a_face_that_fell_back_to_its_second_person_is_not_named_outright() -> None:
+    # Face 0 looks more like ada, but ada is face 1: bob is a fallback, not a certainty.
+    faces = [
+        [Candidate(1, "ada", 0.45), Candidate(2, "bob", 0.48)],
+        [Candidate(1, "ada", 0.30), Candidate(2, "bob", 0.70)],
+    ]
+    first, second = assign(faces, MARGIN)
+    assert second.status is MatchStatus.KNOWN
+    assert first.name == "bob"
+    assert first.status is MatchStatus.UNCERTAIN
+
+
+def test_the_settings_configure_the_margin() -> None:
+    configured = thresholds_from(Settings(margin_weight=0.5, margin_cap=0.2))
+    assert (configured.margin_weight, configured.margin_cap) == (0.5, 0.2)
+    assert thresholds_from(Settings()) == Thresholds(0.5, 0.6)
+
+
+def test_a_negative_margin_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        Thresholds(0.5, 0.6, margin_weight=-1)
