@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,3 +104,32 @@ def test_stopping_the_broadcaster_ends_every_subscription() -> None:
         return len(received) + broadcaster.subscribers
 
     assert asyncio.run(scenario()) == 0
+
+
+def test_no_event_is_lost_when_timeouts_race_with_arrivals() -> None:
+    async def scenario() -> list[str]:
+        broadcaster = Broadcaster(subscriber_queue_size=1000)
+        subscription = broadcaster.subscribe()
+
+        def publish() -> None:
+            for number in range(300):
+                broadcaster.submit(event(number))
+                if number % 10 == 0:
+                    time.sleep(0.001)
+
+        thread = threading.Thread(target=publish)
+        thread.start()
+        received: list[str] = []
+        while len(received) < 300:
+            arrived = await subscription.next(0.0005)  # times out constantly
+            if arrived is not None:
+                received.append(arrived.id)
+            elif not thread.is_alive() and len(received) < 300:
+                arrived = await subscription.next(1.0)
+                if arrived is None:
+                    break
+                received.append(arrived.id)
+        thread.join()
+        return received
+
+    assert asyncio.run(scenario()) == [f"e{n}" for n in range(300)]
