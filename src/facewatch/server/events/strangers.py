@@ -1,9 +1,10 @@
-"""Who is a stranger: sightings of one unknown face share an ``unknown_id``.
+"""Who is a stranger, when ingest stored no identity: sightings of one face share an id.
 
-Until unknown clustering stores strangers in the database, a process keeps the strangers
-it saw recently in memory: a new unknown face gets the id of the nearest recent stranger
-within ``threshold`` (any camera, so a stranger walking past two cameras keeps one id), or
-the id of its edge track on the same camera, or a new id.
+Unknown clustering gives most unknown detections a stored identity at ingest (events use
+it). For those without one, a process keeps the strangers it saw recently in memory: a new
+unknown face gets the id of the nearest recent stranger within ``threshold`` (any camera,
+so a stranger walking past two cameras keeps one id), or the id of its edge track on the
+same camera, or a new id.
 """
 
 from __future__ import annotations
