@@ -25,7 +25,7 @@ from facewatch.edge.encoder import CropEncoder, ShotEmbedder
 from facewatch.edge.metrics import CameraCounts, CameraMetrics, summary_line
 from facewatch.edge.motion import MotionGate
 from facewatch.edge.outbox import Outbox, QueuedItem
-from facewatch.edge.pipeline import CameraPipeline, Stages
+from facewatch.edge.pipeline import CameraPipeline, Stages, is_first_shot
 from facewatch.edge.sampler import FrameSampler
 from facewatch.edge.sources import FrameSource, open_source
 from facewatch.edge.tracker import create_tracker
@@ -244,6 +244,10 @@ class EdgeAgent:
                 wire_bytes=delivery.wire_bytes,
                 faces_stored=delivery.faces,
             )
+            if is_first_shot(item.idempotency_key):
+                waited = max(time.time() - queued.queued_at, 0.0)
+                metrics.add(first_shots=1, first_shot_seconds=waited)
+                metrics.peak(first_shot_seconds_max=waited)
         elif delivery.status is DeliveryStatus.REJECTED:
             metrics.add(rejected=1)
         else:

@@ -46,6 +46,11 @@ class CameraCounts:
     """``request_bytes`` plus TCP/IP headers: the on-the-wire estimate."""
     faces_stored: int = 0
     """Faces the server found in what was sent and stored."""
+    first_shots: int = 0
+    """First shots of tracks acknowledged (the ones live alerts are raised from)."""
+    first_shot_seconds: float = 0.0
+    """Sum of their times from the outbox to the server's acknowledgement."""
+    first_shot_seconds_max: float = 0.0
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
@@ -65,6 +70,12 @@ class CameraMetrics:
             for name, amount in amounts.items():
                 setattr(self._counts, name, getattr(self._counts, name) + amount)
 
+    def peak(self, **values: float) -> None:
+        """Keep the larger of each counter and the value: ``metrics.peak(x_max=0.4)``."""
+        with self._lock:
+            for name, value in values.items():
+                setattr(self._counts, name, max(getattr(self._counts, name), value))
+
     def snapshot(self) -> CameraCounts:
         with self._lock:
             return CameraCounts(
@@ -83,5 +94,10 @@ def summary_line(camera_id: str, counts: CameraCounts, outbox_depth: int) -> str
         f"candidates {counts.candidates}, tracks {counts.tracks}, shots {counts.shots}; "
         f"sent {counts.sent} ({counts.payload_bytes / 1024:.1f} KiB payload, "
         f"{counts.wire_bytes / 1024:.1f} KiB on the wire), rejected {counts.rejected}, "
-        f"outbox {outbox_depth}"
+        f"first shots out in {_mean(counts.first_shot_seconds, counts.first_shots):.2f} s "
+        f"(max {counts.first_shot_seconds_max:.2f}); outbox {outbox_depth}"
     )
+
+
+def _mean(total: float, count: int) -> float:
+    return total / count if count else 0.0

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 _COLUMNS = (
     "id, idempotency_key, kind, camera_id, track_id, captured_at, fields, payload, media_type,"
-    " thumbnail, attempts"
+    " thumbnail, attempts, created_at"
 )
 
 
@@ -80,6 +80,8 @@ class QueuedItem:
     id: int
     item: OutboxItem
     attempts: int
+    queued_at: float = 0.0
+    """When it was put in the outbox (seconds since the epoch)."""
 
 
 class Outbox:
@@ -249,7 +251,9 @@ def _size(item: OutboxItem) -> int:
 
 
 def _queued(row: tuple[object, ...]) -> QueuedItem:
-    (item_id, key, kind, camera_id, track_id, captured_at, fields, payload, media, thumb, n) = row
+    (item_id, key, kind, camera_id, track_id, captured_at, fields, payload, media, thumb, n, at) = (
+        row
+    )
     item = OutboxItem(
         idempotency_key=str(key),
         kind=ItemKind(str(kind)),
@@ -261,4 +265,4 @@ def _queued(row: tuple[object, ...]) -> QueuedItem:
         fields=json.loads(str(fields)),
         thumbnail=None if thumb is None else bytes(thumb),  # type: ignore[call-overload]
     )
-    return QueuedItem(int(item_id), item, int(n))  # type: ignore[call-overload]
+    return QueuedItem(int(item_id), item, int(n), float(at))  # type: ignore[call-overload,arg-type]

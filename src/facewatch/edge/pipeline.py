@@ -22,8 +22,8 @@ from facewatch.edge.types import Dispatch, Frame
 logger = logging.getLogger(__name__)
 
 EMBEDDING_MEDIA_TYPE = "application/x-float16-le"
-"""Embeddings travel as little-endian float16: half the bytes of float32, and distances
-between dlib descriptors (values within +-0.5) change by about 1e-4."""
+"""Embeddings travel as little-endian float16: half the bytes of float32. dlib descriptors
+lie within +-0.5; on the knn_examples faces float16 moved distances by at most 3.3e-4."""
 
 
 @dataclass(slots=True)
@@ -101,7 +101,7 @@ class CameraPipeline:
 
     def _item(self, dispatch: Dispatch) -> OutboxItem:
         shot = dispatch.shot
-        key = f"{self.camera_id}:{self.run_id}:{shot.track_id}:{dispatch.sequence}"
+        key = idempotency_key(self.camera_id, self.run_id, shot.track_id, dispatch.sequence)
         track = f"{self.run_id}-{shot.track_id}"
         if self.stages.embedder is None:
             encoded = self.stages.encoder.encode(shot.crop)
@@ -125,3 +125,13 @@ class CameraPipeline:
         if self.crops.thumbnail_size <= 0:
             return None
         return self.stages.encoder.encode(dispatch.shot.crop, self.crops.thumbnail_size).data
+
+
+def idempotency_key(camera_id: str, run_id: str, track_id: int, sequence: int) -> str:
+    """``camera:run:track:shot``: unique per shot, the same on every retry of it."""
+    return f"{camera_id}:{run_id}:{track_id}:{sequence}"
+
+
+def is_first_shot(key: str) -> bool:
+    """Whether the item with this key is the first shot of its track (a live alert)."""
+    return key.rsplit(":", 1)[-1] == "0"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import httpx
 import numpy as np
 import pytest
 
@@ -138,3 +139,25 @@ def write_blank_video(path: Path) -> Path:
         writer.write(np.zeros((240, 320, 3), dtype=np.uint8))
     writer.release()
     return path
+
+
+HAMILTON = "face_recognition_examples/examples/short_hamilton_clip.mp4"
+MIRANDA = "face_recognition_examples/examples/lin-manuel-miranda.png"
+
+
+def test_an_enrolled_performer_of_the_hamilton_clip_is_named_in_its_detections(
+    server: LiveServer, make_config: ConfigMaker, testdata: Path
+) -> None:
+    headers = {"Authorization": f"Bearer {server.key('admin')}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as admin:
+        person = admin.post("/api/v1/people", json={"name": "lin-manuel-miranda"}).json()
+        photo = {"images": ("miranda.png", (testdata / MIRANDA).read_bytes(), "image/png")}
+        assert admin.post(f"/api/v1/people/{person['id']}/faces", files=photo).is_success
+    transport = RecordingTransport()
+    summary, _ = run_agent(make_config("hamilton", testdata / HAMILTON), transport)
+    counts = summary.cameras["hamilton"]
+    named = [d for d in server.detections(camera_id="hamilton") if d["person_id"]]
+    assert {d["name"] for d in named} == {"lin-manuel-miranda"}
+    assert counts.first_shots > 0
+    # Live alerts: a track's first shot reaches the server soon after it is queued.
+    assert counts.first_shot_seconds / counts.first_shots < 1.0
