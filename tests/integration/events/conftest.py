@@ -181,17 +181,22 @@ def wait_for_events(live: LiveServer) -> Callable[..., list[dict[str, Any]]]:
 
 @pytest.fixture(scope="session")
 def settle(live: LiveServer) -> Callable[[], None]:
-    """Waits until the dispatcher has handled everything queued (so absences are real)."""
+    """Waits until the dispatcher and every queued sink have handled all they were given
+    (so that an absence is real, not a delay)."""
+
+    def idle() -> bool:
+        stats = live.runtime.events.stats()
+        workers = [stats.dispatcher, *stats.sinks]
+        return all(
+            w is not None and w.queued == 0 and w.handled + w.failed >= w.accepted for w in workers
+        )
 
     def wait(timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            stats = live.runtime.events.stats().dispatcher
-            assert stats is not None
-            if stats.queued == 0 and stats.handled + stats.failed >= stats.accepted:
-                return
+        while not idle():
+            if time.monotonic() > deadline:
+                pytest.fail("the event path did not catch up")
             time.sleep(0.05)
-        pytest.fail("the event dispatcher did not catch up")
 
     return wait
 
