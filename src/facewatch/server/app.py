@@ -25,6 +25,8 @@ from facewatch.server.routers import (
     health,
     people,
     recognize,
+    reports,
+    search,
     unknowns,
     webhooks,
     zones,
@@ -85,7 +87,8 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         app.include_router(module.router)
     for module in (zones, events, webhooks):
         app.include_router(module.router)
-    app.include_router(unknowns.router)
+    for module in (unknowns, search, reports):
+        app.include_router(module.router)
     dashboard.install(app)
     if settings.compat_cloud_api:
         compat.install(app, settings)
