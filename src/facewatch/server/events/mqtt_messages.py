@@ -82,19 +82,20 @@ class Topics:
 
 def event_messages(topics: Topics, event: Event) -> list[Message]:
     """The messages one event publishes: the event on its topics, and the retained states."""
-    body = _json(event.payload())
+    payload = event.payload()
+    body = _json(payload)
     messages = [Message(topics.events, body), Message(topics.person_events(event.person_id), body)]
     if event.camera_id is not None:
         messages.append(Message(topics.camera_events(event.camera_id), body))
-        state = _camera_state(event)
+        state = _camera_state(event, payload)
         messages.append(Message(topics.camera_last_person(event.camera_id), state, retain=True))
     if event.person_id is not None:
-        state = _person_state(event)
+        state = _person_state(event, payload)
         messages.append(Message(topics.person_last_seen(event.person_id), state, retain=True))
     return messages
 
 
-def _camera_state(event: Event) -> bytes:
+def _camera_state(event: Event, payload: dict[str, Any]) -> bytes:
     return _json(
         {
             "person": event.person_name if event.person_id is not None else UNKNOWN,
@@ -103,19 +104,19 @@ def _camera_state(event: Event) -> bytes:
             "category": event.category,
             "event_type": event.type.value,
             "event_id": event.id,
-            "time": event.time.isoformat(),
+            "time": payload["time"],  # the same ISO 8601 form as in the event
             "zone": event.zone,
             "crop_url": event.crop_url,
         }
     )
 
 
-def _person_state(event: Event) -> bytes:
+def _person_state(event: Event, payload: dict[str, Any]) -> bytes:
     return _json(
         {
             "camera": event.camera_id,
             "zone": event.zone,
-            "time": event.time.isoformat(),
+            "time": payload["time"],
             "name": event.person_name,
             "event_type": event.type.value,
             "event_id": event.id,

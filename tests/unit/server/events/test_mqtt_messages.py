@@ -101,3 +101,9 @@ def test_a_person_gets_a_last_camera_and_a_last_seen_timestamp_sensor() -> None:
 @pytest.mark.parametrize(("raw", "safe"), [("gate-1", "gate-1"), ("a.b:c d", "a_b_c_d")])
 def test_safe_ids_keep_letters_digits_underscores_and_dashes(raw: str, safe: str) -> None:
     assert safe_id(raw) == safe
+
+
+def test_the_retained_states_give_the_time_as_the_event_does() -> None:
+    messages = event_messages(TOPICS, event())
+    times = {json.loads(m.payload)["time"] for m in messages}
+    assert times == {"2026-01-01T09:00:00Z"}
