@@ -21,7 +21,7 @@ from pydantic_settings import (
 
 from facewatch.errors import ConfigurationError
 
-DetectorName = Literal["hog", "haar", "onnx"]
+DetectorName = Literal["hog", "haar", "onnx", "mmod"]
 EmbedderName = Literal["onnx", "dlib"]
 IndexName = Literal["auto", "exact", "hnsw"]
 
@@ -58,7 +58,11 @@ class Settings(BaseSettings):
 
     # --- vision ------------------------------------------------------------------------
     detector: DetectorName = Field(
-        default="hog", description="Face detector used to (re-)detect faces: hog, haar or onnx."
+        default="hog",
+        description=(
+            "Face detector used to (re-)detect faces: hog, haar, onnx (a user-supplied "
+            "Ultra-Light model) or mmod (dlib's CNN converted to ONNX: slower, finds turned faces)."
+        ),
     )
     hog_upsample: int | None = Field(
         default=None,
@@ -71,6 +75,12 @@ class Settings(BaseSettings):
     )
     hog_auto_upsample_pixels: int = Field(
         default=1_000_000, gt=0, description="Largest image that auto mode still upsamples."
+    )
+    mmod_upsample: int = Field(
+        default=0,
+        ge=0,
+        le=2,
+        description="Times the mmod detector doubles the image (0 finds faces from ~80 px).",
     )
     onnx_detector_path: Path | None = Field(
         default=None, description="A user-supplied Ultra-Light ONNX face detector file."
@@ -445,6 +455,104 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- security and privacy (docs/security.md) ----------------------------------------
+    development_mode: bool = Field(
+        default=False,
+        description=(
+            "A development setup: `facewatch config validate` then warns about default or "
+            "weak secrets, a missing encryption key and plain http instead of refusing them."
+        ),
+    )
+    tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) `facewatch serve` answers https with; needs tls_key.",
+    )
+    tls_key: Path | None = Field(
+        default=None, description="PEM private key of tls_cert (keep it readable by no one else)."
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "32 random bytes, base64 (make one with `facewatch admin new-key`): embeddings and "
+            "face images are then stored encrypted (AES-256-GCM). Unset: stored in clear."
+        ),
+    )
+    encryption_old_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Earlier encryption keys, comma-separated, still used to read until "
+            "`facewatch admin rotate-key` has re-encrypted everything with encryption_key."
+        ),
+    )
+    erasure_detections: Literal["delete", "anonymize"] = Field(
+        default="delete",
+        description=(
+            "What deleting a person does to their detections: delete them, or keep them "
+            "anonymised (time and camera only: no person, crop, embedding or candidates)."
+        ),
+    )
+    retention_unknown_faces_days: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "Days the crops and embeddings of strangers' faces (nobody enrolled) are kept "
+            "after they were received; 0 keeps them."
+        ),
+    )
+    retention_detections_days: float = Field(
+        default=365.0,
+        ge=0,
+        description="Days a detection is kept after it was received (crop included); 0: always.",
+    )
+    retention_events_days: float = Field(
+        default=365.0, ge=0, description="Days an event is kept after it was raised; 0: always."
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "Seconds between two scheduled purges of what outlived its retention, run by one "
+            "replica; 0 leaves it to `facewatch admin purge`."
+        ),
+    )
+    rate_limit_recognize_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description=(
+            "Recognitions (POST /api/v1/recognize, search by photo) one API key or dashboard "
+            "login may ask per minute; 0: no limit. Over it: 429 with Retry-After."
+        ),
+    )
+    rate_limit_ingest_per_minute: int = Field(
+        default=6000,
+        ge=0,
+        description="Ingest requests (detections, edge batches) per API key per minute; 0: off.",
+    )
+    rate_limit_search_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Searches (detections, events, people) per key or login per minute; 0: off.",
+    )
+    rate_limit_address_multiplier: float = Field(
+        default=4.0,
+        ge=1,
+        description=(
+            "One client address may make this many times a key's rate (several devices can "
+            "share an address behind NAT); unauthenticated floods are held to it too."
+        ),
+    )
+    rate_limit_burst_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="A client may burst this many seconds' worth of its rate at once.",
+    )
+    request_body_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest time a client may take to send a request body (slow loris); 408.",
+    )
+
     # Where the YAML file was read from; set through FACEWATCH_CONFIG_FILE or config_file=...
     config_file: Path | None = Field(default=None, description="Optional YAML settings file.")
 
@@ -454,6 +562,8 @@ class Settings(BaseSettings):
             raise ValueError("unknown_threshold must be at or above match_threshold")
         if self.detector == "onnx" and self.onnx_detector_path is None:
             raise ValueError("detector 'onnx' needs onnx_detector_path")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
         return self
 
     @classmethod

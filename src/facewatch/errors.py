@@ -13,9 +13,11 @@ Every layer raises these; the server maps them to HTTP codes in one place
     ├── Conflict                     409  duplicate name, idempotency clash
     ├── Unauthorized                 401  no key or an unknown key
     ├── Forbidden                    403  a key without the needed scope
+    ├── TooManyRequests              429  a rate limit (with ``retry_after`` seconds)
     └── ConfigurationError           500-class, raised at start-up only
         ├── ModelUnavailable              a model file or runtime is missing
-        └── DatabaseTooNew                the database was migrated by newer code
+        ├── DatabaseTooNew                the database was migrated by newer code
+        └── EncryptionKeyError            encrypted data and no (or the wrong) key
 """
 
 from __future__ import annotations
@@ -87,6 +89,16 @@ class Forbidden(FacewatchError):
     code = "forbidden"
 
 
+class TooManyRequests(FacewatchError):
+    """A rate limit was reached: the client should wait ``retry_after`` seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 class ConfigurationError(FacewatchError):
     """Facewatch cannot start as configured."""
 
@@ -103,3 +115,9 @@ class DatabaseTooNew(ConfigurationError):
     """The database schema is newer than this version of Facewatch knows."""
 
     code = "database_too_new"
+
+
+class EncryptionKeyError(ConfigurationError):
+    """Stored data is encrypted and the configured keys cannot open it (none, or wrong)."""
+
+    code = "encryption_key_error"

@@ -18,6 +18,7 @@ from facewatch.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -35,6 +36,7 @@ STATUS: tuple[tuple[type[FacewatchError], int], ...] = (
     (Conflict, 409),
     (Unauthorized, 401),
     (Forbidden, 403),
+    (TooManyRequests, 429),
 )
 
 
@@ -45,8 +47,12 @@ def status_for(exc: FacewatchError) -> int:
     return 500
 
 
-def error_response(status: int, detail: object, code: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(
+    status: int, detail: object, code: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
 
 
@@ -55,7 +61,10 @@ async def _facewatch_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-    return error_response(status, exc.message, exc.code)
+    headers = None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(status, exc.message, exc.code, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -72,7 +81,9 @@ _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
+    429: "too_many_requests",
 }
 
 

@@ -75,6 +75,14 @@ class BlobStore(ABC):
     def keys(self) -> Iterator[str]:
         """Every stored key, in no particular order (for scans such as orphan clean-up)."""
 
+    def key_for(self, data: bytes) -> str:
+        """The key ``put(data)`` stores ``data`` under (an encrypting store keys otherwise)."""
+        return blob_key(data)
+
+    def put_as(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` as given (for stores that wrap this one)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot store under a given key")
+
 
 class FileBlobStore(BlobStore):
     """Blobs as files ``root/ab/cd/<sha256>``, written atomically and fsynced."""
@@ -92,10 +100,13 @@ class FileBlobStore(BlobStore):
 
     def put(self, data: bytes) -> str:
         key = blob_key(data)
+        self.put_as(key, data)
+        return key
+
+    def put_as(self, key: str, data: bytes) -> None:
         path = self.path_for(key)
         if not path.is_file():
             _write_atomically(path, data)
-        return key
 
     def get(self, key: str) -> bytes:
         try:
@@ -180,9 +191,12 @@ class S3BlobStore(BlobStore):
 
     def put(self, data: bytes) -> str:
         key = blob_key(data)
+        self.put_as(key, data)
+        return key
+
+    def put_as(self, key: str, data: bytes) -> None:
         with _s3_errors(f"store blob {key}"):
             self._client.put_object(Bucket=self.bucket, Key=self.object_key(key), Body=data)
-        return key
 
     def get(self, key: str) -> bytes:
         name = self.object_key(key)

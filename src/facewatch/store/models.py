@@ -2,7 +2,8 @@
 
 Every timestamp is stored in UTC. Embeddings are stored as raw little-endian float32 bytes
 together with the id of the model that made them, so that a change of embedder can re-embed
-from the kept enrolment images.
+from the kept enrolment images. With an encryption key configured those bytes are stored
+sealed (AES-GCM, ``EncryptedBytes`` in ``facewatch.store.encryption``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from facewatch.store.encryption import EncryptedBytes
 
 # Stable constraint names so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -105,7 +107,7 @@ class Template(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    embedding: Mapped[bytes] = mapped_column(EncryptedBytes("templates.embedding"))
     model: Mapped[str] = mapped_column(String(80), index=True)
     quality: Mapped[float] = mapped_column(Float)
     box: Mapped[list[int]] = mapped_column(JSON)
@@ -155,7 +157,7 @@ class Detection(Base):
     landmarks: Mapped[list[list[float]] | None] = mapped_column(JSON)
     quality: Mapped[float] = mapped_column(Float)
     candidates: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding: Mapped[bytes | None] = mapped_column(EncryptedBytes("detections.embedding"))
     model: Mapped[str | None] = mapped_column(String(80))
     crop_image_id: Mapped[int | None] = mapped_column(
         ForeignKey("images.id", ondelete="SET NULL"), index=True
@@ -191,6 +193,10 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """After this the key is refused (None: never); a rotation sets it on the old key."""
+    rotated_from_id: Mapped[int | None] = mapped_column(Integer)
+    """The key this one replaced (``facewatch keys rotate``), for the record."""
 
 
 class User(Base):
@@ -370,7 +376,7 @@ class UnknownIdentity(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     model: Mapped[str] = mapped_column(String(80), index=True)
-    centroid: Mapped[bytes] = mapped_column(LargeBinary)
+    centroid: Mapped[bytes] = mapped_column(EncryptedBytes("unknown_identities.centroid"))
     faces: Mapped[int] = mapped_column(Integer, default=0)
     """Faces averaged into the centroid (the detections count is counted, not kept)."""
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -414,3 +420,28 @@ class IdentityExclusion(Base):
         ForeignKey("unknown_identities.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One line of the audit trail: who did what to which record, from where, and when.
+
+    Append-only: the migration adds triggers that refuse UPDATE and DELETE. ``target`` and
+    ``details`` name records by id and list changed field names and counts, never a
+    person's name, an image or an embedding, so that erasing a person leaves no trace here.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_action_time", "action", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    """``key:<prefix>``, ``user:<username>``, ``cli:<os user>`` or ``system``."""
+    address: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    """What happened, as ``<kind>.<verb>``: ``person.deleted``, ``user.login``..."""
+    target: Mapped[str] = mapped_column(String(200), default="")
+    """What it happened to, as ``<kind>:<id>``."""
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    """``ok``, ``denied`` (refused by a check) or ``failed``."""
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)

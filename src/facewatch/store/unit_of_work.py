@@ -25,11 +25,12 @@ from typing import Self
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from facewatch.store.blobs import BlobStore, blob_key, check_blob_key
+from facewatch.store.blobs import BlobStore, check_blob_key
 from facewatch.store.db import Database
 from facewatch.store.models import Image
 from facewatch.store.repositories import (
     ApiKeyRepository,
+    AuditRepository,
     CameraRepository,
     DetectionRepository,
     EventRepository,
@@ -68,6 +69,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(self.session)
         self.webhook_deliveries = WebhookDeliveryRepository(self.session)
         self.unknowns = UnknownRepository(self.session)
+        self.audit = AuditRepository(self.session)
         self._new_blobs: set[str] = set()
         self._blobs_to_delete: set[str] = set()
 
@@ -90,7 +92,7 @@ class UnitOfWork:
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` in the blob store; removed again unless this unit commits."""
-        key = blob_key(data)
+        key = self.blobs.key_for(data)
         if key not in self._new_blobs and not self.blobs.exists(key):
             self._new_blobs.add(key)
         self.blobs.put(data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -96,7 +95,7 @@ def _examine(runtime: Runtime, upload: Upload) -> _Accepted:
     return _Accepted(
         upload=upload,
         face=face,
-        sha256=hashlib.sha256(upload.data).hexdigest(),
+        sha256=runtime.blobs.key_for(upload.data),  # keyed (HMAC) when encryption is on
         content_type=image_format(upload.data),
         width=int(image.shape[1]),
         height=int(image.shape[0]),

@@ -23,8 +23,10 @@ from facewatch.server.services.sync import (
     create_change_feed,
 )
 from facewatch.server.services.workers import AnalysisPool, Analyzer
+from facewatch.store.audit_trail import install_audit_trail
 from facewatch.store.blobs import BlobStore, create_blob_store
 from facewatch.store.db import Database, open_database
+from facewatch.store.encryption import ProtectedBlobStore, attach_keyring, keyring_from_settings
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
@@ -51,11 +53,15 @@ class Runtime:
     def open(cls, settings: Settings) -> Runtime:
         """Open storage; migrate the schema if allowed, and refuse one that is too new."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        keyring = keyring_from_settings(settings)  # a bad key fails here, before anything opens
         db = open_database(settings)
+        # Embeddings and images are sealed with the key, if one is configured (docs/security.md).
+        attach_keyring(db.engine, keyring)
+        install_audit_trail()  # changes to people, keys, users... are audited
         return cls(
             settings=settings,
             db=db,
-            blobs=create_blob_store(settings),
+            blobs=ProtectedBlobStore(create_blob_store(settings), keyring),
             changes=create_change_feed(db),
         )
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from facewatch.config import Settings
-from facewatch.errors import FacewatchError, Unauthorized
+from facewatch.errors import TooManyRequests, Unauthorized
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.users import (
     Permission,
@@ -39,14 +39,14 @@ COOKIE_NAME = "facewatch_session"
 SECURE_COOKIE_NAME = "__Host-facewatch_session"
 
 
-class LoginThrottled(FacewatchError):
-    """Too many failed logins from one address: wait ``retry_after`` seconds."""
-
-    code = "too_many_requests"
+class LoginThrottled(TooManyRequests):
+    """Too many failed logins from one address: wait ``retry_after`` seconds (429)."""
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed logins from this address; retry in {retry_after} s")
-        self.retry_after = retry_after
+        super().__init__(
+            f"too many failed logins from this address; retry in {retry_after} s",
+            retry_after=retry_after,
+        )
 
 
 @dataclass(frozen=True, slots=True)

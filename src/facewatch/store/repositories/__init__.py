@@ -5,6 +5,7 @@ transaction.
 """
 
 from facewatch.store.repositories.api_keys import ApiKeyRepository
+from facewatch.store.repositories.audit import AuditFilter, AuditRepository
 from facewatch.store.repositories.cameras import CameraChanges, CameraRepository
 from facewatch.store.repositories.common import Page
 from facewatch.store.repositories.detections import DetectionRepository
@@ -27,6 +28,8 @@ from facewatch.store.repositories.zones import ZoneRepository
 
 __all__ = [
     "ApiKeyRepository",
+    "AuditFilter",
+    "AuditRepository",
     "CameraChanges",
     "CameraRepository",
     "DeliveryStatus",
