@@ -24,6 +24,11 @@ def face_recognition_model_path() -> Path:
     return _dlib_model("face_recognition_model_location", "ResNet face recognition model")
 
 
+def cnn_face_detector_path() -> Path:
+    """dlib's MMOD CNN face detector (``mmod_human_face_detector.dat``)."""
+    return _dlib_model("cnn_face_detector_model_location", "MMOD CNN face detector")
+
+
 def shape_predictor_5_path() -> Path:
     """dlib's 5-point landmark model (``shape_predictor_5_face_landmarks.dat``)."""
     return _dlib_model("pose_predictor_five_point_model_location", "5-point landmark model")

@@ -19,11 +19,12 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 from facewatch.errors import ModelUnavailable
-from facewatch.vision.convert.dlib_dnn import Spec, read_network
+from facewatch.vision.convert.dlib_dnn import Network, Spec, read_network
 from facewatch.vision.convert.dlib_format import DlibFormatError
+from facewatch.vision.convert.mmod import mmod_metadata
 from facewatch.vision.convert.onnx_graph import build_model
-from facewatch.vision.convert.topologies import face_recognition_resnet
-from facewatch.vision.models import face_recognition_model_path
+from facewatch.vision.convert.topologies import face_recognition_resnet, mmod_face_detector
+from facewatch.vision.models import cnn_face_detector_path, face_recognition_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class ConvertibleModel:
     name: str
     locate: Callable[[], Path]
     topology: Callable[[], Sequence[Spec]]
+    metadata: Callable[[Network], dict[str, str]] = lambda network: {}
 
 
 DLIB_RESNET = ConvertibleModel(
@@ -51,7 +53,12 @@ DLIB_RESNET = ConvertibleModel(
 )
 """dlib's ResNet face descriptor (128-d)."""
 
-CONVERTIBLE_MODELS = (DLIB_RESNET,)
+DLIB_MMOD = ConvertibleModel(
+    "mmod_human_face_detector", cnn_face_detector_path, mmod_face_detector, mmod_metadata
+)
+"""dlib's MMOD CNN face detector (score maps; see ``convert.mmod`` for their decoding)."""
+
+CONVERTIBLE_MODELS = (DLIB_RESNET, DLIB_MMOD)
 """Every model ``facewatch models convert`` converts."""
 
 
@@ -100,7 +107,9 @@ def convert(model: ConvertibleModel, source: Path, target: Path) -> None:
         raise ModelUnavailable(
             f"{source} is not a readable {model.name} file (corrupt or truncated?): {exc}"
         ) from exc
-    onnx_model = build_model(network, doc=f"converted from {source.name} by Facewatch")
+    onnx_model = build_model(
+        network, doc=f"converted from {source.name} by Facewatch", metadata=model.metadata(network)
+    )
     _write_atomically(target, onnx_model.SerializeToString())
     logger.info("converted %s to %s", source, target)
 

@@ -22,9 +22,11 @@ import numpy as np
 from facewatch.vision.convert.dlib_format import DlibFormatError, DlibReader, FloatArray
 
 SpecKind = Literal[
-    "input", "con", "affine", "relu", "max_pool", "avg_pool", "add_prev", "tag", "skip", "fc",
-    "loss_metric",
+    "input", "input_pyramid", "con", "affine", "relu", "max_pool", "avg_pool", "add_prev", "tag",
+    "skip", "fc", "loss_metric", "loss_mmod",
 ]  # fmt: skip
+_INPUTS = ("input", "input_pyramid")
+_LOSSES = ("loss_metric", "loss_mmod")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,33 @@ class InputRGB:
     mean: tuple[float, float, float]
     rows: int
     cols: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class InputPyramid:
+    """(pixel - mean) / 256 of an image pyramid tiled into one image (any size)."""
+
+    mean: tuple[float, float, float]
+    padding: int
+    outer_padding: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricLoss:
+    """loss_metric: the network's output is the descriptor."""
+
+
+@dataclass(frozen=True, slots=True)
+class MmodLoss:
+    """loss_mmod: one score map per detector window; a score above 0 is a detection.
+
+    Boxes overlapping a better one (IoU above ``nms_iou`` or covering more than
+    ``nms_covered`` of either box) are suppressed.
+    """
+
+    windows: tuple[tuple[int, int], ...]
+    nms_iou: float
+    nms_covered: float
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -127,9 +156,9 @@ Layer = Conv | Affine | Relu | Pool | Tag | Skip | AddPrev | Fc
 class Network:
     """A network read from a dlib file: its input, its layers from input to output, its loss."""
 
-    input: InputRGB
+    input: InputRGB | InputPyramid
     layers: tuple[Layer, ...]
-    loss: str
+    loss: MetricLoss | MmodLoss
 
 
 # --- the reader -------------------------------------------------------------------------------
@@ -143,7 +172,7 @@ _INPUT_ADD_LAYER_VERSIONS = (2, 3)
 
 def read_network(data: bytes | memoryview, specs: Sequence[Spec]) -> Network:
     """The network in ``data``, checked against ``specs`` (input first, loss last)."""
-    if len(specs) < 3 or specs[0].kind != "input" or specs[-1].kind != "loss_metric":
+    if len(specs) < 3 or specs[0].kind not in _INPUTS or specs[-1].kind not in _LOSSES:
         raise ValueError("a topology runs from an input spec to a loss spec")
     inner = specs[1:-1]
     if inner[0].kind in _WRAPPED:
@@ -216,7 +245,9 @@ def _check(what: str, found: object, expected: object) -> None:
 # --- one reader per layer kind ----------------------------------------------------------------
 
 
-def _read_input(reader: DlibReader, spec: Spec) -> InputRGB:
+def _read_input(reader: DlibReader, spec: Spec) -> InputRGB | InputPyramid:
+    if spec.kind == "input_pyramid":
+        return _read_input_pyramid(reader)
     _version(reader, "input layer", "input_rgb_image_sized")
     mean = (reader.read_float(), reader.read_float(), reader.read_float())
     rows, cols = reader.read_int(), reader.read_int()
@@ -224,12 +255,53 @@ def _read_input(reader: DlibReader, spec: Spec) -> InputRGB:
     return InputRGB(mean, rows, cols)
 
 
-def _read_loss(reader: DlibReader, spec: Spec) -> str:
+def _read_input_pyramid(reader: DlibReader) -> InputPyramid:
+    version = _version(
+        reader, "pyramid input layer", "input_rgb_image_pyramid", "input_rgb_image_pyramid2"
+    )
+    mean = (reader.read_float(), reader.read_float(), reader.read_float())
+    if version == "input_rgb_image_pyramid2":
+        return InputPyramid(mean, reader.read_int(), reader.read_int())
+    return InputPyramid(mean, 10, 11)  # dlib's values before they were saved
+
+
+def _read_loss(reader: DlibReader, spec: Spec) -> MetricLoss | MmodLoss:
+    if spec.kind == "loss_mmod":
+        return _read_mmod_loss(reader)
     version = _version(reader, "metric loss", "loss_metric_", "loss_metric_2")
     if version == "loss_metric_2":
         reader.read_float()  # margin
         reader.read_float()  # distance threshold
-    return spec.kind
+    return MetricLoss()
+
+
+def _read_mmod_loss(reader: DlibReader) -> MmodLoss:
+    """loss_mmod_ and its mmod_options (versions 1 to 4)."""
+    _version(reader, "mmod loss", "loss_mmod_")
+    version = reader.expect_version("mmod_options", 1, 2, 3, 4)
+    if version == 1:
+        windows = [(reader.read_int(), reader.read_int())]
+    else:
+        windows = [_read_window(reader) for _ in range(reader.read_int())]
+    for _ in range(3):
+        reader.read_float()  # false alarm and missed target losses, truth match IoU
+    nms_iou, nms_covered = reader.read_float(), reader.read_float()
+    reader.read_float(), reader.read_float()  # the overlap test for ignored boxes
+    if version >= 3:
+        reader.take(1)  # assume_image_pyramid (a byte)
+    if version >= 4 and reader.read_bool():
+        raise DlibFormatError("bounding box regression is not supported")
+    if version >= 4:
+        reader.read_float()  # bbr_lambda
+    return MmodLoss(tuple(windows), nms_iou, nms_covered)
+
+
+def _read_window(reader: DlibReader) -> tuple[int, int]:
+    version = reader.expect_version("detector window", 1, 2)
+    window = (reader.read_int(), reader.read_int())
+    if version == 2:
+        reader.read_string()  # label
+    return window
 
 
 def _read_con(reader: DlibReader, spec: Spec) -> Conv:
@@ -252,7 +324,9 @@ def _read_con(reader: DlibReader, spec: Spec) -> Conv:
 
 
 def _read_affine(reader: DlibReader, spec: Spec) -> Affine:
-    version = _version(reader, "affine layer", "affine_", "affine_2")
+    version = _version(reader, "affine layer", "affine_", "affine_2", "bn_con2")
+    if version == "bn_con2":
+        return _read_batch_norm(reader)
     params = reader.read_tensor().reshape(-1)
     gamma_shape, beta_shape = reader.read_alias_tensor(), reader.read_alias_tensor()
     reader.read_int()  # mode: per channel or per element, told by gamma's shape too
@@ -260,6 +334,24 @@ def _read_affine(reader: DlibReader, spec: Spec) -> Affine:
     gamma, beta = _split(params, gamma_shape, beta_shape)
     assert beta is not None
     return Affine(gamma, beta, disabled)
+
+
+def _read_batch_norm(reader: DlibReader) -> Affine:
+    """A bn_con2 layer saved from training, frozen as dlib's affine_ does when loading it:
+    gamma / sqrt(running variance + eps), beta - mean * that."""
+    params = reader.read_tensor().reshape(-1)
+    gamma_shape, beta_shape = reader.read_alias_tensor(), reader.read_alias_tensor()
+    reader.read_tensor(), reader.read_tensor()  # batch means and inverse deviations
+    running_means, running_variances = reader.read_tensor(), reader.read_tensor()
+    reader.read_int(), reader.read_int()  # updates so far, running statistics window
+    for _ in range(4):
+        reader.read_float()  # learning-rate and weight-decay multipliers
+    eps = reader.read_float()
+    gamma, beta = _split(params, gamma_shape, beta_shape)
+    assert beta is not None
+    scale = gamma / np.sqrt(running_variances.reshape(gamma.shape) + np.float32(eps))
+    shift = beta - running_means.reshape(beta.shape) * scale
+    return Affine(scale.astype(np.float32), shift.astype(np.float32))
 
 
 def _read_relu(reader: DlibReader, spec: Spec) -> Relu:

@@ -22,7 +22,9 @@ from facewatch.vision.convert.dlib_dnn import (
     Affine,
     Conv,
     Fc,
+    InputRGB,
     Layer,
+    MetricLoss,
     Network,
     Pool,
     Relu,
@@ -36,8 +38,8 @@ OUTPUT_NAME = "descriptors"
 OPSET = 17
 _INPUT_SCALE = 1.0 / 256.0
 
-Shape = tuple[int, int, int]
-"""Channels, rows, cols of one sample."""
+Shape = tuple[int, int | None, int | None]
+"""Channels, rows, cols of one sample; ``None`` for sizes that vary with the input."""
 
 
 @dataclass
@@ -69,15 +71,18 @@ class _Builder:
         return output
 
 
-def build_model(network: Network, *, doc: str = "") -> onnx.ModelProto:
-    """An ONNX model: uint8 ``images`` (N, rows, cols, 3) -> float32 ``descriptors`` (N, D)."""
+def build_model(
+    network: Network, *, doc: str = "", metadata: dict[str, str] | None = None
+) -> onnx.ModelProto:
+    """An ONNX model: uint8 ``images`` (N, rows, cols, 3) -> float32 ``descriptors`` (N, D),
+    or (N, K, rows', cols') score maps for a detector; ``metadata`` goes into the model."""
     builder = _Builder()
     current = _normalise_input(builder, network)
     tags: dict[int, str] = {}
     for layer in _fold_affines(network.layers):
         current = _add_layer(builder, layer, current, tags)
     builder.nodes[-1].output[0] = OUTPUT_NAME
-    output_dims: list[str | int] = ["N", builder.shapes[current][0]]
+    output_dims = _output_dims(network, builder.shapes[current])
     graph = helper.make_graph(
         builder.nodes,
         "dlib_network",
@@ -92,18 +97,29 @@ def build_model(network: Network, *, doc: str = "") -> onnx.ModelProto:
         doc_string=doc,
     )
     model.ir_version = 8  # readable by every onnxruntime since 1.10
+    helper.set_model_props(model, metadata or {})
     onnx.checker.check_model(model)
     return model
 
 
 def _input_info(network: Network) -> onnx.ValueInfoProto:
-    size: list[str | int] = ["N", network.input.rows, network.input.cols, 3]
+    size: list[str | int] = ["N", "height", "width", 3]
+    if isinstance(network.input, InputRGB):
+        size = ["N", network.input.rows, network.input.cols, 3]
     return helper.make_tensor_value_info(INPUT_NAME, TensorProto.UINT8, size)
 
 
+def _output_dims(network: Network, shape: Shape) -> list[str | int]:
+    """(N, D) descriptors for a metric network, else (N, K, rows, cols) score maps."""
+    if isinstance(network.loss, MetricLoss):
+        return ["N", shape[0]]
+    return ["N", shape[0], shape[1] or "rows", shape[2] or "cols"]
+
+
 def _normalise_input(builder: _Builder, network: Network) -> str:
-    rows, cols = network.input.rows, network.input.cols
-    shape: Shape = (3, rows, cols)
+    shape: Shape = (3, None, None)
+    if isinstance(network.input, InputRGB):
+        shape = (3, network.input.rows, network.input.cols)
     floats = builder.node("Cast", [INPUT_NAME], shape, to=TensorProto.FLOAT)
     mean = builder.constant("mean", np.asarray(network.input.mean, dtype=np.float32))
     centred = builder.node("Sub", [floats, mean], shape)
@@ -170,8 +186,8 @@ def _conv(builder: _Builder, conv: Conv, current: str) -> str:
     (stride_y, stride_x), (pad_y, pad_x) = conv.stride, conv.padding
     shape = (
         filters,
-        1 + (rows + 2 * pad_y - k_rows) // stride_y,
-        1 + (cols + 2 * pad_x - k_cols) // stride_x,
+        _output_size(rows, k_rows, stride_y, pad_y),
+        _output_size(cols, k_cols, stride_x, pad_x),
     )
     inputs = [current, builder.constant("conv_w", conv.weights)]
     if conv.bias is not None:
@@ -185,6 +201,11 @@ def _conv(builder: _Builder, conv: Conv, current: str) -> str:
         pads=[pad_y, pad_x, pad_y, pad_x],
     )
     return builder.node("Relu", [output], shape) if conv.relu else output
+
+
+def _output_size(size: int | None, kernel: int, stride: int, pad: int) -> int | None:
+    """dlib's (and ONNX's) output size of a convolution or pool: floor division."""
+    return None if size is None else 1 + (size + 2 * pad - kernel) // stride
 
 
 def _affine(builder: _Builder, affine: Affine, current: str) -> str:
@@ -211,8 +232,8 @@ def _pool(builder: _Builder, pool: Pool, current: str) -> str:
     (size_y, size_x), (stride_y, stride_x), (pad_y, pad_x) = pool.size, pool.stride, pool.padding
     shape = (
         channels,
-        1 + (rows + 2 * pad_y - size_y) // stride_y,
-        1 + (cols + 2 * pad_x - size_x) // stride_x,
+        _output_size(rows, size_y, stride_y, pad_y),
+        _output_size(cols, size_x, stride_x, pad_x),
     )
     return builder.node(
         "MaxPool" if pool.kind == "max" else "AveragePool",
@@ -227,7 +248,11 @@ def _pool(builder: _Builder, pool: Pool, current: str) -> str:
 def _add_padded(builder: _Builder, first: str, second: str) -> str:
     """dlib's add_prev: the larger size per dimension, the smaller input zero-padded at the end."""
     a, b = builder.shapes[first], builder.shapes[second]
-    target: Shape = (max(a[0], b[0]), max(a[1], b[1]), max(a[2], b[2]))
+    if None in a or None in b:
+        if a != b:
+            raise ValueError("residual adds need fixed input sizes unless both sides agree")
+        return builder.node("Add", [first, second], a)
+    target: Shape = (max(a[0], b[0]), max(a[1] or 0, b[1] or 0), max(a[2] or 0, b[2] or 0))
     return builder.node(
         "Add", [_pad_to(builder, first, target), _pad_to(builder, second, target)], target
     )
@@ -237,7 +262,7 @@ def _pad_to(builder: _Builder, tensor: str, target: Shape) -> str:
     shape = builder.shapes[tensor]
     if shape == target:
         return tensor
-    extra = [t - s for s, t in zip(shape, target, strict=True)]
+    extra = [(t or 0) - (s or 0) for s, t in zip(shape, target, strict=True)]
     pads = builder.constant("pads", np.asarray([0, 0, 0, 0, 0, *extra], dtype=np.int64))
     return builder.node("Pad", [tensor, pads], target, mode="constant")
 
@@ -245,7 +270,7 @@ def _pad_to(builder: _Builder, tensor: str, target: Shape) -> str:
 def _fc(builder: _Builder, fc: Fc, current: str) -> str:
     inputs, outputs = fc.weights.shape
     channels, rows, cols = builder.shapes[current]
-    if channels * rows * cols != inputs:
+    if rows is None or cols is None or channels * rows * cols != inputs:
         raise ValueError(f"fc layer reads {inputs} values, its input is {channels}x{rows}x{cols}")
     flat = builder.node("Flatten", [current], (inputs, 1, 1), axis=1)
     weights = builder.constant("fc_w", np.ascontiguousarray(fc.weights, dtype=np.float32))

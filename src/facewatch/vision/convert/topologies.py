@@ -69,3 +69,22 @@ def face_recognition_resnet() -> list[Spec]:
         Spec("fc", filters=128, bias=False),
         Spec("loss_metric"),
     ]
+
+
+MMOD_WINDOW_STRIDE = 8
+"""How far apart (input pixels) neighbouring outputs of the MMOD network look: three 2x convs."""
+
+
+def mmod_face_detector() -> list[Spec]:
+    """``net_type`` of dlib's examples/dnn_mmod_face_detection_ex.cpp (mmod_human_face_detector).
+
+    loss_mmod<con<1,9,9,1,1,rcon5<rcon5<rcon5<downsampler<input_rgb_image_pyramid<
+    pyramid_down<6>>>>>>>>, downsampler = three relu<affine<con5d<16|32|32>>> (5x5, stride 2),
+    rcon5 = relu<affine<con5<45>>> (5x5, stride 1).
+    """
+    specs = [Spec("input_pyramid")]
+    for filters in (16, 32, 32):
+        specs += [Spec("con", filters=filters, size=5, stride=2), Spec("affine"), Spec("relu")]
+    for _ in range(3):
+        specs += [Spec("con", filters=45, size=5, stride=1), Spec("affine"), Spec("relu")]
+    return [*specs, Spec("con", filters=1, size=9, stride=1), Spec("loss_mmod")]

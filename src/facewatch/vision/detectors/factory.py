@@ -7,6 +7,7 @@ from facewatch.errors import ConfigurationError
 from facewatch.vision.detectors.base import FaceDetector
 from facewatch.vision.detectors.haar import HaarDetector
 from facewatch.vision.detectors.hog import HogDetector
+from facewatch.vision.detectors.mmod_cnn import MmodCnnDetector
 from facewatch.vision.detectors.onnx_ultralight import UltraLightOnnxDetector
 
 
@@ -25,6 +26,12 @@ def create_detector(settings: Settings) -> FaceDetector:
                 raise ConfigurationError("detector 'onnx' needs onnx_detector_path")
             return UltraLightOnnxDetector(
                 settings.onnx_detector_path, score_threshold=settings.onnx_score_threshold
+            )
+        case "mmod":
+            return MmodCnnDetector(
+                cache_dir=settings.model_cache_dir,
+                threads=settings.embedder_threads,
+                upsample=settings.mmod_upsample,
             )
         case other:
             raise ConfigurationError(f"unknown detector {other!r}")

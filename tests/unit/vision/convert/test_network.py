@@ -14,7 +14,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 import pytest
 
-from facewatch.vision.convert.dlib_dnn import Spec, read_network
+from facewatch.vision.convert.dlib_dnn import InputRGB, MetricLoss, Spec, read_network
 from facewatch.vision.convert.dlib_format import DlibFormatError
 from facewatch.vision.convert.onnx_graph import INPUT_NAME, build_model
 
@@ -147,7 +147,8 @@ def test_the_converted_graph_computes_what_dlibs_layers_compute(
 def test_the_input_mean_and_size_come_from_the_file(weights: dict[str, np.ndarray]) -> None:
     network = read_network(model_file(weights), topology())
 
-    assert (network.input.mean, network.input.rows, network.loss) == (MEAN, SIZE, "loss_metric")
+    assert isinstance(network.input, InputRGB)
+    assert (network.input.mean, network.input.rows, network.loss) == (MEAN, SIZE, MetricLoss())
 
 
 def test_a_file_of_another_topology_is_refused_with_what_differs(
