@@ -46,6 +46,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
 app.add_typer(models_app, name="models")
 app.add_typer(users_app, name="users")
+unknowns_app = typer.Typer(help="Strangers: list and re-cluster them.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Ingest snapshots that cameras upload.", no_args_is_help=True)
+app.add_typer(unknowns_app, name="unknowns")
+app.add_typer(ingest_app, name="ingest")
 app.add_typer(edge_app, name="edge")
 app.add_typer(eval_app, name="eval")
 
@@ -487,6 +491,85 @@ def admin_status(data_dir: DataDirOption = None, config: ConfigOption = None) ->
     finally:
         db.dispose()
     out.print(f"database {db.safe_url}: {status.describe()}", highlight=False)
+
+
+# --- strangers and watched folders -----------------------------------------------------
+@unknowns_app.command("list")
+def unknowns_list(
+    limit: Annotated[int, typer.Option(min=1, max=500, help="Most strangers shown.")] = 50,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List strangers (unknown identities), last seen first."""
+    from facewatch.server.services.unknowns import list_unknowns
+
+    with opened(data_dir, config) as runtime:
+        page = list_unknowns(runtime, limit=limit)
+    table = Table("id", "faces", "first seen", "last seen", "cameras")
+    for item in page.items:
+        first = item.first_seen.isoformat() if item.first_seen else ""
+        last = item.last_seen.isoformat() if item.last_seen else ""
+        table.add_row(item.id, str(item.detections), first, last, ", ".join(item.cameras))
+    out.print(table)
+    out.print(f"{page.total} strangers")
+
+
+@unknowns_app.command("recluster")
+def unknowns_recluster(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Re-cluster the strangers now (the server also does it every hour)."""
+    from facewatch.server.services.unknowns import recluster
+
+    with opened(data_dir, config) as runtime:
+        report = recluster(runtime)
+    out.print(
+        f"{report.faces} faces: {report.identities_before} -> {report.identities_after} "
+        f"strangers ({report.merged} merged, {report.split} split, {report.created} new, "
+        f"{report.faces_moved} faces moved) in {report.seconds:.1f} s",
+        highlight=False,
+    )
+
+
+@ingest_app.command("watch")
+def ingest_watch(
+    folder: Annotated[Path, typer.Argument(help="Folder the cameras drop images into.")],
+    camera: Annotated[
+        str | None, typer.Option(help="Camera of files directly in the folder (default: its name).")
+    ] = None,
+    poll: Annotated[float, typer.Option(min=0.1, help="Seconds between two scans.")] = 2.0,
+    once: Annotated[bool, typer.Option("--once", help="Ingest what is there, then stop.")] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Ingest each new image of a folder as it lands (a sub-folder per camera)."""
+    import threading
+    import time
+
+    from facewatch.server.services.watch_folder import FolderWatcher, WatchResult
+
+    def show(result: WatchResult) -> None:
+        if result.error:
+            err.print(f"{result.path}: {result.error}", markup=False, highlight=False)
+            return
+        strangers = f", strangers {', '.join(result.unknown_ids)}" if result.unknown_ids else ""
+        note = " (seen before)" if result.replayed else ""
+        line = f"{result.path} [{result.camera_id}]: {result.faces} faces{strangers}{note}"
+        out.print(line, markup=False, highlight=False)
+
+    _setup_logging()
+    with opened(data_dir, config) as runtime:
+        watcher = FolderWatcher(runtime, folder, camera)
+        if once:
+            watcher.scan_once()  # a file is read once it stays the same between two scans
+            time.sleep(poll)
+            for result in watcher.scan_once():
+                show(result)
+            return
+        stop = threading.Event()
+        err.print(f"watching {folder} (Ctrl-C stops)")
+        try:
+            watcher.run(stop, poll, show)
+        except KeyboardInterrupt:
+            stop.set()
 
 
 if __name__ == "__main__":
