@@ -1,4 +1,4 @@
-"""facewatch models convert: dlib's ResNet converted into the cache, once, and on request."""
+"""facewatch models convert: dlib's networks converted into the cache, once, and on request."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ def runner(tmp_path: Path) -> CliRunner:
     )
 
 
-def converted(output: str) -> Path:
-    name, _, path = output.strip().partition(": ")
-    assert name == "dlib_face_recognition_resnet_model_v1"
-    return Path(path)
+def converted(output: str, model: str = "dlib_face_recognition_resnet_model_v1") -> Path:
+    """The path printed for ``model`` (one ``name: path`` line per converted model)."""
+    paths = dict(line.split(": ", 1) for line in output.strip().splitlines())
+    assert set(paths) == {"dlib_face_recognition_resnet_model_v1", "mmod_human_face_detector"}
+    return Path(paths[model])
 
 
 def test_convert_writes_the_resnet_graph_into_the_model_cache(
@@ -33,6 +34,7 @@ def test_convert_writes_the_resnet_graph_into_the_model_cache(
     assert path.parent == tmp_path / "c"
     assert path.suffix == ".onnx"
     assert path.stat().st_size > 20_000_000
+    assert converted(result.stdout, "mmod_human_face_detector").parent == tmp_path / "c"
 
 
 def test_convert_reuses_a_cached_graph_and_force_rebuilds_it(runner: CliRunner) -> None:
