@@ -156,10 +156,14 @@ def protocol_a(embedder: Embedder, settings: Settings, out: Path) -> dict[str, o
     protocol = lfw_protocol(testdata_dir() / "lfw_devtrain" / "lfw", enrolled=1, probes=2)
     faces = embed(embedder, protocol)
     found = candidates_for(protocol, faces, embedder.analyzer)
-    print(f"\n## Protocol A: {len(protocol.gallery)} people enrolled with 1 photo, ")
-    print(f"{len(found.known)} probes, {len(found.strangers)} strangers")
-    print(f"probes without a face: {sum(c is None for _, c in found.known)}; strangers without")
-    print(f"a face: {sum(c is None for c in found.strangers)}\n")
+    print(
+        f"\n## Protocol A: {len(protocol.gallery)} people enrolled with 1 photo, "
+        f"{len(found.known)} probes, {len(found.strangers)} strangers"
+    )
+    print(
+        f"\nprobes without a face: {sum(c is None for _, c in found.known)}; "
+        f"strangers without a face: {sum(c is None for c in found.strangers)}\n"
+    )
     print(header())
     curves = {"nearest neighbour": score_probes(found.known, found.strangers, nearest_distance)}
     print(row("nearest neighbour", curves["nearest neighbour"]))
@@ -226,8 +230,10 @@ def protocol_b(embedder: Embedder, settings: Settings, out: Path) -> None:
     found1 = candidates_for(one, faces, embedder.analyzer)
     svm, _ = svm_rule(five, faces, found5.enrolled)
     defaults = thresholds_from(settings)
-    print(f"\n## Protocol B: {len(five.gallery)} people with 7+ photos, {len(five.probes)} probes,")
-    print(f"{len(five.unknown)} strangers\n")
+    print(
+        f"\n## Protocol B: {len(five.gallery)} people with 7+ photos, {len(five.probes)} "
+        f"probes, {len(five.unknown)} strangers\n"
+    )
     print(header())
     curves = {
         "nearest, 1 photo": score_probes(found1.known, found1.strangers, nearest_distance),
