@@ -283,8 +283,9 @@ def _fast_tmp() -> str | None:
 # --- edge cost ----------------------------------------------------------------------------
 def edge_cost(clip: Clip, frames: int) -> list[tuple[str, str, float, float]]:
     """(wall, CPU) ms per processed frame (detect + track + shots) per detector, at 720p and
-    1080p. CPU time is this thread's own: under load from other processes it stays close to
-    the cost on an idle core, while wall time grows."""
+    1080p. CPU time counts every thread of this process (onnxruntime and OpenCV have their
+    own): under load from other processes it stays near the cost on an idle core, while
+    wall time grows."""
     detectors = {
         "hog (960 px, upsample 1)": DetectorConfig(kind="hog"),
         "haar (960 px)": DetectorConfig(kind="haar"),
@@ -313,11 +314,11 @@ def _ms_per_frame(
     tracker = create_tracker(TrackerConfig())
     shots = ShotMaker(landmarker, margin=0.4, min_size=30)
     detector.detect(images[0])  # warm-up
-    started, cpu = time.perf_counter(), time.thread_time()
+    started, cpu = time.perf_counter(), time.process_time()
     for index, image in enumerate(images):
         update = tracker.update(detector.detect(image))
         shots.shots(Frame("cost", index, index / 6, _T0, image), update.faces)
-    wall, used = time.perf_counter() - started, time.thread_time() - cpu
+    wall, used = time.perf_counter() - started, time.process_time() - cpu
     return 1000 * wall / len(images), 1000 * used / len(images)
 
 
