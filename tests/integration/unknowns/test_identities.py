@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from facewatch.server.services.runtime import Runtime
 from integration.unknowns.faces import Ingest, jpeg
 from support import assert_error
 
@@ -65,3 +66,21 @@ def test_a_missing_identity_is_a_404(client: TestClient, admin: dict[str, str]) 
 
 def test_reading_strangers_needs_a_key(client: TestClient) -> None:
     assert_error(client.get("/api/v1/unknowns"), 401)
+
+
+def test_an_edge_embedding_of_a_stranger_joins_the_identity_of_their_crop(
+    client: TestClient, admin: dict[str, str], ingest: Ingest, knn: Path, runtime: Runtime
+) -> None:
+    [crop] = ingest(jpeg(knn / "train/kit_harington/john1.jpeg"), camera_id="gate")
+    with runtime.uow() as uow:
+        embedding = uow.detections.get(crop["id"]).embedding
+    assert embedding is not None
+    response = client.post(
+        "/api/v1/edge/embeddings",
+        files={"embedding": ("e.bin", embedding)},
+        data={"camera_id": "edge-1", "model": runtime.model_id, "box": "0,0,80,80"},
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    [edge] = response.json()["detections"]
+    assert edge["unknown_id"] == crop["unknown_id"]

@@ -33,6 +33,7 @@ from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import CameraId, DetectionOut, IngestOut
 from facewatch.server.services.detections import IngestRequest, detection_out, ingest
 from facewatch.server.services.runtime import Runtime
+from facewatch.server.services.unknown_ingest import assign_unknowns
 from facewatch.server.uploads import read_upload
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import Box, Embedding, Match, MatchStatus
@@ -355,6 +356,7 @@ def _store(runtime: Runtime, face: EdgeFace, match: Match) -> IngestOut:
             edge_id=face.edge_id,
             idempotency_key=face.idempotency_key,
         )
+        assign_unknowns(runtime, uow, [row])  # a stranger joins their unknown identity
         uow.commit()
         logger.info("camera %s: edge embedding stored (%s)", face.camera_id, match.status.value)
         return IngestOut(detections=[detection_out(row)], replayed=False)
