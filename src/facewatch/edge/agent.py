@@ -31,6 +31,7 @@ from facewatch.edge.sources import FrameSource, open_source
 from facewatch.edge.tracker import create_tracker
 from facewatch.edge.types import Frame
 from facewatch.edge.uplink import Delivery, DeliveryStatus, Uplink, UplinkWorker
+from facewatch.errors import FacewatchError
 from facewatch.vision.embedders import DlibResNetEmbedder, Embedder
 from facewatch.vision.landmarks import Landmarker
 
@@ -47,6 +48,8 @@ class RunSummary:
     outbox_left: int
     dropped: int = 0
     """Items the outbox dropped over its lifetime (all runs)."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Cameras that stopped on an error, and why."""
 
 
 @dataclass(slots=True)
@@ -79,7 +82,11 @@ class EdgeAgent:
         self.outbox = Outbox(
             config.outbox.path, max_bytes=config.outbox.max_bytes, drop=config.outbox.drop
         )
-        self._cameras = {cam.id: self._camera(cam) for cam in config.cameras}
+        try:
+            self._cameras = {cam.id: self._camera(cam) for cam in config.cameras}
+        except BaseException:
+            self.outbox.close()
+            raise
         self.uplink = Uplink(
             config.server,
             config.api_key,
@@ -130,6 +137,11 @@ class EdgeAgent:
             cameras={cid: cam.metrics.snapshot() for cid, cam in self._cameras.items()},
             outbox_left=self.outbox.depth,
             dropped=self.outbox.counter("dropped"),
+            failed={
+                cid: _reason(cam.error)
+                for cid, cam in self._cameras.items()
+                if cam.error is not None
+            },
         )
 
     def log_metrics(self) -> None:
@@ -179,6 +191,9 @@ class EdgeAgent:
             for frame in self._frames(camera):
                 camera.pipeline.process(frame)
             camera.pipeline.finish()
+        except FacewatchError as exc:  # an expected failure (a file that is no video...)
+            camera.error = exc
+            logger.error("camera %s stopped: %s", camera.config.id, exc.message)
         except Exception as exc:  # the thread boundary: the other cameras go on
             camera.error = exc
             logger.exception("camera %s stopped", camera.config.id)
@@ -252,6 +267,12 @@ class EdgeAgent:
             metrics.add(rejected=1)
         else:
             metrics.add(failed_attempts=1)
+
+
+def _reason(error: BaseException) -> str:
+    return (
+        error.message if isinstance(error, FacewatchError) else f"{type(error).__name__}: {error}"
+    )
 
 
 def _counted(frames: Iterator[Frame], metrics: CameraMetrics) -> Iterator[Frame]:

@@ -73,11 +73,15 @@ def run(
             f"{counts.rejected} rejected",
             highlight=False,
         )
+    for failed_camera, reason in summary.failed.items():
+        err.print(f"[red]error:[/red] camera {failed_camera}: {reason}", highlight=False)
     if summary.outbox_left:
         err.print(
             f"[yellow]{summary.outbox_left} items not delivered yet; they stay in "
             f"{edge_config.outbox.path} and go out on the next run.[/yellow]"
         )
+        raise typer.Exit(1)
+    if summary.failed:
         raise typer.Exit(1)
 
 

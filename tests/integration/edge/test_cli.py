@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,28 @@ def test_source_without_camera_id_is_refused() -> None:
     result = facewatch("edge", "run", "--source", "0", "--server", "http://x", "--api-key", "k")
     assert result.returncode == 1
     assert "--source and --camera-id go together" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda folder: folder / "missing.mp4", "no such video file"),
+        (lambda folder: _text_file(folder / "notes.mp4"), "cannot open video"),
+    ],
+)
+def test_a_source_that_is_no_video_fails_with_a_clear_message(
+    tmp_path: Path, make: Callable[[Path], Path], message: str
+) -> None:
+    source = make(tmp_path)
+    result = facewatch(
+        "edge", "run", "--source", str(source), "--camera-id", "cam", "--server",
+        "http://127.0.0.1:9", "--api-key", "k", "--outbox", str(tmp_path / "o.db"),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"camera cam: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _text_file(path: Path) -> Path:
+    path.write_text("not a video", encoding="utf-8")
+    return path
