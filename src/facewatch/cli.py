@@ -21,6 +21,9 @@ from facewatch.config import Settings
 from facewatch.edge.cli import edge_app
 from facewatch.errors import FacewatchError, InvalidInput
 from facewatch.evaluation.cli import eval_app
+from facewatch.security.audit import acting_as, cli_actor
+from facewatch.security.cli import audit_app, config_app, parse_duration
+from facewatch.security.cli import register as register_security_commands
 from facewatch.server.schemas import PersonCreate
 from facewatch.server.security import parse_scopes
 from facewatch.server.services import people as people_service
@@ -29,6 +32,7 @@ from facewatch.server.services.enrollment import Upload, add_faces
 from facewatch.server.services.recognition import recognize
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.db import Database
+from facewatch.store.models import utcnow
 from facewatch.vision.image import load_image
 
 app = typer.Typer(
@@ -52,6 +56,9 @@ app.add_typer(unknowns_app, name="unknowns")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(edge_app, name="edge")
 app.add_typer(eval_app, name="eval")
+app.add_typer(config_app, name="config")
+app.add_typer(audit_app, name="audit")
+register_security_commands(keys_app, admin_app, users_app)
 
 out = Console()
 err = Console(stderr=True)
@@ -92,11 +99,13 @@ def load_settings(data_dir: Path | None, config: Path | None, **extra: Any) -> S
 
 @contextmanager
 def opened(data_dir: Path | None, config: Path | None) -> Iterator[Runtime]:
-    runtime = Runtime.open(load_settings(data_dir, config))
-    try:
-        yield runtime
-    finally:
-        runtime.close()
+    # What a command changes is audited as done by the OS user who ran it.
+    with acting_as(cli_actor()):
+        runtime = Runtime.open(load_settings(data_dir, config))
+        try:
+            yield runtime
+        finally:
+            runtime.close()
 
 
 def image_files(paths: list[Path]) -> list[Path]:
@@ -148,10 +157,16 @@ def serve(
             help="RISK: let those compat routes work without an API key, as the old API did.",
         ),
     ] = False,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="PEM certificate chain: serve https.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")
+    ] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run the REST server (OpenAPI docs at /docs)."""
+    """Run the REST server (OpenAPI docs at /docs); https with --tls-cert and --tls-key."""
     import uvicorn
 
     from facewatch.server.app import create_app
@@ -165,6 +180,8 @@ def serve(
         # An absent flag leaves the setting to the environment or the YAML file.
         compat_cloud_api=compat_cloud_api or None,
         compat_allow_anonymous=compat_allow_anonymous or None,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     if settings.compat_allow_anonymous and not settings.compat_cloud_api:
         err.print(
@@ -183,8 +200,26 @@ def serve(
             f"    facewatch keys create --scope admin --data-dir {settings.data_dir}\n"
             "and send it as 'Authorization: Bearer <key>' (or paste it under Authorize in /docs)."
         )
-    err.print(f"Facewatch on http://{settings.host}:{settings.port}  (docs: /docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    scheme = "https" if settings.tls_cert else "http"
+    err.print(f"Facewatch on {scheme}://{settings.host}:{settings.port}  (docs: /docs)")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        **server_options(settings),
+    )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS and timeout options for the settings (docs/security.md)."""
+    options: dict[str, Any] = {
+        "timeout_keep_alive": 5,  # idle keep-alive connections close after 5 s
+        "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers: 64 KiB
+    }
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        options |= {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+    return options
 
 
 def _setup_server_logging() -> None:
@@ -353,13 +388,17 @@ def keys_create(
         list[str], typer.Option("--scope", help="admin, enroll, ingest or read (repeatable).")
     ],
     name: Annotated[str, typer.Option(help="What the key is for (e.g. 'gate camera').")] = "",
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="Lifetime: 90d, 12h, 1w (default: none).")
+    ] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Make an API key; only the key is printed on stdout, once: keep it safe."""
     scopes = parse_scopes(s for value in scope for s in value.split(","))
+    expires_at = utcnow() + parse_duration(expires_in) if expires_in else None
     with opened(data_dir, config) as runtime, runtime.uow() as uow:
-        _, secret = uow.api_keys.create(name, [s.value for s in scopes])
+        _, secret = uow.api_keys.create(name, [s.value for s in scopes], expires_at=expires_at)
         uow.commit()
     sys.stdout.write(secret + "\n")
 
@@ -367,7 +406,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """List API keys (never their secrets)."""
-    table = Table("prefix", "name", "scopes", "created", "last used", "revoked")
+    table = Table("prefix", "name", "scopes", "created", "last used", "revoked", "expires")
     with opened(data_dir, config) as runtime, runtime.uow() as uow:
         for key in uow.api_keys.list():
             table.add_row(
@@ -377,6 +416,7 @@ def keys_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> No
                 f"{key.created_at:%Y-%m-%d %H:%M}",
                 f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
                 f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "-",
+                f"{key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else "-",
             )
     out.print(table)
 

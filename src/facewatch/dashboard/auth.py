@@ -17,6 +17,7 @@ from fastapi import Depends, Request, Response
 
 from facewatch.config import Settings
 from facewatch.dashboard.web import LoginRequired, PermissionDenied
+from facewatch.security import audit
 from facewatch.server.deps import RuntimeDep, session_token
 from facewatch.server.services import sessions
 from facewatch.server.services.sessions import SessionUser
@@ -69,6 +70,7 @@ def current_user(request: Request, runtime: RuntimeDep) -> SessionUser:
     if user is None:
         raise LoginRequired()
     request.state.dashboard_user = user
+    audit.identify(f"user:{user.username}")
     return user
 
 

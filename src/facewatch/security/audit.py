@@ -18,12 +18,17 @@ variable the endpoint would see, but both see the same object.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import anyio.to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
 
 SYSTEM = "system"
 ANONYMOUS = "anonymous"
@@ -76,11 +81,34 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
-class AuditContextMiddleware:
-    """Give every HTTP request a fresh ``AuditContext`` holding the client's address."""
+@dataclass(frozen=True, slots=True)
+class Access:
+    """A finished HTTP request, as the audit log may record it."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    actor: str
+    address: str
+
+
+Watcher = Callable[[str, str, dict[str, str]], bool]
+"""Whether a request (method, path, query) is one whose access is recorded."""
+Recorder = Callable[[Access], None]
+"""Records an access; blocking (runs in a worker thread)."""
+
+
+class AuditContextMiddleware:
+    """Give every HTTP request a fresh ``AuditContext`` holding the client's address, and
+    hand the requests ``watch`` picks to ``record`` once answered (sensitive reads)."""
+
+    def __init__(
+        self, app: ASGIApp, watch: Watcher | None = None, record: Recorder | None = None
+    ) -> None:
         self.app = app
+        self.watch = watch
+        self.record = record
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,5 +116,23 @@ class AuditContextMiddleware:
             return
         client = scope.get("client")
         address = str(client[0]) if client else ""
-        with acting_as(ANONYMOUS, address):
-            await self.app(scope, receive, send)
+        method, path = scope["method"], scope["path"]
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        watched = self.watch is not None and self.record is not None
+        if watched and self.watch is not None:
+            watched = self.watch(method, path, query)
+        status = 500
+
+        async def send_and_see(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        with acting_as(ANONYMOUS, address) as context:
+            try:
+                await self.app(scope, receive, send_and_see if watched else send)
+            finally:
+                if watched and self.record is not None:
+                    access = Access(method, path, query, status, context.actor, address)
+                    await anyio.to_thread.run_sync(self.record, access)

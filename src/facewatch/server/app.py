@@ -11,11 +11,15 @@ from fastapi import FastAPI
 
 from facewatch import __version__, dashboard
 from facewatch.config import Settings
+from facewatch.security.audit import AuditContextMiddleware
+from facewatch.security.ratelimit import RateLimitMiddleware, limiter_for
+from facewatch.security.timeouts import BodyTimeout
 from facewatch.server import compat
 from facewatch.server.errors import install_error_handlers
 from facewatch.server.events import create_event_bus
 from facewatch.server.limits import BodySizeLimit
 from facewatch.server.metrics import install_metrics
+from facewatch.server.routers import audit as audit_router
 from facewatch.server.routers import (
     cameras,
     detections,
@@ -31,6 +35,7 @@ from facewatch.server.routers import (
     webhooks,
     zones,
 )
+from facewatch.server.services import audit, retention
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.sync import ReplicaCoordinator
 from facewatch.server.services.unknowns import recluster
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await anyio.to_thread.run_sync(Runtime.open, settings)
         app.state.runtime = runtime
+        await anyio.to_thread.run_sync(audit.record_settings, runtime)
         if warm_up:
             # Load models and gallery off the event loop; /readyz says 503 until done.
             await anyio.to_thread.run_sync(runtime.warm_up)
@@ -63,6 +69,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         if settings.unknown_recluster_interval > 0:
             interval = settings.unknown_recluster_interval
             replicas.scheduler.add("unknowns.recluster", interval, lambda: recluster(runtime))
+        if settings.retention_interval_seconds > 0:
+            interval = settings.retention_interval_seconds
+            replicas.scheduler.add("retention.purge", interval, lambda: retention.purge(runtime))
         replicas.start()
         # Event sinks run on threads of their own; ingest only queues to them.
         runtime.events = create_event_bus(settings, runtime.uow)
@@ -82,6 +91,13 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyTimeout, seconds=settings.request_body_timeout_seconds)
+    app.add_middleware(
+        AuditContextMiddleware,
+        watch=audit.is_sensitive,
+        record=lambda access: audit.record_access(app.state.runtime, access),
+    )
+    app.add_middleware(RateLimitMiddleware, limiter=limiter_for(settings))  # before bodies
     install_metrics(app, settings)  # outermost: it sees every answer, 413s included
     for module in (health, people, faces, recognize, detections, edge_ingest, cameras):
         app.include_router(module.router)
@@ -89,6 +105,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         app.include_router(module.router)
     for module in (unknowns, search, reports):
         app.include_router(module.router)
+    app.include_router(audit_router.router)
     dashboard.install(app)
     if settings.compat_cloud_api:
         compat.install(app, settings)

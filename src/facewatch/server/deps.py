@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facewatch.errors import Forbidden, Unauthorized, UnsupportedMediaType
+from facewatch.security import audit
 from facewatch.server.security import Scope, grants
 from facewatch.server.services import sessions
 from facewatch.server.services.runtime import Runtime
@@ -41,7 +42,8 @@ def require(*scopes: Scope) -> Callable[..., ApiKey]:
             if key is not None:
                 uow.commit()
         if key is None:
-            raise Unauthorized("invalid or revoked API key")
+            raise Unauthorized("invalid, expired or revoked API key")
+        audit.identify(f"key:{key.prefix}")
         if not grants(key.scopes, *scopes):
             needed = " or ".join(s.value for s in scopes)
             raise Forbidden(f"this API key lacks the '{needed}' scope")
@@ -109,6 +111,7 @@ def require_key_or_session(scope: Scope, permission: Permission) -> Callable[...
             raise Unauthorized(
                 "an API key or a dashboard login is needed: send 'Authorization: Bearer <key>'"
             )
+        audit.identify(f"user:{user.username}")
         if not user.can(permission):
             raise Forbidden(f"the role '{user.role}' may not do this")
         return Principal(user=user)

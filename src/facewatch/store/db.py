@@ -192,6 +192,9 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Deleted rows are overwritten, not left in free pages: an erased person's name and
+        # embeddings must not be recoverable from the file (docs/security.md).
+        cursor.execute("PRAGMA secure_delete=ON")
     finally:
         cursor.close()
     register_sqlite_functions(dbapi_connection)

@@ -11,6 +11,7 @@ from facewatch.server.schemas import (
     PersonOut,
     PersonUpdate,
 )
+from facewatch.server.services.erasure import erase_person
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Person
 from facewatch.store.unit_of_work import UnitOfWork
@@ -80,14 +81,8 @@ def update_person(runtime: Runtime, person_id: int, data: PersonUpdate) -> Perso
 
 
 def delete_person(runtime: Runtime, person_id: int) -> None:
-    """Delete a person with their templates, photos, detections, crops and blobs."""
-    with runtime.uow() as uow:
-        person = uow.people.get(person_id)
-        for sha in uow.people.delete(person):
-            uow.delete_blob_after_commit(sha)
-        uow.commit()
-    runtime.loaded_gallery_do(lambda g: g.remove_person(person_id))
-    logger.info("person %s deleted", person_id)
+    """Erase a person: templates, photos, detections (or anonymised), crops, blobs, events."""
+    erase_person(runtime, person_id)
 
 
 def last_seen(runtime: Runtime, person_id: int) -> LastSeenOut | None:

@@ -101,14 +101,18 @@ def log_in(
     with runtime.uow() as uow:
         _forget_old(uow, settings)
         _raise_if_throttled(uow, settings, address)
+        actor = f"user:{username[:64]}"
         try:
             user = check_credentials(uow, settings, username, password)
-        except Unauthorized:
+        except Unauthorized as exc:
             uow.login_attempts.add(username, address, succeeded=False)
+            details = {"reason": exc.code}
+            uow.audit.add("user.login", outcome="denied", details=details, actor=actor)
             uow.commit()
             raise
         uow.login_attempts.add(username, address, succeeded=True)
         new = _open(uow, settings, user, address, user_agent)
+        uow.audit.add("user.login", actor=actor, address=address)
         uow.commit()
     logger.info("user %s logged in", new.user.username)
     return new
@@ -144,6 +148,7 @@ def log_out(runtime: Runtime, token: str | None) -> None:
             return
         username = row.user.username
         uow.user_sessions.delete(row)
+        uow.audit.add("user.logout", actor=f"user:{username}")
         uow.commit()
     logger.info("user %s logged out", username)
 

@@ -170,6 +170,36 @@ def remove_user(runtime: Runtime, username: str) -> None:
     logger.info("user %s removed", username)
 
 
+def change_role(runtime: Runtime, username: str, role: Role) -> UserInfo:
+    """Give a user another role; it applies to their open sessions at the next request."""
+    with runtime.uow() as uow:
+        user = _existing(uow, username)
+        user.role = role.value
+        uow.commit()
+        logger.info("user %s now has role %s", username, role.value)
+        return UserInfo.of(user)
+
+
+def change_password(runtime: Runtime, username: str, password: str) -> None:
+    """Set a new (strong) password, unlock the account and end every open session."""
+    password_hash = hash_password(password)
+    with runtime.uow() as uow:
+        user = _existing(uow, username)
+        uow.users.set_password_hash(user, password_hash)
+        user.failed_logins, user.locked_until = 0, None
+        user.password_changed_at = utcnow()
+        uow.user_sessions.delete_for_user(user.id)
+        uow.commit()
+    logger.info("password of user %s changed; their sessions ended", username)
+
+
+def _existing(uow: UnitOfWork, username: str) -> User:
+    user = uow.users.get_by_username(username)
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    return user
+
+
 # --- login -----------------------------------------------------------------------------
 class AccountLocked(Unauthorized):
     """Too many wrong passwords in a row: the account refuses logins for a while."""

@@ -8,10 +8,10 @@ import hmac
 import secrets
 import string
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from facewatch.errors import Conflict, InvalidInput, NotFound
@@ -73,15 +73,29 @@ class ApiKeyRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def create(self, name: str, scopes: Iterable[str]) -> tuple[ApiKey, str]:
-        """A new key and its plaintext, which is shown once and never stored."""
+    def create(
+        self,
+        name: str,
+        scopes: Iterable[str],
+        *,
+        expires_at: datetime | None = None,
+        rotated_from_id: int | None = None,
+    ) -> tuple[ApiKey, str]:
+        """A new key and its plaintext, which is shown once and never stored.
+
+        ``expires_at``: when the key stops working by itself (None: never).
+        """
         check_text(ApiKey.name, name)
+        if expires_at is not None and expires_at <= utcnow():
+            raise InvalidInput("an API key must expire in the future")
         secret = secrets.token_urlsafe(SECRET_BYTES)
         key = ApiKey(
             prefix=self._unused_prefix(),
             secret_hash=hash_secret(secret),
             name=name,
             scopes=_check_scopes(scopes),
+            expires_at=expires_at,
+            rotated_from_id=rotated_from_id,
         )
         self._session.add(key)
         self._session.flush()
@@ -97,10 +111,29 @@ class ApiKeyRepository:
         expected = key.secret_hash if key is not None else hash_secret("")
         given = hash_secret(parsed.secret if parsed is not None else "-")
         # Compared even when no row matched, so that timing does not tell which prefixes exist.
-        if not hmac.compare_digest(given, expected) or key is None or key.revoked_at is not None:
+        if not hmac.compare_digest(given, expected) or key is None or not is_active(key):
             return None
         self._touch(key)
         return key
+
+    def rotate(self, id_or_prefix: int | str, grace: timedelta) -> tuple[ApiKey, str]:
+        """A new key with the same name and scopes; the old one stops after ``grace``.
+
+        A zero grace revokes the old key at once. An earlier expiry of the old key is kept.
+        """
+        old = self.get(id_or_prefix)
+        if not is_active(old):
+            raise Conflict(f"API key {old.prefix} is revoked or expired: create a new one")
+        new, secret = self.create(
+            old.name, old.scopes, expires_at=old.expires_at, rotated_from_id=old.id
+        )
+        if grace <= timedelta(0):
+            old.revoked_at = utcnow()
+        else:
+            ends = utcnow() + grace
+            old.expires_at = ends if old.expires_at is None else min(old.expires_at, ends)
+        self._session.flush()
+        return new, secret
 
     def list(self) -> builtins.list[ApiKey]:
         """Every key, revoked ones included, oldest first."""
@@ -125,8 +158,14 @@ class ApiKeyRepository:
         return key
 
     def count_active(self) -> int:
-        """How many keys are not revoked."""
-        statement = select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
+        """How many keys are neither revoked nor expired."""
+        now = utcnow()
+        statement = (
+            select(func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.revoked_at.is_(None))
+            .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
+        )
         return self._session.scalar(statement) or 0
 
     def _by_prefix(self, prefix: str) -> ApiKey | None:
@@ -144,6 +183,13 @@ class ApiKeyRepository:
         if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
             key.last_used_at = now
             self._session.flush()
+
+
+def is_active(key: ApiKey, now: datetime | None = None) -> bool:
+    """Whether ``key`` still works: not revoked and not expired."""
+    if key.revoked_at is not None:
+        return False
+    return key.expires_at is None or key.expires_at > (now or utcnow())
 
 
 def _check_scopes(scopes: Iterable[str]) -> builtins.list[str]:

@@ -1,0 +1,215 @@
+"""The security commands: ``config validate``, ``audit``, ``admin purge|rotate-key|new-key``,
+``keys rotate`` and ``users set-role|set-password`` (registered by ``facewatch.cli``)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from facewatch.errors import InvalidInput
+from facewatch.security import validation
+from facewatch.security.crypto import new_master_key
+
+config_app = typer.Typer(help="Check the configuration before deploying.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log: list and export it.", no_args_is_help=True)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default: FACEWATCH_DATA_DIR or user dir)."),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file (FACEWATCH_CONFIG_FILE).")
+]
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90d``, ``12h``, ``30m``, ``1w2d``, ``0``: a duration; ``InvalidInput`` otherwise."""
+    cleaned = text.strip().lower()
+    if cleaned == "0":
+        return timedelta(0)
+    parts = _DURATION.findall(cleaned)
+    if not parts or _DURATION.sub("", cleaned).strip():
+        raise InvalidInput(f"not a duration: {text!r} (say 90d, 12h, 30m or 1w)")
+    return timedelta(seconds=sum(float(n) * _UNITS[unit] for n, unit in parts))
+
+
+def _cli() -> ModuleType:
+    """The main CLI module (imported late: it imports this one)."""
+    from facewatch import cli
+
+    return cli
+
+
+# --- config ----------------------------------------------------------------------------
+@config_app.command("validate")
+def config_validate(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Refuse default or weak secrets, a missing encryption key... (warn in development)."""
+    cli = _cli()
+    settings = cli.load_settings(data_dir, config)
+    problems = validation.validate(settings)
+    for problem in problems:
+        colour = "red" if problem.level is validation.Level.ERROR else "yellow"
+        cli.err.print(f"[{colour}]{problem}[/{colour}]", highlight=False)
+    if validation.has_errors(problems):
+        raise typer.Exit(1)
+    mode = " (development mode)" if settings.development_mode else ""
+    cli.out.print(f"configuration OK{mode}, {len(problems)} warning(s)", highlight=False)
+
+
+# --- audit -----------------------------------------------------------------------------
+@audit_app.command("list")
+def audit_list(
+    action: Annotated[str | None, typer.Option(help="An action, or a kind ending in '.'.")] = None,
+    actor: Annotated[str | None, typer.Option(help="key:<prefix>, user:<name>...")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """The newest audit entries."""
+    from facewatch.server.services import audit
+    from facewatch.store.repositories.audit import AuditFilter
+
+    cli = _cli()
+    with cli.opened(data_dir, config) as runtime:
+        page = audit.list_entries(runtime, AuditFilter(action=action, actor=actor), 0, limit)
+    table = Table("time", "actor", "address", "action", "target", "outcome")
+    for entry in page.items:
+        when = f"{entry.occurred_at:%Y-%m-%d %H:%M:%S}"
+        table.add_row(when, entry.actor, entry.address, entry.action, entry.target, entry.outcome)
+    cli.out.print(table)
+
+
+@audit_app.command("export")
+def audit_export(
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write the whole audit log, oldest first (the export is itself audited)."""
+    from facewatch.server.services import audit
+    from facewatch.store.repositories.audit import AuditFilter
+
+    try:
+        chosen = audit.ExportFormat(fmt.lower())
+    except ValueError:
+        raise InvalidInput(f"unknown format {fmt!r}; choose csv or jsonl") from None
+    with _cli().opened(data_dir, config) as runtime:
+        chunks = audit.export_entries(runtime, AuditFilter(), chosen)
+        if output is None:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            return
+        with output.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+
+
+# --- admin, keys, users ----------------------------------------------------------------
+def admin_purge(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Delete now what outlived its retention limit, and say how much."""
+    from facewatch.server.services.retention import purge
+
+    cli = _cli()
+    with cli.opened(data_dir, config) as runtime:
+        report = purge(runtime)
+    for name, count in report.as_dict().items():
+        cli.out.print(f"{name.replace('_', ' ')}: {count}", highlight=False)
+
+
+def admin_rotate_key(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Re-encrypt every embedding and image with encryption_key (old keys in
+    encryption_old_keys); also encrypts what was stored in clear."""
+    from facewatch.server.services.encryption import rotate_key
+
+    cli = _cli()
+    with cli.opened(data_dir, config) as runtime, cli.progress() as bar:
+        task = bar.add_task("re-encrypting", total=None)
+
+        def told(what: str, done: int) -> None:
+            bar.update(task, description=f"re-encrypting {what}", completed=done)
+
+        report = rotate_key(runtime, told)
+    cli.out.print(
+        f"key {report.key_id}: {report.embeddings} embeddings and {report.blobs} images "
+        f"re-encrypted, {report.unchanged} already current; remove the old keys now",
+        highlight=False,
+    )
+
+
+def admin_new_key() -> None:
+    """Print a new random encryption key (for FACEWATCH_ENCRYPTION_KEY); keep it safe."""
+    sys.stdout.write(new_master_key() + "\n")
+
+
+def keys_rotate(
+    prefix: Annotated[str, typer.Argument(help="The key's prefix (see `keys list`).")],
+    grace: Annotated[
+        str, typer.Option(help="How long the old key keeps working (0: stops at once).")
+    ] = "24h",
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Replace a key by a new one (same name and scopes); only the new key goes to stdout."""
+    cli = _cli()
+    overlap = parse_duration(grace)
+    with cli.opened(data_dir, config) as runtime, runtime.uow() as uow:
+        new, secret = uow.api_keys.rotate(prefix, overlap)
+        uow.commit()
+    ends = "now" if overlap <= timedelta(0) else f"in {grace}"
+    cli.err.print(f"{prefix} stops working {ends}; the new key is {new.prefix}", highlight=False)
+    sys.stdout.write(secret + "\n")
+
+
+def users_set_role(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    role: Annotated[str, typer.Option("--role", help="admin, operator or viewer.")],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Change a user's role (applies to their open sessions at once)."""
+    from facewatch.server.services import users
+
+    cli = _cli()
+    parsed = users.parse_role(role)
+    with cli.opened(data_dir, config) as runtime:
+        user = users.change_role(runtime, name, parsed)
+    cli.out.print(f"user {user.username} is now {user.role}", highlight=False)
+
+
+def users_set_password(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Set a user's password; unlocks the account and ends their open sessions."""
+    from facewatch.server.services import users
+
+    cli = _cli()
+    password = cli._read_password(password_stdin)
+    with cli.opened(data_dir, config) as runtime:
+        users.change_password(runtime, name, password)
+    cli.out.print(f"password of {name} changed; their sessions ended", highlight=False)
+
+
+def register(keys_app: typer.Typer, admin_app: typer.Typer, users_app: typer.Typer) -> None:
+    """Add the security commands to the main CLI's groups."""
+    admin_app.command("purge")(admin_purge)
+    admin_app.command("rotate-key")(admin_rotate_key)
+    admin_app.command("new-key")(admin_new_key)
+    keys_app.command("rotate")(keys_rotate)
+    users_app.command("set-role")(users_set_role)
+    users_app.command("set-password")(users_set_password)

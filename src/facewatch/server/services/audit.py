@@ -1,0 +1,234 @@
+"""The audit log for admins: read it, export it, and what the server itself records.
+
+Entries come from three places: the ORM trail (``facewatch.store.audit_trail``: every
+change to people, templates, cameras, zones, keys, users, webhooks...), the services that
+record their own (logins, erasure, retention, key rotation), and ``record_access`` for
+reads of personal data: recognition and search by photo, searches of someone's sightings
+and every export (``SENSITIVE_READS``). ``record_settings`` notes at start-up which settings
+differ from the last start.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+
+from facewatch.config import Settings
+from facewatch.security import audit
+from facewatch.server.schemas import Page
+from facewatch.server.services.runtime import Runtime
+from facewatch.store.encryption import keyring_of
+from facewatch.store.models import AuditEntry
+from facewatch.store.repositories.audit import AuditFilter
+
+logger = logging.getLogger(__name__)
+
+
+class AuditOut(BaseModel):
+    """One audit entry on the wire."""
+
+    id: int
+    occurred_at: datetime
+    actor: str = Field(description="key:<prefix>, user:<name>, cli:<os user> or system")
+    address: str = Field(description="The client's address, when over HTTP")
+    action: str = Field(description="<kind>.<verb>, e.g. person.deleted, user.login")
+    target: str = Field(description="<kind>:<id> of what it was done to")
+    outcome: str = Field(description="ok, denied or failed")
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditOut:
+        return cls(
+            id=entry.id,
+            occurred_at=entry.occurred_at,
+            actor=entry.actor,
+            address=entry.address,
+            action=entry.action,
+            target=entry.target,
+            outcome=entry.outcome,
+            details=dict(entry.details or {}),
+        )
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+CSV_COLUMNS = ("id", "occurred_at", "actor", "address", "action", "target", "outcome", "details")
+
+
+def list_entries(
+    runtime: Runtime, where: AuditFilter, offset: int = 0, limit: int = 100
+) -> Page[AuditOut]:
+    """Entries matching ``where``, newest first."""
+    with runtime.uow() as uow:
+        rows, total = uow.audit.list(where, offset, limit)
+        items = [AuditOut.of(row) for row in rows]
+    return Page[AuditOut](items=items, total=total, offset=offset, limit=limit)
+
+
+def export_entries(runtime: Runtime, where: AuditFilter, fmt: ExportFormat) -> Iterator[bytes]:
+    """The entries matching ``where``, oldest first, as CSV or JSON Lines chunks.
+
+    The export itself is recorded first (``audit.exported``), in its own transaction.
+    """
+    record(runtime, "audit.exported", details={"format": fmt.value, **_filter_details(where)})
+    with runtime.uow() as uow:
+        if fmt is ExportFormat.CSV:
+            yield from _csv_chunks(uow.audit.stream(where))
+        else:
+            for entry in uow.audit.stream(where):
+                yield (AuditOut.of(entry).model_dump_json() + "\n").encode()
+
+
+def _csv_chunks(entries: Iterator[AuditEntry]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for count, entry in enumerate(entries, 1):
+        out = AuditOut.of(entry)
+        row = [out.id, out.occurred_at.isoformat(), out.actor, out.address, out.action]
+        writer.writerow([*row, out.target, out.outcome, json.dumps(out.details, sort_keys=True)])
+        if count % 200 == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def _filter_details(where: AuditFilter) -> dict[str, str]:
+    names = ("action", "actor", "target", "outcome", "since", "until")
+    return {name: str(getattr(where, name)) for name in names if getattr(where, name) is not None}
+
+
+def record(
+    runtime: Runtime,
+    action: str,
+    *,
+    target: str = "",
+    outcome: str = "ok",
+    details: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> None:
+    """Append one entry in a transaction of its own."""
+    with runtime.uow() as uow:
+        uow.audit.add(action, target=target, outcome=outcome, details=details, actor=actor)
+        uow.commit()
+
+
+# --- reads of personal data ------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SensitiveRead:
+    """Requests of ``method`` on a path matching ``path`` are recorded as ``action``."""
+
+    method: str
+    path: re.Pattern[str]
+    action: str
+    when_query: frozenset[str] = frozenset()
+    """Recorded only if the query has one of these parameters (empty: always)."""
+
+
+def _read(method: str, pattern: str, action: str, *when: str) -> SensitiveRead:
+    return SensitiveRead(method, re.compile(pattern), action, frozenset(when))
+
+
+SENSITIVE_READS: tuple[SensitiveRead, ...] = (
+    _read("POST", r"/api/v1/recognize", "face.recognized"),
+    _read("POST", r"/api/v1/search|/search", "face.searched"),
+    _read("GET", r"/api/v1/search/detections/[^/]+", "face.searched"),
+    _read("GET", r"/api/v1/reports/[^/]+/export", "data.exported"),
+    _read("GET", r"/api/v1/reports/(visits|trail|last-location)", "sightings.searched"),
+    _read("GET", r"/api/v1/detections|/detections", "sightings.searched", "person_id", "person"),
+)
+# Query parameters kept in the entry: ids and times, never free text (a typed name would
+# outlive the person's erasure).
+_KEPT_PARAMETERS = frozenset(
+    {"person_id", "person", "unknown_id", "camera_id", "zone", "since", "until", "format"}
+)
+
+
+def is_sensitive(method: str, path: str, query: dict[str, str]) -> bool:
+    """Whether a request is a read of personal data that the audit log records."""
+    return sensitive_action(method, path, query) is not None
+
+
+def sensitive_action(method: str, path: str, query: dict[str, str]) -> str | None:
+    """The action a request is recorded as, or None if it is not a sensitive read."""
+    for read in SENSITIVE_READS:
+        if read.method == method and read.path.fullmatch(path):
+            if read.when_query and not read.when_query & {k for k, v in query.items() if v}:
+                return None
+            return read.action
+    return None
+
+
+def record_access(runtime: Runtime, access: audit.Access) -> None:
+    """Record a finished sensitive read (called off the event loop)."""
+    action = sensitive_action(access.method, access.path, access.query)
+    if action is None:
+        return
+    if access.status in (401, 403, 429):
+        outcome = "denied"
+    elif access.status >= 400:
+        outcome = "failed"
+    else:
+        outcome = "ok"
+    params = {k: v[:64] for k, v in access.query.items() if k in _KEPT_PARAMETERS and v}
+    details: dict[str, Any] = {"method": access.method, "path": access.path[:200]}
+    details |= {"status": access.status, **({"query": params} if params else {})}
+    try:
+        with audit.acting_as(access.actor, access.address):
+            record(runtime, action, outcome=outcome, details=details)
+    except Exception:  # never fail a finished request; the log says what was lost
+        logger.exception("could not record %s by %s in the audit log", action, access.actor)
+
+
+# --- settings --------------------------------------------------------------------------
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+"""The password of a URL such as postgresql://user:password@host/db."""
+
+
+def settings_snapshot(settings: Settings, runtime: Runtime | None = None) -> dict[str, Any]:
+    """Every setting as it can be kept in the log: secrets only as set or unset."""
+    snapshot: dict[str, Any] = {}
+    for name in sorted(Settings.model_fields):
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            snapshot[name] = "set"
+        elif isinstance(value, str):
+            snapshot[name] = _URL_PASSWORD.sub(r"\1***@", value)
+        elif value is None or isinstance(value, bool | int | float):
+            snapshot[name] = value
+        else:
+            snapshot[name] = str(value)
+    if runtime is not None:
+        keyring = keyring_of(runtime.db.engine)
+        snapshot["encryption_key_id"] = keyring.current_id if keyring else None
+    return snapshot
+
+
+def record_settings(runtime: Runtime) -> list[str]:
+    """Record the settings in force if they differ from the last start; the changed names."""
+    now = settings_snapshot(runtime.settings, runtime)
+    with runtime.uow() as uow:
+        last = uow.audit.latest("settings.loaded")
+        kept = last.details.get("settings") if last is not None else None
+        before: dict[str, Any] = dict(kept) if isinstance(kept, dict) else {}
+        changed = sorted(k for k in now.keys() | before.keys() if now.get(k) != before.get(k))
+        if changed:
+            diff = {k: {"from": before.get(k), "to": now.get(k)} for k in changed} if last else {}
+            details = {"settings": now, "changed": diff}
+            uow.audit.add("settings.loaded", details=details, actor=audit.SYSTEM)
+            uow.commit()
+    return changed if before else []
