@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from facewatch.config import Settings
 from facewatch.gallery.index import (
     AdaptiveIndex,
     ExactIndex,
@@ -14,6 +15,7 @@ from facewatch.gallery.index import (
     IndexFileError,
     VectorIndex,
     create_index,
+    index_config_from,
     read_index,
 )
 
@@ -224,3 +226,10 @@ def test_every_stored_vector_finds_itself_first(
     distances, found = index.search(stored, 1)
     assert found[:, 0].tolist() == ids.tolist()
     np.testing.assert_allclose(distances[:, 0], 0.0, atol=1e-3)
+
+
+def test_the_settings_choose_the_index() -> None:
+    config = index_config_from(Settings(gallery_index="hnsw", hnsw_ef_search=128))
+    assert isinstance(create_index(DIM, config), HnswIndex)
+    assert config.hnsw_ef_search == 128
+    assert isinstance(create_index(DIM, index_config_from(Settings())), AdaptiveIndex)

@@ -5,15 +5,16 @@
     hnsw.py      HnswIndex: hnswlib graph, approximate; for large galleries
     adaptive.py  AdaptiveIndex: exact below a size threshold, HNSW above
 
-``create_index(dim, config)`` builds the configured one and ``read_index(folder, config)``
-loads one saved with ``VectorIndex.write``.
+``create_index(dim, config)`` builds the configured one (``index_config_from(settings)``
+reads the configuration from the settings) and ``read_index(folder, dim, config)`` loads one
+saved with ``VectorIndex.write``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from facewatch.gallery.index.adaptive import AdaptiveIndex
 from facewatch.gallery.index.base import (
@@ -39,6 +40,7 @@ __all__ = [
     "IndexKind",
     "VectorIndex",
     "create_index",
+    "index_config_from",
     "read_index",
 ]
 
@@ -63,6 +65,36 @@ class IndexConfig:
             raise ValueError("ann_threshold must be at least 1 and hnsw_m at least 2")
         if self.hnsw_ef_construction < 1 or self.hnsw_ef_search < 1:
             raise ValueError("HNSW ef values must be at least 1")
+
+
+class IndexSettings(Protocol):
+    """The settings the index reads (``facewatch.config.Settings`` has them)."""
+
+    @property
+    def gallery_index(self) -> IndexKind: ...
+
+    @property
+    def gallery_ann_threshold(self) -> int: ...
+
+    @property
+    def hnsw_m(self) -> int: ...
+
+    @property
+    def hnsw_ef_construction(self) -> int: ...
+
+    @property
+    def hnsw_ef_search(self) -> int: ...
+
+
+def index_config_from(settings: IndexSettings) -> IndexConfig:
+    """The index configured by ``settings``."""
+    return IndexConfig(
+        kind=settings.gallery_index,
+        ann_threshold=settings.gallery_ann_threshold,
+        hnsw_m=settings.hnsw_m,
+        hnsw_ef_construction=settings.hnsw_ef_construction,
+        hnsw_ef_search=settings.hnsw_ef_search,
+    )
 
 
 def create_index(dim: int, config: IndexConfig | None = None) -> VectorIndex:
