@@ -138,7 +138,8 @@ class Settings(BaseSettings):
             "Penalty weight when the runner-up person is almost as near: the decision score is "
             "distance + weight * (margin_cap - min(lead, margin_cap)). It never names a face "
             "the distance alone would not; with 629 people enrolled it cuts strangers named "
-            "from 5.4% to 1.8% (docs/accuracy.md). 0: distance alone."
+            "from 5.4% to 1.8% (docs/accuracy.md). 0: distance alone. Needs top_k >= 2 (the "
+            "runner-up is among the candidates)."
         ),
     )
     margin_cap: float = Field(
