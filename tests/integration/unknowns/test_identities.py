@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -84,3 +85,20 @@ def test_an_edge_embedding_of_a_stranger_joins_the_identity_of_their_crop(
     assert response.status_code == 201, response.text
     [edge] = response.json()["detections"]
     assert edge["unknown_id"] == crop["unknown_id"]
+
+
+def test_the_unknown_event_carries_the_stored_unknown_id(
+    client: TestClient, admin: dict[str, str], ingest: Ingest, knn: Path
+) -> None:
+    [face] = ingest(jpeg(knn / "test/alex_lacamoire1.jpg"), camera_id="events-cam")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # events are raised on the dispatcher thread
+        listed = client.get(
+            "/api/v1/events",
+            params={"type": "person.unknown", "camera_id": "events-cam"},
+            headers=admin,
+        ).json()["items"]
+        if listed:
+            break
+        time.sleep(0.2)
+    assert [event["unknown_id"] for event in listed] == [face["unknown_id"]]
