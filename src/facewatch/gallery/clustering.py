@@ -31,6 +31,8 @@ MAX_NEIGHBORS = 30
 """Links kept per face in the re-clustering graph: bounds memory for very large clusters."""
 _BLOCK = 1024
 """Rows of the distance matrix computed at once (1024 x n float32)."""
+_FEW = 32
+"""Up to this many query rows, distances are computed without BLAS (see below)."""
 
 
 # --- incremental assignment -----------------------------------------------------------
@@ -164,7 +166,12 @@ def _majority_share(pairs: Counter[tuple[Hashable, Hashable]], total: int, by_la
 # --- helpers --------------------------------------------------------------------------
 def pairwise_distances(a: FloatMatrix, b: FloatMatrix) -> FloatMatrix:
     """Euclidean distances between the rows of ``a`` and of ``b`` (``len(a) x len(b)``)."""
-    squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2 * a @ b.T
+    # A few queries (one frame's faces): einsum stays on this thread, where BLAS would wake
+    # its thread pool for a thin product, 10-30x slower on a busy machine.
+    products = np.einsum("kd,nd->kn", a, b) if len(a) <= _FEW else a @ b.T
+    squared = (
+        np.einsum("kd,kd->k", a, a)[:, None] + np.einsum("nd,nd->n", b, b)[None, :] - 2 * products
+    )
     distances: FloatMatrix = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
     return distances
 
