@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 from facewatch.config import Settings
-from facewatch.gallery.gallery import Gallery, TemplateEntry
+from facewatch.gallery.gallery import Gallery, TemplateEntry, TemplateRef
 from facewatch.server.schemas import PersonUpdate
 from facewatch.server.services import people as people_service
+from facewatch.server.services import sync as sync_module
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.sync import (
     GALLERY_CHANNEL,
@@ -269,3 +270,22 @@ def insert_template(runtime: Runtime, template_id: int, person_id: int) -> None:
                 created_at=datetime.now(UTC),
             )
         )
+
+
+def test_an_enrolment_on_this_replica_during_a_full_comparison_is_kept(
+    make_replica: Callable[[], Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = make_replica()
+    sync = GallerySync(runtime, LocalChangeFeed(), interval=60, full_every=0)
+    sync.sync_once()
+    read_refs = sync_module.read_template_refs
+
+    def refs_then_a_local_enrolment(db: Database, model_id: str) -> list[TemplateRef]:
+        refs = read_refs(db, model_id)  # read outside the lock: a request may enrol now
+        enrol(runtime, "meanwhile")
+        return refs
+
+    monkeypatch.setattr(sync_module, "read_template_refs", refs_then_a_local_enrolment)
+    report = sync.sync_once()
+    assert report is not None
+    assert (report.removed, names(runtime.gallery)) == (0, {"meanwhile"})

@@ -327,57 +327,80 @@ class GallerySync:
             self._thread.join(timeout=10)
 
     def sync_once(self) -> SyncReport | None:
-        """Bring the loaded gallery up to date if the database changed; None if it had not."""
+        """Bring the loaded gallery up to date if the database changed; None if it had not.
+
+        The slow reads (every template id, every name) happen before taking the runtime's
+        lock, so recognitions never wait for them; what is read under the lock is what
+        changed meanwhile (an id-range read), so a concurrent local change is never undone.
+        """
         gallery = self._runtime.loaded_gallery
         if gallery is None:
             return None  # it will load fresh from the database when first used
         notified = self._notified.is_set()
         self._notified.clear()
-        seen = read_fingerprint(self._runtime.db, gallery.model_id)
+        db, model_id = self._runtime.db, gallery.model_id
+        seen = read_fingerprint(db, model_id)
         full = self._seen is None or time.monotonic() - self._last_full > self._full_every
         if seen == self._seen and not notified and not full:
             return None
-        names_may_differ = notified or seen.newest_person_change != getattr(
-            self._seen, "newest_person_change", None
-        )
-        reports: list[SyncReport] = []
-        self._runtime.loaded_gallery_do(
-            lambda g: reports.append(self._update(g, seen, full, names_may_differ)), notify=False
-        )
+        report = None
+        if not full:
+            people_changed = seen.newest_person_change != getattr(
+                self._seen, "newest_person_change", None
+            )
+            names = read_people_names(db) if notified or people_changed else None
+            report = self._locked(lambda g: self._incremental(g, seen, names))
+        if report is None:  # a full comparison is due, or the counts disagree
+            refs, names = read_template_refs(db, model_id), read_people_names(db)
+            report = self._locked(lambda g: self._reconcile(g, refs, names))
         self._seen = seen  # read before updating: a change meanwhile shows next time
         self.syncs += 1
-        self.last_report = reports[0] if reports else None
-        return self.last_report
+        self.last_report = report
+        return report
 
-    def _update(
-        self, gallery: Gallery, seen: GalleryFingerprint, full: bool, names: bool
-    ) -> SyncReport:
-        if full:
-            return self._reconcile(gallery)
+    def _locked(self, update: Callable[[Gallery], SyncReport | None]) -> SyncReport | None:
+        """Run ``update`` on the loaded gallery under the runtime's lock (no notification)."""
+        reports: list[SyncReport | None] = []
+        self._runtime.loaded_gallery_do(lambda g: reports.append(update(g)), notify=False)
+        return reports[0] if reports else None
+
+    def _incremental(
+        self, gallery: Gallery, seen: GalleryFingerprint, names: dict[int, str] | None
+    ) -> SyncReport | None:
+        """Add templates newer than any seen and follow names; None if that is not enough."""
         before = len(gallery)
         added = read_templates_after(self._runtime.db, gallery.model_id, self._newest_id)
         gallery.add(added)  # those this replica added itself are replaced, not doubled
         self._newest_id = max([self._newest_id, *(e.template_id for e in added)])
-        renamed = self._follow_names(gallery) if names else 0
+        renamed = self._follow_names(gallery, names) if names is not None else 0
         if len(gallery) != seen.templates:
-            return self._reconcile(gallery)  # deletions, or commits out of id order
+            return None  # deletions, or commits out of id order
         report = SyncReport(added=len(gallery) - before, removed=0, renamed=renamed)
         return self._log(report, gallery)
 
-    def _follow_names(self, gallery: Gallery) -> int:
-        names = read_people_names(self._runtime.db)
+    def _follow_names(self, gallery: Gallery, names: dict[int, str]) -> int:
         changed = {pid: n for pid, n in names.items() if self._names.get(pid, n) != n}
         for person_id, name in changed.items():
             gallery.rename(person_id, name)
         self._names = names
         return len(changed)
 
-    def _reconcile(self, gallery: Gallery) -> SyncReport:
+    def _reconcile(
+        self, gallery: Gallery, refs: list[TemplateRef], names: dict[int, str]
+    ) -> SyncReport:
+        """Make the gallery hold exactly ``refs`` plus what was committed after they were read.
+
+        A template deleted since is still in ``refs``: the next poll sees the count differ
+        and compares again; one this replica deleted meanwhile is not fetched back (its row
+        is gone), and one it added meanwhile is among the later ones, so it stays.
+        """
         db = self._runtime.db
-        refs = read_template_refs(db, gallery.model_id)
-        report = gallery.sync(refs, lambda ids: read_template_entries(db, ids))
-        self._newest_id = max((ref.template_id for ref in refs), default=0)
-        self._names = read_people_names(db)
+        newest = max((ref.template_id for ref in refs), default=0)
+        later = read_templates_after(db, gallery.model_id, newest)
+        current = refs + [TemplateRef(e.template_id, e.person_id, e.name) for e in later]
+        report = gallery.sync(current, lambda ids: read_template_entries(db, ids))
+        self._newest_id = max((ref.template_id for ref in current), default=0)
+        self._names = names
         self._last_full = time.monotonic()
         self.full_syncs += 1
         return self._log(report, gallery)
