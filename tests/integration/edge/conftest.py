@@ -35,8 +35,21 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._started_once = False
 
     def start(self) -> None:
+        """Serve on ``self.port``; on the first start, try another free port if it was
+        taken meanwhile (other test suites bind ports on this machine too)."""
+        for _ in range(3):
+            if self._serve():
+                return
+            if self._started_once:
+                break
+            self.port = _free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError(f"the test server did not start on port {self.port}")
+
+    def _serve(self) -> bool:
         config = uvicorn.Config(
             create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning"
         )
@@ -46,8 +59,11 @@ class LiveServer:
         deadline = time.monotonic() + 60
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
+                self.stop()
+                return False
             time.sleep(0.05)
+        self._started_once = True
+        return True
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
