@@ -215,6 +215,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's TLS and timeout options for the settings (docs/security.md)."""
     options: dict[str, Any] = {
         "timeout_keep_alive": 5,  # idle keep-alive connections close after 5 s
+        "timeout_graceful_shutdown": 5,  # open SSE streams must not hold up a stop
         "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers: 64 KiB
     }
     if settings.tls_cert is not None and settings.tls_key is not None:

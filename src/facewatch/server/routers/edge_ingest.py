@@ -29,6 +29,7 @@ from facewatch.errors import Conflict, FacewatchError, InvalidInput, NotFound, P
 from facewatch.gallery.matching import assign
 from facewatch.server.deps import IngestKey, Multipart, RuntimeDep
 from facewatch.server.errors import status_for
+from facewatch.server.events import DetectionFacts
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import CameraId, DetectionOut, IngestOut
 from facewatch.server.services.detections import IngestRequest, detection_out, ingest
@@ -358,6 +359,7 @@ def _store(runtime: Runtime, face: EdgeFace, match: Match) -> IngestOut:
         )
         assign_unknowns(runtime, uow, [row])  # a stranger joins their unknown identity
         uow.commit()
+        runtime.events.publish([DetectionFacts.of(row)])  # queues only; never slows ingest
         logger.info("camera %s: edge embedding stored (%s)", face.camera_id, match.status.value)
         return IngestOut(detections=[detection_out(row)], replayed=False)
 
