@@ -82,6 +82,14 @@ class WorkerDied(RuntimeError):
     """An analysis worker process ended while it held a batch."""
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity; a container's cpuset included)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 # --- the worker process ---------------------------------------------------------------------
 
 
@@ -200,7 +208,7 @@ class AnalysisPool:
 
     def __init__(self, settings: Settings, *, workers: int | None = None) -> None:
         count = workers if workers is not None else settings.analysis_workers
-        self.size = count or os.cpu_count() or 1
+        self.size = count or usable_cores()
         self.max_batch = settings.analysis_batch_size
         self._settings = settings
         # Not "fork": the server has threads by now; the fork server forks from a clean process.
