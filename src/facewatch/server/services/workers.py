@@ -298,30 +298,33 @@ class AnalysisPool:
 
     def _feed(self, worker: _Worker) -> None:
         """One worker's loop: take what is waiting, have it analysed, hand out the results."""
-        while True:
+        current: _Worker | None = worker
+        while current is not None:
             jobs = self._next_batch()
             if jobs is None:
-                worker.stop()
+                current.stop()
                 return
             with self._stats_lock:
                 self._stats.count(len(jobs))
-            try:
-                results = worker.run([(job.image, job.embed) for job in jobs])
-            except WorkerDied as exc:
-                logger.exception("analysis worker %s died; restarting it", worker.number)
-                for job in jobs:
-                    job.result.set_exception(exc)
-                try:
-                    worker = self._restart(worker)
-                except FacewatchError:
-                    logger.exception("analysis worker %s cannot restart", worker.number)
-                    return
-                continue
+            current = self._serve(current, jobs)
+
+    def _serve(self, worker: _Worker, jobs: list[_Job]) -> _Worker | None:
+        """Run one batch; the worker to go on with (a new one if it died, None if none)."""
+        try:
+            results = worker.run([(job.image, job.embed) for job in jobs])
             for job, outcome in zip(jobs, results, strict=True):
                 if isinstance(outcome, FacewatchError):
                     job.result.set_exception(outcome)
                 else:
                     job.result.set_result(outcome)
+        except WorkerDied as exc:
+            logger.exception("analysis worker %s died; restarting it", worker.number)
+            _fail(jobs, exc)
+            return self._restart(worker)
+        except Exception as exc:  # the feed thread must go on serving the queue
+            logger.exception("analysis batch failed in worker %s", worker.number)
+            _fail(jobs, exc)
+        return worker
 
     def _next_batch(self) -> list[_Job] | None:
         """Block for one job, then take whatever else is waiting, up to ``max_batch``."""
@@ -340,9 +343,20 @@ class AnalysisPool:
             jobs.append(job)
         return jobs
 
-    def _restart(self, dead: _Worker) -> _Worker:
+    def _restart(self, dead: _Worker) -> _Worker | None:
         dead.stop()
-        worker = self._spawn(dead.number)
-        worker.wait_ready(_START_TIMEOUT)
+        self._workers.pop(dead.number, None)
+        try:
+            worker = self._spawn(dead.number)
+            worker.wait_ready(_START_TIMEOUT)
+        except FacewatchError:
+            logger.exception("analysis worker %s cannot restart", dead.number)
+            return None
         self._workers[worker.number] = worker
         return worker
+
+
+def _fail(jobs: list[_Job], error: BaseException) -> None:
+    for job in jobs:
+        if not job.result.done():
+            job.result.set_exception(error)
