@@ -353,6 +353,9 @@ def recluster(runtime: Runtime) -> ReclusterOut:
     faces under a "not" rule never end together.
     """
     started = time.perf_counter()
+    with runtime.uow() as uow:
+        if not uow.unknowns.any_unnamed():  # before loading any model (a fresh server)
+            return _report([], [], {}, started)
     model = runtime.model_id
     settings = runtime.settings
     with runtime.uow() as uow:

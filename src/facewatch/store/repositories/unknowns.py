@@ -126,6 +126,11 @@ class UnknownRepository:
         items = list(self._session.scalars(ordered.offset(offset).limit(limit)))
         return items, total or 0
 
+    def any_unnamed(self) -> bool:
+        """True if at least one stranger has not been named."""
+        statement = select(UnknownIdentity.id).where(UnknownIdentity.person_id.is_(None))
+        return self._session.scalar(statement.limit(1)) is not None
+
     def centroids(
         self, model: str, changed_since: datetime | None = None
     ) -> builtins.list[CentroidRow]:
