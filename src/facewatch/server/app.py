@@ -18,7 +18,7 @@ from facewatch.server import compat
 from facewatch.server.errors import install_error_handlers
 from facewatch.server.events import create_event_bus
 from facewatch.server.limits import BodySizeLimit
-from facewatch.server.metrics import install_metrics
+from facewatch.server.metrics import event_bus_queues, install_metrics
 from facewatch.server.routers import audit as audit_router
 from facewatch.server.routers import (
     cameras,
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         # Event sinks run on threads of their own; ingest only queues to them.
         runtime.events = create_event_bus(settings, runtime.uow)
         runtime.events.start()
+        app.state.metrics.watch_queues(event_bus_queues(runtime.events))
         try:
             yield
         finally:

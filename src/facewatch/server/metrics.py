@@ -58,13 +58,38 @@ _MAX_EDGES = 1000
 class QueueStats(Protocol):
     """What a bounded queue reports (``events.worker.WorkerStats`` has these fields)."""
 
-    name: str
-    accepted: int
-    dropped: int
-    queued: int
+    @property
+    def name(self) -> str: ...
+    @property
+    def accepted(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def queued(self) -> int: ...
 
 
 QueueSource = Callable[[], Iterable[QueueStats]]
+
+
+class _BusStats(Protocol):
+    @property
+    def dispatcher(self) -> QueueStats | None: ...
+    @property
+    def sinks(self) -> tuple[QueueStats, ...]: ...
+
+
+class _StatsProvider(Protocol):
+    def stats(self) -> _BusStats: ...
+
+
+def event_bus_queues(bus: _StatsProvider) -> QueueSource:
+    """The queues of the event path (dispatcher, then each sink) as a metrics source."""
+
+    def queues() -> list[QueueStats]:
+        stats = bus.stats()
+        return [q for q in (stats.dispatcher, *stats.sinks) if q is not None]
+
+    return queues
 
 
 class Metrics:

@@ -151,3 +151,13 @@ def test_a_metrics_token_guards_the_endpoint(
     assert response.status_code == status
     if status == 401:
         assert response.json()["code"] == "unauthorized"
+
+
+def test_the_event_paths_queues_are_exported(client: TestClient) -> None:
+    stats = client.app.state.runtime.events.stats()  # type: ignore[attr-defined]
+    names = [q.name for q in (stats.dispatcher, *stats.sinks) if q is not None]
+    samples = scrape(client)
+    depth = "facewatch_queue_depth"
+    exported = {dict(labels).get("queue") for name, labels in samples if name == depth}
+    assert names
+    assert set(names) <= exported
