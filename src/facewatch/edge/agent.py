@@ -93,6 +93,7 @@ class EdgeAgent:
             edge_id=config.edge_id,
             timeout=config.uplink.timeout,
             verify_tls=config.uplink.verify_tls,
+            ca_file=config.uplink.ca_file,
             transport=transport,
         )
         self.worker = UplinkWorker(

@@ -3,9 +3,10 @@
 ``ShotMaker`` cuts each tracked face out of its frame and scores it (size, sharpness,
 frontal pose: ``facewatch.vision.quality``). A ``ShotPolicy`` then decides what to send:
 
-* ``best`` (default): the first usable shot at once (a live alert), then a new shot only
-  when the quality improves markedly, and the best remaining shot when the track ends if
-  it beats every shot sent, never more than ``max_shots`` per track;
+* ``best`` (default): the first usable shot as soon as the track is confirmed (seen in
+  ``confirm_frames`` frames: a live alert), then a new shot only when the quality improves
+  markedly, and the best remaining shot when the track ends if it beats every shot sent,
+  never more than ``max_shots`` per track; a track never confirmed sends nothing;
 * ``every-frame``: every face of every processed frame (the older design, for benchmarks).
 """
 
@@ -91,15 +92,17 @@ class EveryFramePolicy(ShotPolicy):
 
 @dataclass(slots=True)
 class _TrackState:
+    seen: int = 0
+    """Usable sightings so far."""
     sent: int = 0
     best_sent: float = 0.0
     last_sent: float = 0.0
     pending: Shot | None = None
-    """The best shot not sent yet that beats every shot sent (the final-shot candidate)."""
+    """The best shot not sent yet that beats every shot sent (the first or final shot)."""
 
 
 class BestShotPolicy(ShotPolicy):
-    """The first usable shot at once, markedly better ones after, the best one at the end."""
+    """The first usable shot once confirmed, markedly better ones after, the best at the end."""
 
     def __init__(self, config: BestShotConfig) -> None:
         self.config = config
@@ -119,14 +122,19 @@ class BestShotPolicy(ShotPolicy):
         sent: list[Dispatch] = []
         for track_id in track_ids:
             state = self._tracks.pop(track_id, None)
-            if state is not None and state.pending is not None and self._final_worth(state):
+            if state is not None and state.sent and state.pending and self._final_worth(state):
                 sent.append(Dispatch(state.pending, ShotReason.FINAL, state.sent))
         return sent
 
     def _consider(self, state: _TrackState, shot: Shot) -> Dispatch | None:
         score = shot.quality.score
+        state.seen += 1
         if state.sent == 0:
-            return self._send(state, shot, ShotReason.FIRST)
+            if state.pending is None or score > state.pending.quality.score:
+                state.pending = shot
+            if state.seen < self.config.confirm_frames:
+                return None
+            return self._send(state, state.pending, ShotReason.FIRST)
         # One shot of the cap is kept for the end of the track.
         if state.sent < self.config.max_shots - 1 and self._marked_gain(state.last_sent, score):
             return self._send(state, shot, ShotReason.BETTER)

@@ -85,6 +85,27 @@ def run(
         raise typer.Exit(1)
 
 
+@edge_app.command("extract")
+def extract_crops(
+    video: Annotated[Path, typer.Argument(help="A video file.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the crops.")],
+    fps: Annotated[float, typer.Option(help="Frames processed per second.")] = 6.0,
+    policy: Annotated[Policy, typer.Option(help="best or every-frame.")] = "best",
+) -> None:
+    """Save the face crops the agent would send for a video to a folder (no server)."""
+    from facewatch.edge.extract import ExtractSettings, extract
+
+    _setup_logging(logging.WARNING)
+    if fps <= 0:
+        raise InvalidInput("--fps must be positive")
+    written, counts = extract(video, out, ExtractSettings(fps=fps, policy=policy))
+    err.print(
+        f"{len(written)} crops of {counts.tracks} tracks from {counts.frames_processed} "
+        f"frames in {out}",
+        highlight=False,
+    )
+
+
 def _overrides(
     source: str | None,
     camera_id: str | None,

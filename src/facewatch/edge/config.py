@@ -153,6 +153,16 @@ class BestShotConfig(_Strict):
     max_shots: int = Field(
         default=3, ge=1, le=50, description="Most shots sent per track, final one included."
     )
+    confirm_frames: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description=(
+            "Usable sightings a track needs before its first shot goes out (the best of them). "
+            "2 drops one-frame blips of the low-threshold detector (hands, textures) for one "
+            "frame of delay (~0.17 s at 6 fps)."
+        ),
+    )
 
 
 class TrackerConfig(_Strict):
@@ -209,7 +219,18 @@ class UplinkConfig(_Strict):
         default=0.5, gt=0, description="First wait (s) after a failure; doubles each time."
     )
     backoff_max: float = Field(default=30.0, gt=0, description="Longest wait (s) between tries.")
-    verify_tls: bool = Field(default=True, description="Check the server's TLS certificate.")
+    verify_tls: bool = Field(
+        default=True,
+        description="Check the server's TLS certificate (turn off only to debug: anyone "
+        "on the path could then read the faces and the API key).",
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description=(
+            "PEM file of the CA(s) that signed the server's certificate (a private CA or a "
+            "self-signed server); unset: the system's trusted CAs."
+        ),
+    )
 
 
 class EdgeConfig(_Strict):

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from facewatch.edge.detection import CandidateDetector
 from facewatch.edge.encoder import CropEncoder, ShotEmbedder
 from facewatch.edge.metrics import CameraMetrics
 from facewatch.edge.motion import MotionGate
-from facewatch.edge.outbox import ItemKind, Outbox, OutboxItem
+from facewatch.edge.outbox import ItemKind, OutboxItem
 from facewatch.edge.tracker import FaceTracker
 from facewatch.edge.types import Dispatch, Frame
 
@@ -24,6 +25,13 @@ logger = logging.getLogger(__name__)
 EMBEDDING_MEDIA_TYPE = "application/x-float16-le"
 """Embeddings travel as little-endian float16: half the bytes of float32. dlib descriptors
 lie within +-0.5; on the knn_examples faces float16 moved distances by at most 3.3e-4."""
+
+
+class ItemSink(Protocol):
+    """Where a pipeline puts its items: the outbox, or a folder (``facewatch edge extract``)."""
+
+    def put(self, item: OutboxItem) -> bool:
+        """Keep ``item``; False if it was dropped."""
 
 
 @dataclass(slots=True)
@@ -47,7 +55,7 @@ class CameraPipeline:
         self,
         camera_id: str,
         stages: Stages,
-        outbox: Outbox,
+        outbox: ItemSink,
         metrics: CameraMetrics,
         *,
         mode: Mode,

@@ -18,16 +18,19 @@ import gzip
 import json
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 
 import httpx
 
 from facewatch import __version__
 from facewatch.edge.outbox import ItemKind, Outbox, OutboxItem, QueuedItem
+from facewatch.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,21 @@ class Delivery:
     """Faces the server found and stored for the item."""
 
 
+def tls_verification(verify: bool, ca_file: Path | None) -> ssl.SSLContext | bool:
+    """How the uplink checks the server: the system's CAs, a given CA file, or (debug) not."""
+    if not verify:
+        logger.warning("TLS certificate checks are off: the uplink is open to interception")
+        return False
+    if ca_file is None:
+        return True
+    if not ca_file.is_file():
+        raise ConfigurationError(f"uplink.ca_file {ca_file} does not exist")
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigurationError(f"uplink.ca_file {ca_file} holds no usable CA: {exc}") from exc
+
+
 class Uplink:
     """Sends items to the server's ingest API with an ingest-scoped key: several at a time
     to the batch route, or one per request to the plain routes (``deliver``).
@@ -81,6 +99,7 @@ class Uplink:
         edge_id: str,
         timeout: float = 10.0,
         verify_tls: bool = True,
+        ca_file: Path | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.edge_id = edge_id
@@ -92,7 +111,7 @@ class Uplink:
                 "User-Agent": f"facewatch-edge/{__version__}",
             },
             timeout=timeout,
-            verify=verify_tls,
+            verify=tls_verification(verify_tls, ca_file),
             transport=transport,
         )
 

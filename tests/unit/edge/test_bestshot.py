@@ -11,7 +11,10 @@ from facewatch.edge.config import BestShotConfig
 from facewatch.edge.types import Shot, ShotReason
 from facewatch.types import Box, Quality
 
-CONFIG = BestShotConfig(min_quality=0.05, improvement=0.5, min_gain=0.1, max_shots=3)
+CONFIG = BestShotConfig(
+    min_quality=0.05, improvement=0.5, min_gain=0.1, max_shots=3, confirm_frames=1
+)
+CONFIRMED = CONFIG.model_copy(update={"confirm_frames": 2})
 
 
 def make_shot(track_id: int, score: float, frame_index: int = 0) -> Shot:
@@ -38,7 +41,7 @@ def run(scores: list[float], config: BestShotConfig = CONFIG) -> list[tuple[str,
     return [(d.reason.value, d.shot.quality.score, d.sequence) for d in sent]
 
 
-def test_the_first_usable_shot_is_sent_at_once() -> None:
+def test_without_confirmation_the_first_usable_shot_is_sent_at_once() -> None:
     policy = BestShotPolicy(CONFIG)
     sent = policy.observe([make_shot(1, 0.2)])
     assert [d.reason for d in sent] == [ShotReason.FIRST]
@@ -86,6 +89,22 @@ def test_an_ended_track_that_comes_back_starts_afresh() -> None:
     policy.end([1])
     again = policy.observe([make_shot(1, 0.3)])
     assert [(d.reason, d.sequence) for d in again] == [(ShotReason.FIRST, 0)]
+
+
+def test_a_confirmed_track_sends_the_better_of_its_first_sightings() -> None:
+    policy = BestShotPolicy(CONFIRMED)
+    assert policy.observe([make_shot(1, 0.3, 0)]) == []
+    (first,) = policy.observe([make_shot(1, 0.2, 1)])
+    assert (first.reason, first.shot.quality.score, first.sequence) == (ShotReason.FIRST, 0.3, 0)
+
+
+def test_a_track_seen_once_sends_nothing_even_when_it_ends() -> None:
+    assert run([0.5], CONFIRMED) == []
+
+
+def test_confirmation_counts_only_usable_sightings() -> None:
+    assert run([0.3, 0.01, 0.02], CONFIRMED) == []
+    assert run([0.3, 0.01, 0.35], CONFIRMED) == [("first", 0.35, 0)]
 
 
 def test_every_frame_sends_every_shot_with_a_running_sequence() -> None:
