@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from integration.unknowns.faces import Ingest, jpeg
 from support import assert_error
@@ -113,6 +115,29 @@ def test_merging_two_strangers_moves_every_face_and_removes_the_other(
     assert merged.status_code == 200, merged.text
     assert merged.json()["detections"] == 2
     assert_error(client.get(f"{UNKNOWNS}/{b['unknown_id']}", headers=admin), 404)
+
+
+def side_by_side(*chips: Path) -> bytes:
+    """One frame holding the chips next to each other on a grey background."""
+    frame = Image.new("RGB", (100 + 250 * len(chips), 300), (128, 128, 128))
+    for n, chip in enumerate(chips):
+        frame.paste(Image.open(chip).convert("RGB"), (75 + 250 * n, 75))
+    buffer = io.BytesIO()
+    frame.save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def test_two_strangers_seen_together_in_one_frame_cannot_be_merged(
+    client: TestClient, admin: dict[str, str], ingest: Ingest, johns: dict[str, list[Path]]
+) -> None:
+    frame = side_by_side(johns["John_Simm"][5], johns["John_Savage"][5])
+    faces = ingest(frame, camera_id="stage")
+    strangers = [face["unknown_id"] for face in faces]
+    assert len(strangers) == 2
+    merge = client.post(
+        f"{UNKNOWNS}/{strangers[0]}/merge", json={"other_id": strangers[1]}, headers=admin
+    )
+    assert_error(merge, 409)
 
 
 def test_deleting_a_stranger_deletes_their_detections(

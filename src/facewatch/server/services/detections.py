@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from facewatch.errors import Conflict, NotFound
@@ -45,6 +45,9 @@ def ingest(runtime: Runtime, request: IngestRequest) -> IngestOut:
         image, runtime.analyzer, runtime.gallery, runtime.thresholds, runtime.settings.top_k
     )
     metadata = read_metadata(request.image, time_zone(runtime.settings.exif_timezone))
+    # One time for every face of the frame: faces sharing it were seen together.
+    captured_at = request.captured_at or metadata.taken_at or datetime.now(UTC)
+    request = replace(request, captured_at=captured_at)
     try:
         return _store(runtime, request, image, faces, metadata)
     except Conflict:
@@ -115,7 +118,7 @@ def _store_face(
         sha, "image/jpeg", int(crop.shape[1]), int(crop.shape[0]), len(jpeg)
     )
     row = uow.detections.add(
-        captured_at=request.captured_at or metadata.taken_at or datetime.now(UTC),
+        captured_at=request.captured_at or datetime.now(UTC),
         camera_id=request.camera_id,
         person_id=match.person_id if match.status is MatchStatus.KNOWN else None,
         status=match.status,

@@ -173,6 +173,8 @@ def merge_unknowns(runtime: Runtime, unknown_id: str, other_id: str) -> UnknownO
         identity, other = _unnamed(uow, unknown_id), _unnamed(uow, other_id)
         if uow.unknowns.exclusions_between(unknown_id, other_id):
             raise Conflict(f"{unknown_id} and {other_id} are marked as different people")
+        if uow.unknowns.share_a_frame(unknown_id, other_id):
+            raise Conflict(f"{unknown_id} and {other_id} were seen together in one frame")
         total = identity.faces + other.faces
         centroid = (
             embedding_from_bytes(identity.centroid) * identity.faces

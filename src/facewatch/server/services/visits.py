@@ -27,7 +27,6 @@ from facewatch.store.unit_of_work import UnitOfWork
 GroupBy = Literal["camera", "zone"]
 Period = Literal["hour", "day"]
 _BATCH = 5000
-NO_ZONE = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +239,9 @@ class _Row:
 
 def _sightings(uow: UnitOfWork, query: VisitQuery) -> Iterator[Sighting]:
     for row in _rows(uow, query):
-        place = (row.camera_id or "") if query.group_by == "camera" else (row.zone or NO_ZONE)
+        camera = row.camera_id or ""
+        # a camera in no zone is a place of its own, not one big "no zone" place
+        place = camera if query.group_by == "camera" else (row.zone or camera)
         yield Sighting(row.captured_at, place, row.person_id, row.unknown_id)
 
 

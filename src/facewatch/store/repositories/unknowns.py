@@ -228,6 +228,22 @@ class UnknownRepository:
         )
         return [_vector(data) for data in self._session.scalars(statement)]
 
+    def share_a_frame(self, a: str, b: str) -> bool:
+        """True if a face of ``a`` and a face of ``b`` were seen in one frame (same camera,
+        same capture time): then they are two people."""
+        frames = [
+            {
+                (camera_id, captured_at)
+                for camera_id, captured_at in self._session.execute(
+                    select(Detection.camera_id, Detection.captured_at).where(
+                        Detection.unknown_id == unknown_id
+                    )
+                )
+            }
+            for unknown_id in (a, b)
+        ]
+        return not frames[0].isdisjoint(frames[1])
+
     def move(self, detection_ids: Sequence[int], unknown_id: str | None) -> None:
         """Give those detections to another identity (``None``: to no identity)."""
         for start in range(0, len(detection_ids), 500):
