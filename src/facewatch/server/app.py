@@ -37,7 +37,11 @@ from facewatch.server.routers import (
 )
 from facewatch.server.services import audit, retention
 from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.sync import ReplicaCoordinator
+from facewatch.server.services.sync import (
+    ReplicaCoordinator,
+    start_event_relay,
+    stop_event_relay,
+)
 from facewatch.server.services.unknowns import recluster
 
 logger = logging.getLogger(__name__)
@@ -77,9 +81,11 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         runtime.events = create_event_bus(settings, runtime.uow)
         runtime.events.start()
         app.state.metrics.watch_queues(event_bus_queues(runtime.events))
+        relay = start_event_relay(runtime.changes, runtime.events)  # to other replicas' SSE
         try:
             yield
         finally:
+            await stop_event_relay(relay)
             await anyio.to_thread.run_sync(runtime.events.stop)
             await anyio.to_thread.run_sync(replicas.stop)
             runtime.close()
