@@ -193,3 +193,30 @@ class PresenceOut(BaseModel):
     unique_people: int = Field(description="Distinct enrolled people.")
     unique_strangers: int = Field(description="Distinct unknown identities.")
     detections: int
+
+
+class Totals(BaseModel):
+    """Detections by verdict and unique visitors."""
+
+    detections: int
+    known: int
+    unknown: int
+    uncertain: int
+    unique_people: int
+    unique_strangers: int
+
+
+class PeriodSummary(Totals):
+    period_start: datetime
+
+
+class CameraSummary(Totals):
+    camera_id: str | None
+
+
+class SummaryOut(BaseModel):
+    """What the charts show: totals per hour or day, and per camera (busiest first)."""
+
+    period: Literal["hour", "day"]
+    periods: list[PeriodSummary]
+    cameras: list[CameraSummary]

@@ -206,3 +206,24 @@ def test_bad_report_requests_are_refused(
     response = client.get(f"{REPORTS}/{path}", params=params, headers=admin)
     assert response.status_code in (400, 422)
     assert_error(response, response.status_code)
+
+
+def test_the_summary_feeds_charts_per_hour_and_busiest_camera_first(
+    client: TestClient, admin: dict[str, str], who: dict[str, object]
+) -> None:
+    found = get(client, admin, "summary", period="hour")
+    assert isinstance(found, dict)
+    periods = [
+        (datetime.fromisoformat(p["period_start"]).hour, p["detections"], p["known"], p["unknown"])
+        for p in found["periods"]
+    ]
+    assert periods == [(9, 7, 5, 2), (10, 1, 1, 0)]
+    assert [(p["unique_people"], p["unique_strangers"]) for p in found["periods"]] == [
+        (1, 1),
+        (1, 0),
+    ]
+    assert [(c["camera_id"], c["detections"]) for c in found["cameras"]] == [
+        ("gate", 4),
+        ("dock", 3),
+        ("hall", 1),
+    ]

@@ -11,7 +11,13 @@ from fastapi.responses import StreamingResponse
 from facewatch.errors import InvalidInput
 from facewatch.server.deps import ReadKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
-from facewatch.server.schemas_unknowns import LocationOut, PresenceOut, TrailStop, VisitOut
+from facewatch.server.schemas_unknowns import (
+    LocationOut,
+    PresenceOut,
+    SummaryOut,
+    TrailStop,
+    VisitOut,
+)
 from facewatch.server.services import reports, visits
 from facewatch.server.services.reports import DetectionFilter, Export, ExportFormat
 from facewatch.server.services.visits import GroupBy, Period, VisitQuery
@@ -95,6 +101,19 @@ def get_presence(
     """Unique people and strangers per camera per hour or day (UTC)."""
     _check_range(_utc(since), _utc(until))
     return visits.presence(runtime, period, _utc(since), _utc(until), camera_id)
+
+
+@router.get("/summary", response_model=SummaryOut, responses=ERRORS)
+def get_summary(
+    runtime: RuntimeDep,
+    _: ReadKey,
+    period: Period = "hour",
+    since: Since = None,
+    until: Until = None,
+) -> SummaryOut:
+    """Detections (known, unknown, uncertain) and unique visitors per period and per camera."""
+    _check_range(_utc(since), _utc(until))
+    return visits.summary(runtime, period, _utc(since), _utc(until))
 
 
 @router.get("/detections/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)

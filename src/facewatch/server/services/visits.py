@@ -4,13 +4,14 @@ A **visit** is a run of sightings of one identity (a person, or a stranger's unk
 one place (a camera, or the zone of the camera) with no gap longer than
 ``visit_gap_seconds``: its arrival is the first sighting, its departure the last. A
 **trail** is an identity's visits at cameras, in time order. **Presence** counts distinct
-identities per camera per hour or day.
+identities per camera per hour or day; the **summary** feeds the charts.
 
 ``group_visits`` is pure; the rest reads sightings from the database in time order.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,19 @@ from typing import Literal
 from sqlalchemy import ColumnElement, select
 
 from facewatch.errors import InvalidInput, NotFound
-from facewatch.server.schemas_unknowns import LocationOut, PresenceOut, TrailStop, VisitOut
+from facewatch.server.schemas_unknowns import (
+    CameraSummary,
+    LocationOut,
+    PeriodSummary,
+    PresenceOut,
+    SummaryOut,
+    TrailStop,
+    VisitOut,
+)
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Camera, Detection, Person
 from facewatch.store.unit_of_work import UnitOfWork
+from facewatch.types import MatchStatus
 
 GroupBy = Literal["camera", "zone"]
 Period = Literal["hour", "day"]
@@ -189,6 +199,15 @@ class _Tally:
     people: set[int] = field(default_factory=set)
     strangers: set[str] = field(default_factory=set)
     detections: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+
+    def count(self, row: _Row) -> None:
+        self.detections += 1
+        self.statuses[row.status] += 1
+        if row.person_id is not None:
+            self.people.add(row.person_id)
+        elif row.unknown_id is not None:
+            self.strangers.add(row.unknown_id)
 
 
 def presence(
@@ -204,11 +223,7 @@ def presence(
         query = VisitQuery(camera_id=camera_id, since=since, until=until)
         for row in _rows(uow, query):
             tally = tallies.setdefault((row.camera_id, _bucket(row.captured_at, period)), _Tally())
-            tally.detections += 1
-            if row.person_id is not None:
-                tally.people.add(row.person_id)
-            elif row.unknown_id is not None:
-                tally.strangers.add(row.unknown_id)
+            tally.count(row)
     return [
         PresenceOut(
             camera_id=camera,
@@ -219,6 +234,46 @@ def presence(
         )
         for (camera, start), t in sorted(tallies.items(), key=lambda i: (i[0][1], i[0][0] or ""))
     ]
+
+
+def summary(
+    runtime: Runtime,
+    period: Period,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> SummaryOut:
+    """What the charts show: detections (known, unknown, uncertain) and unique visitors per
+    hour or day, and every camera's totals, busiest first."""
+    periods: dict[datetime, _Tally] = {}
+    cameras: dict[str | None, _Tally] = {}
+    with runtime.uow() as uow:
+        for row in _rows(uow, VisitQuery(since=since, until=until)):
+            periods.setdefault(_bucket(row.captured_at, period), _Tally()).count(row)
+            cameras.setdefault(row.camera_id, _Tally()).count(row)
+    return SummaryOut(
+        period=period,
+        periods=[
+            PeriodSummary(period_start=start, **_totals(tally))
+            for start, tally in sorted(periods.items())
+        ],
+        cameras=[
+            CameraSummary(camera_id=camera, **_totals(tally))
+            for camera, tally in sorted(
+                cameras.items(), key=lambda item: (-item[1].detections, item[0] or "")
+            )
+        ],
+    )
+
+
+def _totals(tally: _Tally) -> dict[str, int]:
+    return {
+        "detections": tally.detections,
+        "known": tally.statuses[MatchStatus.KNOWN.value],
+        "unknown": tally.statuses[MatchStatus.UNKNOWN.value],
+        "uncertain": tally.statuses[MatchStatus.UNCERTAIN.value],
+        "unique_people": len(tally.people),
+        "unique_strangers": len(tally.strangers),
+    }
 
 
 def _bucket(moment: datetime, period: Period) -> datetime:
@@ -235,6 +290,7 @@ class _Row:
     zone: str | None
     person_id: int | None
     unknown_id: str | None
+    status: str
 
 
 def _sightings(uow: UnitOfWork, query: VisitQuery) -> Iterator[Sighting]:
@@ -253,6 +309,7 @@ def _rows(uow: UnitOfWork, query: VisitQuery) -> Iterator[_Row]:
             Camera.zone,
             Detection.person_id,
             Detection.unknown_id,
+            Detection.status,
         )
         .outerjoin(Camera, Camera.id == Detection.camera_id)
         .order_by(Detection.captured_at, Detection.id)
@@ -266,8 +323,10 @@ def _rows(uow: UnitOfWork, query: VisitQuery) -> Iterator[_Row]:
         statement = statement.where(Detection.captured_at >= query.since)
     if query.until is not None:
         statement = statement.where(Detection.captured_at < query.until)
-    for captured_at, camera_id, zone, person_id, unknown_id in uow.session.execute(statement):
-        yield _Row(_aware(captured_at), camera_id, zone, person_id, unknown_id)
+    for captured_at, camera_id, zone, person_id, unknown_id, status in uow.session.execute(
+        statement
+    ):
+        yield _Row(_aware(captured_at), camera_id, zone, person_id, unknown_id, status)
 
 
 def _identity_is(person_id: int | None, unknown_id: str | None) -> ColumnElement[bool]:
