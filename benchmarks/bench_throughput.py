@@ -2,7 +2,8 @@
 
 Two real servers run side by side (``python -m facewatch.cli serve``, each on a free port with
 its own temporary data dir and admin key): one with ``FACEWATCH_EMBEDDER=dlib``, one with
-``FACEWATCH_EMBEDDER=onnx``; both with their default analysis workers (one per core). The five
+``FACEWATCH_EMBEDDER=onnx``; both with their default analysis workers (one per core) and the
+per-key rate limits off (they would cap one key at 10 recognitions a second). The five
 people of face_recognition_examples/examples/knn_examples/train are enrolled in each through
 the API. Then, in rounds that alternate the servers (so that load from other processes hits
 both alike), an asyncio client keeps ``--concurrency`` requests in flight for ``--seconds``
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -79,7 +81,7 @@ class Phase:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     with_face: int = 0
-    errors: int = 0
+    errors: Counter[int] = field(default_factory=Counter)
     main_cpu: float = 0.0
     worker_cpu: float = 0.0
     client_cpu: float = 0.0
@@ -150,7 +152,14 @@ def _cli(*args: str) -> list[str]:
 @contextmanager
 def server(runtime: str, data_dir: Path) -> Iterator[Server]:
     """A `facewatch serve` subprocess with ``FACEWATCH_EMBEDDER=runtime``; stopped after."""
-    env = {**os.environ, "FACEWATCH_DATA_DIR": str(data_dir), "FACEWATCH_EMBEDDER": runtime}
+    env = {
+        **os.environ,
+        "FACEWATCH_DATA_DIR": str(data_dir),
+        "FACEWATCH_EMBEDDER": runtime,
+        # Capacity is measured, not the per-key rate limits (600 recognitions a minute...).
+        "FACEWATCH_RATE_LIMIT_RECOGNIZE_PER_MINUTE": "0",
+        "FACEWATCH_RATE_LIMIT_INGEST_PER_MINUTE": "0",
+    }
     key = subprocess.run(
         _cli("keys", "create", "--scope", "admin"),
         env=env,
@@ -281,7 +290,7 @@ async def _connection(
             started = time.perf_counter()
             status, body = await _exchange(reader, writer, request)
             if status not in (200, 201):
-                phase.errors += 1
+                phase.errors[status] += 1
                 continue
             phase.latencies.append(time.perf_counter() - started)
             answer = json.loads(body)
@@ -303,7 +312,8 @@ async def _drive(
 
     await load(2)  # warm-up, not counted
     phase.latencies.clear()
-    phase.with_face = phase.errors = 0
+    phase.with_face = 0
+    phase.errors.clear()
     phase.load = os.getloadavg()[0]
     (main_before, workers_before), client_before = server_cpu(server.pid), time.process_time()
     started = time.perf_counter()
@@ -357,14 +367,15 @@ def markdown(phases: Sequence[Phase], args: argparse.Namespace, sizes: str) -> s
                 f"| {1000 * sum(p.client_cpu for p in mine) / max(done, 1):.1f} "
                 f"| {', '.join(f'{p.load:.1f}' for p in mine)} |"
             )
-    errors = sum(p.errors for p in phases)
+    errors = sum((p.errors for p in phases), Counter[int]())
     command = "python benchmarks/bench_throughput.py " + " ".join(sys.argv[1:])
     return "\n".join(
         [
             *lines,
             "",
             f"`{command.strip()}`: {args.rounds} round(s) of {args.seconds:.0f} s per phase, "
-            f"{args.concurrency} requests in flight, {sizes}; {errors} errors.",
+            f"{args.concurrency} requests in flight, {sizes}; "
+            f"errors by status: {dict(errors) or 'none'}.",
             f"Machine: {machine_line()}.",
         ]
     )
