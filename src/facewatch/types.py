@@ -155,5 +155,6 @@ class Match:
     distance: float | None
     """Distance to the best candidate (named or not); ``None`` with an empty gallery."""
     confidence: float
-    """In [0, 1]: how sure Facewatch is that ``person_id`` is this face (0 when unknown)."""
+    """In [0, 1]: how sure the verdict is: for a known or uncertain face, that ``person_id``
+    is this face; for an unknown face, that it is nobody enrolled."""
     candidates: tuple[Candidate, ...] = field(default=())

@@ -129,7 +129,8 @@ def assign(faces: Sequence[Sequence[Candidate]], thresholds: Thresholds) -> list
             (c.distance, face_no, c)
             for face_no, cands in enumerate(faces)
             for c in cands
-            if c.distance < thresholds.unknown
+            # Any nameable pair: under `unknown`, or at `match` when the two are equal.
+            if c.distance < thresholds.unknown or c.distance <= thresholds.match
         ),
         key=lambda pair: (pair[0], pair[1]),  # Candidates themselves are not ordered
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from facewatch.config import Settings
 from facewatch.gallery.gallery import Gallery, TemplateEntry
-from facewatch.gallery.matching import Thresholds
+from facewatch.gallery.matching import Thresholds, thresholds_from
 from facewatch.server.events.bus import EventBus
 from facewatch.server.services.sync import (
     GALLERY_CHANNEL,
@@ -84,7 +84,7 @@ class Runtime:
 
     @property
     def thresholds(self) -> Thresholds:
-        return Thresholds(self.settings.match_threshold, self.settings.unknown_threshold)
+        return thresholds_from(self.settings)
 
     @property
     def analyzer(self) -> Analyzer:
