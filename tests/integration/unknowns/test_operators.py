@@ -81,6 +81,25 @@ def test_a_stranger_marked_not_a_person_cannot_be_named_them(
     assert_error(client.post(f"{url}/name", json={"person_id": obama_id}, headers=admin), 409)
 
 
+def test_a_face_marked_not_a_stranger_leaves_them_and_stays_out_after_reclustering(
+    client: TestClient, admin: dict[str, str], ingest: Ingest, johns: dict[str, list[Path]]
+) -> None:
+    chips = johns["John_Shimkus"][6:9]
+    faces = [ingest(chip.read_bytes(), camera_id="porch")[0] for chip in chips]
+    [stranger] = {face["unknown_id"] for face in faces}
+    marked = client.post(
+        f"{UNKNOWNS}/detections/{faces[0]['id']}/not", json={"unknown_id": stranger}, headers=admin
+    )
+    assert marked.status_code == 200, marked.text
+    moved_to = marked.json()["moved_to"]
+    assert moved_to not in (None, stranger)
+    assert client.post(f"{UNKNOWNS}/recluster", headers=admin).status_code == 200
+    face = client.get("/api/v1/detections", params={"camera_id": "porch"}, headers=admin)
+    now = {d["id"]: d["unknown_id"] for d in face.json()["items"]}
+    assert now[faces[0]["id"]] != now[faces[1]["id"]]
+    assert now[faces[1]["id"]] == now[faces[2]["id"]]
+
+
 def test_a_split_makes_a_new_stranger_that_cannot_be_merged_back(
     client: TestClient, admin: dict[str, str], ingest: Ingest, johns: dict[str, list[Path]]
 ) -> None:
@@ -109,11 +128,15 @@ def test_merging_two_strangers_moves_every_face_and_removes_the_other(
     [a] = ingest(johns["John_Simm"][0].read_bytes())
     [b] = ingest(johns["John_Shimkus"][0].read_bytes())
     assert a["unknown_id"] != b["unknown_id"]
+    counts = [
+        client.get(f"{UNKNOWNS}/{face['unknown_id']}", headers=admin).json()["detections"]
+        for face in (a, b)
+    ]
     merged = client.post(
         f"{UNKNOWNS}/{a['unknown_id']}/merge", json={"other_id": b["unknown_id"]}, headers=admin
     )
     assert merged.status_code == 200, merged.text
-    assert merged.json()["detections"] == 2
+    assert merged.json()["detections"] == sum(counts)
     assert_error(client.get(f"{UNKNOWNS}/{b['unknown_id']}", headers=admin), 404)
 
 

@@ -317,6 +317,8 @@ def _leave(runtime: Runtime, uow: UnitOfWork, row: Detection, rule: NotRule) -> 
         row.unknown_id = None
         uow.session.flush()
         _recentre(left, uow.unknowns.detections(left.id), runtime.model_id)
+        if uow.unknowns.delete_empty([left.id]):  # that face was all it had
+            centroid_cache(runtime).drop([left.id])
     else:
         return False
     forbidden = uow.unknowns.excluded_identities_of_face(row.id)
