@@ -36,12 +36,9 @@ from facewatch.server.routers import (
     zones,
 )
 from facewatch.server.services import audit, retention
+from facewatch.server.services.event_relay import start_event_relay, stop_event_relay
+from facewatch.server.services.replicas import ReplicaCoordinator
 from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.sync import (
-    ReplicaCoordinator,
-    start_event_relay,
-    stop_event_relay,
-)
 from facewatch.server.services.unknowns import recluster
 
 logger = logging.getLogger(__name__)

@@ -11,12 +11,12 @@ import pytest
 
 from facewatch.server.events import EventBus, EventType, Severity
 from facewatch.server.events.types import Event
-from facewatch.server.services.sync import (
+from facewatch.server.services.event_relay import (
     EVENTS_CHANNEL,
-    PostgresChangeFeed,
     start_event_relay,
     stop_event_relay,
 )
+from facewatch.server.services.sync import PostgresChangeFeed
 from facewatch.store.db import Database
 
 

@@ -21,13 +21,13 @@ from facewatch.gallery.gallery import Gallery, TemplateEntry, TemplateRef
 from facewatch.server.schemas import PersonUpdate
 from facewatch.server.services import people as people_service
 from facewatch.server.services import sync as sync_module
+from facewatch.server.services.replicas import ReplicaCoordinator
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.sync import (
     GALLERY_CHANNEL,
     GallerySync,
     LocalChangeFeed,
     PostgresChangeFeed,
-    ReplicaCoordinator,
     create_change_feed,
     read_fingerprint,
 )

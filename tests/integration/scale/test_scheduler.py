@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from facewatch.server.services.sync import (
+from facewatch.server.services.scheduler import (
     FileLeaderLock,
     LeaderLock,
     PostgresLeaderLock,

@@ -1,56 +1,44 @@
 """Keeping replicas in step through the shared database, with no restart and no lock file.
 
-Every replica keeps the gallery in memory. Three mechanisms keep N of them consistent:
+Every replica keeps the gallery in memory. Two mechanisms keep N of them consistent:
 
 - **Change feed.** After a committed gallery change (enrol, delete, rename, a named unknown)
   the replica that made it publishes on a channel. On PostgreSQL that is ``NOTIFY`` and
   every replica ``LISTEN``s on a dedicated connection, so the others hear within
   milliseconds; on SQLite (one box) the feed only reaches the process itself. Other
-  subsystems may use their own channels (``subscribe``), e.g. to fan events out to the SSE
-  clients of every replica.
+  subsystems use channels of their own (``event_relay``: events to every replica's SSE
+  clients).
 - **Gallery sync.** A thread per replica compares a cheap fingerprint of the gallery
   tables (template count and newest id for the current model, newest change of a person)
   with the one it last saw, every ``gallery_sync_interval`` seconds and whenever the feed
-  wakes it. When it differs, the in-memory gallery is reconciled with the database
-  (``Gallery.sync``: templates added and removed, names followed). The poll alone keeps
+  wakes it. When it differs, the in-memory gallery is brought up to date (new templates
+  by id, names, and a full comparison only after deletions). The poll alone keeps
   replicas within the interval when a notification is lost (a reconnect, a change made
   by another tool), so NOTIFY is a speed-up, never a requirement.
-- **Events to every replica's live streams.** ``EventRelay`` sends each event raised on a
-  replica (on PostgreSQL, in a NOTIFY) to the SSE subscribers of the others; webhooks,
-  MQTT and the stored history stay with the replica that raised it.
-- **One runner for scheduled jobs.** ``Scheduler`` runs jobs (retention, re-clustering)
-  only while it holds ``LeaderLock``: a PostgreSQL session-level advisory lock on a
-  dedicated connection, released by the server the moment that replica dies; on SQLite
-  an exclusive lock on a file beside the database.
+
+Scheduled jobs on one replica: ``scheduler``; all of it for one server: ``replicas``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, literal, select, text
 
 from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry, TemplateRef
-from facewatch.server.events.types import Event
 from facewatch.store.db import Database
 from facewatch.store.embeddings import embedding_from_bytes
 from facewatch.store.models import Person, Template
 
 if TYPE_CHECKING:
-    from facewatch.server.events.bus import EventBus
     from facewatch.server.services.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -443,301 +431,3 @@ class GallerySync:
                 self.sync_once()
             except Exception:
                 logger.exception("gallery sync failed; retrying in %.1f s", self._interval)
-
-
-# --- one runner for scheduled jobs -----------------------------------------------------
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit advisory-lock key for ``name``."""
-    digest = hashlib.sha256(f"facewatch:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-class LeaderLock(ABC):
-    """A lock at most one replica holds at a time; held until released or the holder dies."""
-
-    @abstractmethod
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free; whether this replica holds it now."""
-
-    @abstractmethod
-    def still_held(self) -> bool:
-        """Whether this replica still holds the lock (checks the connection)."""
-
-    @abstractmethod
-    def release(self) -> None:
-        """Give the lock up (a no-op if not held)."""
-
-
-class PostgresLeaderLock(LeaderLock):
-    """A session-level advisory lock on a dedicated connection: PostgreSQL frees it when
-    that connection ends, so a replica that crashes hands the lock over by itself."""
-
-    def __init__(self, db: Database, name: str) -> None:
-        self._db = db
-        self.key = lock_key(name)
-        self._stack: contextlib.ExitStack | None = None
-        self._connection: Any = None
-
-    def try_acquire(self) -> bool:
-        if self._connection is not None:
-            return self.still_held()
-        stack = contextlib.ExitStack()
-        try:
-            connection = stack.enter_context(dedicated_connection(self._db))
-            row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-        except Exception:
-            stack.close()
-            logger.warning("cannot reach the database to take the scheduler lock")
-            return False
-        if not (row and row[0]):
-            stack.close()
-            return False
-        self._stack, self._connection = stack, connection
-        return True
-
-    def still_held(self) -> bool:
-        if self._connection is None:
-            return False
-        try:
-            self._connection.execute("SELECT 1")
-        except Exception:
-            logger.warning("lost the connection that held the scheduler lock")
-            self.release()
-            return False
-        return True
-
-    def release(self) -> None:
-        stack, self._stack, self._connection = self._stack, None, None
-        if stack is not None:
-            with contextlib.suppress(Exception):
-                stack.close()  # closing the session frees the lock
-
-
-class FileLeaderLock(LeaderLock):
-    """An exclusive ``flock`` on a file beside the SQLite database (processes of one box)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file: IO[bytes] | None = None
-
-    def try_acquire(self) -> bool:
-        if self._file is not None:
-            return True
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("ab")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._file = handle
-        return True
-
-    def still_held(self) -> bool:
-        return self._file is not None
-
-    def release(self) -> None:
-        handle, self._file = self._file, None
-        if handle is not None:
-            handle.close()  # closing the file drops the flock
-
-
-def create_leader_lock(db: Database, data_dir: Path, name: str = "scheduler") -> LeaderLock:
-    """An advisory lock on PostgreSQL; a lock file beside a SQLite database (or data_dir)."""
-    if db.dialect == "postgresql":
-        return PostgresLeaderLock(db, name)
-    database = db.url.database or ""
-    folder = Path(database).expanduser().parent if database not in ("", ":memory:") else data_dir
-    return FileLeaderLock(folder / f".facewatch-{name}.lock")
-
-
-@dataclass(slots=True)
-class Job:
-    """A task run every ``interval`` seconds on exactly one replica."""
-
-    name: str
-    interval: float
-    run: Callable[[], object]
-    next_due: float = 0.0
-    runs: int = 0
-    failures: int = 0
-
-
-class Scheduler:
-    """Runs jobs on one thread, only while this replica holds the leader lock."""
-
-    def __init__(self, lock: LeaderLock, *, tick: float = 1.0) -> None:
-        self._lock = lock
-        self._tick = tick
-        self._jobs: list[Job] = []
-        self._jobs_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.is_leader = False
-
-    def add(self, name: str, interval: float, run: Callable[[], object]) -> Job:
-        """Run ``run()`` every ``interval`` seconds on whichever replica leads."""
-        job = Job(name, interval, run)
-        with self._jobs_lock:
-            self._jobs.append(job)
-        return job
-
-    @property
-    def jobs(self) -> list[Job]:
-        with self._jobs_lock:
-            return list(self._jobs)
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        self._lock.release()
-        self.is_leader = False
-
-    def tick(self) -> None:
-        """Check leadership, then run the jobs that are due (if leading)."""
-        leading = self._lock.still_held() or self._lock.try_acquire()
-        if leading != self.is_leader:
-            logger.info("this replica %s the scheduled jobs", "runs" if leading else "left")
-            self.is_leader = leading
-        if leading:
-            self._run_due(self.jobs)
-
-    def _run_due(self, jobs: Iterable[Job]) -> None:
-        for job in jobs:
-            now = time.monotonic()
-            if now < job.next_due or self._stop.is_set():
-                continue
-            job.next_due = now + job.interval
-            try:
-                job.run()
-                job.runs += 1
-            except Exception:
-                job.failures += 1
-                logger.exception("scheduled job %s failed", job.name)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                logger.exception("scheduler tick failed")
-            self._stop.wait(self._tick)
-
-
-# --- events to the live subscribers of every replica -----------------------------------
-EVENTS_CHANNEL = "facewatch_events"
-"""Each event raised on one replica goes to the SSE subscribers of the others on this."""
-
-_NOTIFY_MAX_BYTES = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
-_REMEMBERED_EVENTS = 2000
-
-
-class EventRelay:
-    """Hands every event raised on this replica to the live subscribers of the others.
-
-    Webhooks, MQTT and the stored history run once, on the replica that raised the event;
-    only the live streams (SSE, the dashboard) need the event on every replica, since a
-    client's stream is connected to whichever replica the balancer chose. The event itself
-    (well under NOTIFY's 8 kB) travels in the notification.
-    """
-
-    def __init__(self, feed: ChangeFeed, bus: EventBus) -> None:
-        self._feed = feed
-        self._bus = bus
-        self._from_elsewhere: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
-        self.sent = self.received = 0
-        feed.subscribe(EVENTS_CHANNEL, self._on_message)
-
-    async def run(self) -> None:
-        """Publish this replica's events until cancelled (a task on the server's loop)."""
-        import anyio.to_thread
-
-        subscription = self._bus.subscribe()
-        try:
-            async for event in subscription:
-                message = self._message(event)
-                if message is not None:
-                    await anyio.to_thread.run_sync(self._feed.publish, EVENTS_CHANNEL, message)
-                    self.sent += 1
-        finally:
-            subscription.close()
-
-    def _message(self, event: Event) -> str | None:
-        with self._lock:
-            if event.id in self._from_elsewhere:
-                return None  # it came from another replica: do not send it back
-        message = json.dumps({"origin": self._feed.replica_id, "event": event.payload()})
-        if len(message.encode()) > _NOTIFY_MAX_BYTES:
-            logger.warning("event %s too large to relay to the other replicas", event.id)
-            return None
-        return message
-
-    def _on_message(self, payload: str) -> None:
-        """Runs on the feed's listener thread."""
-        if not payload:
-            return  # the feed reconnected; missed live events are not replayed
-        try:
-            message = json.loads(payload)
-            if message.get("origin") == self._feed.replica_id:
-                return
-            event = Event.model_validate(message["event"])
-        except (ValueError, KeyError, TypeError):
-            logger.warning("ignored a malformed event notification")
-            return
-        self._remember(event.id)
-        self.received += 1
-        self._bus.broadcaster.submit(event)
-
-    def _remember(self, event_id: str) -> None:
-        with self._lock:
-            self._from_elsewhere[event_id] = None
-            while len(self._from_elsewhere) > _REMEMBERED_EVENTS:
-                self._from_elsewhere.popitem(last=False)
-
-
-def start_event_relay(feed: ChangeFeed, bus: EventBus) -> asyncio.Task[None] | None:
-    """Relay events between replicas (PostgreSQL); None where there are no others to reach."""
-    if not isinstance(feed, PostgresChangeFeed):
-        return None
-    return asyncio.create_task(EventRelay(feed, bus).run(), name="event-relay")
-
-
-async def stop_event_relay(task: asyncio.Task[None] | None) -> None:
-    """Cancel the relay task and wait for it to end."""
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-# --- all of it, for one server process -------------------------------------------------
-class ReplicaCoordinator:
-    """The change feed listener, the gallery sync and the scheduler of one server."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        settings = runtime.settings
-        self.feed = runtime.changes
-        self.gallery_sync = GallerySync(runtime, self.feed, settings.gallery_sync_interval)
-        self.scheduler = Scheduler(create_leader_lock(runtime.db, settings.data_dir))
-
-    def start(self) -> None:
-        """Start listening, syncing and scheduling (threads; returns at once)."""
-        self.feed.start()
-        self.gallery_sync.start()
-        self.scheduler.start()
-
-    def stop(self) -> None:
-        """Stop every thread and give the scheduler lock to another replica."""
-        self.scheduler.stop()
-        self.gallery_sync.stop()
-        self.feed.close()
