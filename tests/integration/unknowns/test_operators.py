@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from facewatch.server.services.runtime import Runtime
 from integration.unknowns.faces import Ingest, jpeg
 from support import assert_error
 
@@ -53,7 +54,12 @@ def test_naming_a_stranger_makes_their_later_detections_carry_the_name(
 
 
 def test_a_face_marked_not_a_person_is_never_named_them_again(
-    client: TestClient, admin: dict[str, str], ingest: Ingest, knn: Path, obama_id: int
+    client: TestClient,
+    admin: dict[str, str],
+    ingest: Ingest,
+    knn: Path,
+    obama_id: int,
+    runtime: Runtime,
 ) -> None:
     photo = jpeg(knn / "test/obama1.jpg")
     [named] = ingest(photo, camera_id="door")
@@ -70,6 +76,17 @@ def test_a_face_marked_not_a_person_is_never_named_them_again(
     assert again["unknown_id"] == moved_to  # the look-alike is one stranger
     elsewhere = ingest(jpeg(knn / "train/obama/obama2.jpg"), camera_id="door")
     assert [face["person_id"] for face in elsewhere] == [obama_id]  # obama is still obama
+    with runtime.uow() as uow:  # the same face embedded on an edge box
+        embedding = uow.detections.get(named["id"]).embedding
+    assert embedding is not None
+    edge = client.post(
+        "/api/v1/edge/embeddings",
+        files={"embedding": ("e.bin", embedding)},
+        data={"camera_id": "door", "model": runtime.model_id, "box": "0,0,90,90"},
+        headers=admin,
+    )
+    assert edge.status_code == 201, edge.text
+    assert edge.json()["detections"][0]["person_id"] is None
 
 
 def test_a_stranger_marked_not_a_person_cannot_be_named_them(

@@ -34,7 +34,7 @@ from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import CameraId, DetectionOut, IngestOut
 from facewatch.server.services.detections import IngestRequest, detection_out, ingest
 from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.unknown_ingest import assign_unknowns
+from facewatch.server.services.unknown_ingest import assign_unknowns, respect_exclusions_of
 from facewatch.server.uploads import read_upload
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import Box, Embedding, Match, MatchStatus
@@ -340,6 +340,7 @@ def _match(runtime: Runtime, vector: Embedding) -> Match:
 def _store(runtime: Runtime, face: EdgeFace, match: Match) -> IngestOut:
     with runtime.uow() as uow:
         _ensure_camera(uow, face.camera_id)
+        [match] = respect_exclusions_of(runtime, uow, [face.vector], [match])  # "not X" rules
         row = uow.detections.add(
             captured_at=face.captured_at,
             camera_id=face.camera_id,

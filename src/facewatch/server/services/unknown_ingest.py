@@ -29,7 +29,7 @@ from facewatch.store.db import Database
 from facewatch.store.embeddings import embedding_from_bytes, embedding_to_bytes
 from facewatch.store.models import Detection, UnknownIdentity
 from facewatch.store.unit_of_work import UnitOfWork
-from facewatch.types import Candidate, Embedding, MatchStatus
+from facewatch.types import Candidate, Embedding, Match, MatchStatus
 
 logger = logging.getLogger(__name__)
 
@@ -231,23 +231,36 @@ def respect_exclusions(
     A face loses candidate P when it is nearer to a face (or stranger) marked "not P" than
     to P's templates; the frame is then decided again without it.
     """
-    people = {c.person_id for face in faces for c in face.match.candidates}
-    negatives = uow.unknowns.negatives(people, runtime.model_id) if people else {}
-    if not negatives:
-        return faces
-    kept = [_allowed(face, negatives) for face in faces]
-    if all(len(k) == len(f.match.candidates) for k, f in zip(kept, faces, strict=True)):
-        return faces
-    matches = assign(kept, runtime.thresholds)
-    logger.info("a 'not' rule changed the verdict on a frame")
+    matches = respect_exclusions_of(
+        runtime, uow, [face.face.embedding for face in faces], [face.match for face in faces]
+    )
     return [RecognizedFace(f.face, m) for f, m in zip(faces, matches, strict=True)]
 
 
-def _allowed(face: RecognizedFace, negatives: dict[int, list[Embedding]]) -> list[Candidate]:
-    embedding = face.face.embedding
+def respect_exclusions_of(
+    runtime: Runtime,
+    uow: UnitOfWork,
+    embeddings: Sequence[Embedding | None],
+    matches: Sequence[Match],
+) -> list[Match]:
+    """``respect_exclusions`` for bare embeddings and their verdicts (edge embeddings)."""
+    people = {c.person_id for match in matches for c in match.candidates}
+    negatives = uow.unknowns.negatives(people, runtime.model_id) if people else {}
+    if not negatives:
+        return list(matches)
+    kept = [_allowed(e, m, negatives) for e, m in zip(embeddings, matches, strict=True)]
+    if all(len(k) == len(m.candidates) for k, m in zip(kept, matches, strict=True)):
+        return list(matches)
+    logger.info("a 'not' rule changed the verdict on a frame")
+    return assign(kept, runtime.thresholds)
+
+
+def _allowed(
+    embedding: Embedding | None, match: Match, negatives: dict[int, list[Embedding]]
+) -> list[Candidate]:
     if embedding is None:
-        return list(face.match.candidates)
-    return [c for c in face.match.candidates if not _refused(embedding, c, negatives)]
+        return list(match.candidates)
+    return [c for c in match.candidates if not _refused(embedding, c, negatives)]
 
 
 def _refused(
