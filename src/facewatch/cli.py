@@ -78,7 +78,8 @@ def main() -> None:
     try:
         app()
     except FacewatchError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        # soft_wrap: one line whatever the terminal width, so scripts can read it.
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 
