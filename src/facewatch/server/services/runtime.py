@@ -58,12 +58,12 @@ class Runtime:
         # Embeddings and images are sealed with the key, if one is configured (docs/security.md).
         attach_keyring(db.engine, keyring)
         install_audit_trail()  # changes to people, keys, users... are audited
-        return cls(
-            settings=settings,
-            db=db,
-            blobs=ProtectedBlobStore(create_blob_store(settings), keyring),
-            changes=create_change_feed(db),
-        )
+        try:
+            blobs = ProtectedBlobStore(create_blob_store(settings), keyring)
+        except BaseException:
+            db.dispose()  # e.g. an unreachable S3 bucket: leave no connection pool behind
+            raise
+        return cls(settings=settings, db=db, blobs=blobs, changes=create_change_feed(db))
 
     def start_workers(self) -> None:
         """Analyse images in worker processes (``AnalysisPool``) from now on."""
