@@ -216,7 +216,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's TLS and timeout options for the settings (docs/security.md)."""
     options: dict[str, Any] = {
         "timeout_keep_alive": 5,  # idle keep-alive connections close after 5 s
-        "timeout_graceful_shutdown": 5,  # open SSE streams must not hold up a stop
+        "timeout_graceful_shutdown": 15,  # drain requests in flight; SSE streams end then
         "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers: 64 KiB
     }
     if settings.tls_cert is not None and settings.tls_key is not None:
