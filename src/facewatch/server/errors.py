@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facewatch.errors import (
@@ -93,6 +94,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), code)
 
 
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # A number too large for the database (an id or offset of 30 digits): bad input, not a
+    # server fault. SQLite raises OverflowError; PostgreSQL's "out of range" is a DataError.
+    logger.info("%s %s: value out of range (%s)", request.method, request.url.path, type(exc))
+    return error_response(400, "a value in the request is out of range", "invalid_input")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal error", "internal_error")
@@ -102,4 +110,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FacewatchError, _facewatch_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from facewatch.dashboard.routes import (
+    audit,
     cameras,
     detections,
     live,
@@ -14,9 +15,7 @@ from facewatch.dashboard.routes import (
     webhooks,
 )
 
-ROUTERS: tuple[APIRouter, ...] = tuple(
-    module.router
-    for module in (login, live, people, detections, search, cameras, settings, webhooks, media)
-)
+PAGES = (login, live, people, detections, search, cameras, settings, webhooks, audit, media)
+ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in PAGES)
 
 __all__ = ["ROUTERS"]

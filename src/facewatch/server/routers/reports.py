@@ -28,7 +28,9 @@ Since = Annotated[datetime | None, Query(description="ISO 8601, inclusive")]
 Until = Annotated[datetime | None, Query(description="ISO 8601, exclusive")]
 CameraFilter = Annotated[str | None, Query(max_length=64)]
 UnknownFilter = Annotated[str | None, Query(max_length=64, description="unknown-...")]
-Gap = Annotated[float | None, Query(gt=0, description="Longest gap within a visit, in seconds")]
+Gap = Annotated[
+    float | None, Query(gt=0, le=31_536_000, description="Longest gap within a visit, in seconds")
+]
 Format = Annotated[ExportFormat, Query(description="csv or parquet")]
 EXPORT_RESPONSES: dict[int | str, dict[str, object]] = {
     **ERRORS,
