@@ -28,7 +28,7 @@ from facewatch.vision.models import cnn_face_detector_path, face_recognition_mod
 
 logger = logging.getLogger(__name__)
 
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 """Bumped whenever the graphs built from the same source file change."""
 _CHUNK = 1 << 20
 

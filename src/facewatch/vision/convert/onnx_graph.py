@@ -77,9 +77,17 @@ def build_model(
     """An ONNX model: uint8 ``images`` (N, rows, cols, 3) -> float32 ``descriptors`` (N, D),
     or (N, K, rows', cols') score maps for a detector; ``metadata`` goes into the model."""
     builder = _Builder()
-    current = _normalise_input(builder, network)
+    layers = list(_fold_affines(network.layers))
+    mean = np.asarray(network.input.mean, dtype=np.float64)
+    if _input_foldable(layers[0]):
+        # Exact for an unpadded first conv, and saves a pass over every input pixel.
+        assert isinstance(layers[0], Conv)
+        layers[0] = _with_input_normalisation(layers[0], mean)
+        current = _channels_first(builder, network)
+    else:
+        current = _normalised_channels_first(builder, network, mean)
     tags: dict[int, str] = {}
-    for layer in _fold_affines(network.layers):
+    for layer in layers:
         current = _add_layer(builder, layer, current, tags)
     builder.nodes[-1].output[0] = OUTPUT_NAME
     output_dims = _output_dims(network, builder.shapes[current])
@@ -116,16 +124,44 @@ def _output_dims(network: Network, shape: Shape) -> list[str | int]:
     return ["N", shape[0], shape[1] or "rows", shape[2] or "cols"]
 
 
-def _normalise_input(builder: _Builder, network: Network) -> str:
-    shape: Shape = (3, None, None)
+def _input_shape(network: Network) -> Shape:
     if isinstance(network.input, InputRGB):
-        shape = (3, network.input.rows, network.input.cols)
+        return (3, network.input.rows, network.input.cols)
+    return (3, None, None)
+
+
+def _channels_first(builder: _Builder, network: Network) -> str:
+    """The raw pixels as float32, N x 3 x rows x cols."""
+    shape = _input_shape(network)
     floats = builder.node("Cast", [INPUT_NAME], shape, to=TensorProto.FLOAT)
-    mean = builder.constant("mean", np.asarray(network.input.mean, dtype=np.float32))
-    centred = builder.node("Sub", [floats, mean], shape)
+    return builder.node("Transpose", [floats], shape, perm=[0, 3, 1, 2])
+
+
+def _normalised_channels_first(builder: _Builder, network: Network, mean: np.ndarray) -> str:
+    """dlib's input normalisation, (pixel - mean) / 256, then channels first."""
+    shape = _input_shape(network)
+    floats = builder.node("Cast", [INPUT_NAME], shape, to=TensorProto.FLOAT)
+    centred = builder.node(
+        "Sub", [floats, builder.constant("mean", mean.astype(np.float32))], shape
+    )
     scale = builder.constant("scale", np.asarray(_INPUT_SCALE, dtype=np.float32))
     scaled = builder.node("Mul", [centred, scale], shape)
     return builder.node("Transpose", [scaled], shape, perm=[0, 3, 1, 2])
+
+
+def _input_foldable(first: Layer) -> bool:
+    """Whether the normalisation can go into the first layer: a conv without zero padding
+    (padding would pad the raw pixels with 0 where dlib pads the normalised ones)."""
+    return isinstance(first, Conv) and first.padding == (0, 0) and first.weights.shape[1] == 3
+
+
+def _with_input_normalisation(conv: Conv, mean: np.ndarray) -> Conv:
+    """conv((x - mean) / 256) as a conv of the raw pixels x: weights / 256, and the mean's
+    contribution taken off the bias."""
+    weights = conv.weights.astype(np.float64) * _INPUT_SCALE
+    bias = conv.bias.astype(np.float64) if conv.bias is not None else np.zeros(len(weights))
+    bias = bias - np.einsum("fcij,c->f", weights, mean)
+    return Conv(weights.astype(np.float32), bias.astype(np.float32), conv.stride, conv.padding)
 
 
 def _fold_affines(layers: Sequence[Layer]) -> Iterator[Layer]:

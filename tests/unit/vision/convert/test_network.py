@@ -169,3 +169,37 @@ def test_a_truncated_file_is_refused(weights: dict[str, np.ndarray], cut: int) -
 def test_bytes_after_the_network_are_refused(weights: dict[str, np.ndarray]) -> None:
     with pytest.raises(DlibFormatError, match="unexpected bytes"):
         read_network(model_file(weights) + b"\x00", topology())
+
+
+def test_the_input_normalisation_folded_into_an_unpadded_first_conv_changes_nothing(
+    weights: dict[str, np.ndarray],
+) -> None:
+    specs = [
+        Spec("input", size=SIZE),
+        Spec("con", filters=4, size=3, stride=2),
+        Spec("relu"),
+        Spec("avg_pool", size=0),
+        Spec("fc", filters=3, bias=True),
+        Spec("loss_metric"),
+    ]
+    fc_weights = weights["fc_w"][:4]
+    layers = [
+        ("layer", write.con(weights["c1_w"], weights["c1_b"], 2)),
+        ("layer", write.relu()),
+        ("layer", write.string("avg_pool_2") + write.integer(0) * 2 + write.integer(1) * 2
+         + write.integer(0) * 2),
+        ("layer", write.fc(fc_weights, weights["fc_b"])),
+    ]  # fmt: skip
+    data = write.network(write.input_rgb(MEAN, SIZE), layers, write.loss_metric())
+    model = build_model(read_network(data, specs))
+    images = np.random.default_rng(5).integers(0, 256, (3, SIZE, SIZE, 3), dtype=np.uint8)
+
+    (descriptors,) = ort.InferenceSession(model.SerializeToString()).run(None, {INPUT_NAME: images})
+
+    assert "Sub" not in {node.op_type for node in model.graph.node}
+    for image, descriptor in zip(images, descriptors, strict=True):
+        x = (image.astype(np.float64) - MEAN).transpose(2, 0, 1) / 256
+        x = np.maximum(conv(x, weights["c1_w"], weights["c1_b"], 2), 0)
+        np.testing.assert_allclose(
+            descriptor, x.mean(axis=(1, 2)) @ fc_weights + weights["fc_b"], atol=1e-5
+        )
