@@ -160,3 +160,18 @@ def test_cli_changes_are_recorded_as_the_os_user(client: TestClient, admin: dict
     assert result.exit_code == 0, result.output
     created = _entries(client, admin, action="key.created")[0]
     assert str(created["actor"]).startswith("cli:")
+
+
+def test_the_log_is_append_only_on_every_database(database: Database) -> None:
+    from facewatch.store.blobs import FileBlobStore
+    from facewatch.store.unit_of_work import UnitOfWork
+
+    with UnitOfWork(database, FileBlobStore(Path("/nonexistent"))) as uow:
+        uow.audit.add("test.entry", target="person:1", actor="system")
+        uow.commit()
+    for statement in ("UPDATE audit_log SET actor = 'nobody'", "DELETE FROM audit_log"):
+        with (
+            database.engine.connect() as connection,
+            pytest.raises(DBAPIError, match="append-only"),
+        ):
+            connection.execute(text(statement))
