@@ -176,7 +176,9 @@ def sensitive_action(method: str, path: str, query: dict[str, str]) -> str | Non
 def record_access(runtime: Runtime, access: audit.Access) -> None:
     """Record a finished sensitive read (called off the event loop)."""
     action = sensitive_action(access.method, access.path, access.query)
-    if action is None:
+    if action is None or access.actor == audit.ANONYMOUS:
+        # Requests without valid credentials are not written: a flood of them must not
+        # turn into a flood of inserts (the log file has them).
         return
     if access.status in (401, 403, 429):
         outcome = "denied"
