@@ -4,6 +4,7 @@ app, API keys, and a scan of everything Facewatch stored (database and blobs).""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,3 +88,23 @@ def _as_stored(value: object) -> bytes | str | None:
 
 def blob_files(settings: Settings) -> list[Path]:
     return [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+
+
+def log_in(
+    client: TestClient, username: str, password: str, address: str
+) -> tuple[TestClient, str]:
+    """A new client of ``client``'s app, logged in to the dashboard; and its CSRF token."""
+    browser = TestClient(client.app, raise_server_exceptions=False, client=(address, 5000))
+    form = browser.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    answer = browser.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    page = browser.get("/settings")
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert csrf is not None
+    return browser, csrf.group(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,8 +12,12 @@ from typer.testing import CliRunner
 
 from facewatch.cli import app as cli_app
 from facewatch.errors import Conflict, InvalidInput
+from facewatch.server.services import users
+from facewatch.server.services.users import Role
 from facewatch.store.models import utcnow
-from support_security import runtime_of
+from support_security import log_in, runtime_of
+
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +92,20 @@ def test_the_cli_rotates_and_makes_expiring_keys(client: TestClient) -> None:
         new = uow.api_keys.get(new_secret.split("_")[1])
         assert new.expires_at is not None  # the lifetime carries over
         assert uow.api_keys.get(prefix).revoked_at is not None
+
+
+def test_an_admin_makes_an_expiring_key_on_the_dashboard(client: TestClient) -> None:
+    users.create_user(runtime_of(client), "keymaker", Role.ADMIN, PASSWORD)
+    browser, csrf = log_in(client, "keymaker", PASSWORD, "10.9.9.9")
+    answer = browser.post(
+        "/settings/keys",
+        data={"name": "door", "scopes": "ingest", "expires_days": "30", "csrf_token": csrf},
+    )
+    assert answer.status_code == 201
+    prefix = re.search(r"fw_([A-Za-z0-9]{8})_", answer.text)
+    assert prefix is not None
+    with runtime_of(client).uow() as uow:
+        key = uow.api_keys.get(prefix.group(1))
+    assert key.expires_at is not None
+    assert timedelta(days=29) < key.expires_at - utcnow() <= timedelta(days=30)
+    assert "never" not in browser.get("/settings").text.split(prefix.group(1))[1][:400]

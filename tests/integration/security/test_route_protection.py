@@ -23,7 +23,7 @@ from facewatch.server.security import Scope, grants
 from facewatch.server.services import users
 from facewatch.server.services.users import Permission, Role, role_allows
 from facewatch.store.models import utcnow
-from support_security import runtime_of
+from support_security import log_in, runtime_of
 
 PUBLIC = {
     "/healthz",
@@ -186,23 +186,6 @@ def test_each_api_key_reaches_exactly_the_routes_of_its_scope(
     assert wrong == []
 
 
-def _logged_in(client: TestClient, role: str) -> tuple[TestClient, str]:
-    other = TestClient(client.app, raise_server_exceptions=False, client=(f"{role}-pc", 5000))
-    form = other.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert token is not None
-    answer = other.post(
-        "/login",
-        data={"username": f"{role}-user", "password": PASSWORD, "csrf_token": token.group(1)},
-        follow_redirects=False,
-    )
-    assert answer.status_code == 303, answer.text
-    page = other.get("/settings")
-    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-    assert csrf is not None
-    return other, csrf.group(1)
-
-
 @pytest.mark.parametrize("role", ["anonymous", *[r.value for r in Role]])
 def test_each_dashboard_role_reaches_exactly_the_pages_it_may(
     client: TestClient, role: str
@@ -213,7 +196,11 @@ def test_each_dashboard_role_reaches_exactly_the_pages_it_may(
         if e.permission is not None and not e.path.startswith("/api/")
     ]
     assert len(pages) > 20
-    browser, csrf = (client, "") if role == "anonymous" else _logged_in(client, role)
+    browser, csrf = (
+        (client, "")
+        if role == "anonymous"
+        else log_in(client, f"{role}-user", PASSWORD, f"{role}-pc")
+    )
     wrong = []
     for page in pages:
         if page.template == "/logout":

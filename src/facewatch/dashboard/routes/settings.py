@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
 from facewatch.dashboard.auth import AdminForm, Viewer
 from facewatch.dashboard.web import DashboardRoute, redirect, render
-from facewatch.errors import FacewatchError
+from facewatch.errors import FacewatchError, InvalidInput
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.security import Scope, parse_scopes
 from facewatch.server.services import users
 from facewatch.server.services.users import Permission
+from facewatch.store.models import utcnow
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -58,12 +60,16 @@ def create_key(
     _: AdminForm,
     name: Annotated[str, Form(max_length=200)] = "",
     scopes: Annotated[list[str] | None, Form()] = None,
+    expires_days: Annotated[str, Form(max_length=6)] = "",
 ) -> Response:
     """Make an API key and show it once, on this answer only."""
     try:
         parsed = parse_scopes(scopes or [])
+        expires_at = _expiry(expires_days)
         with runtime.uow() as uow:
-            key, secret = uow.api_keys.create(name.strip(), [s.value for s in parsed])
+            key, secret = uow.api_keys.create(
+                name.strip(), [s.value for s in parsed], expires_at=expires_at
+            )
             uow.commit()
             prefix = key.prefix
     except FacewatchError as exc:
@@ -79,3 +85,12 @@ def revoke_key(prefix: str, runtime: RuntimeDep, _: AdminForm) -> Response:
         uow.api_keys.revoke(prefix)
         uow.commit()
     return redirect("/settings", f"API key {prefix} revoked.")
+
+
+def _expiry(days: str) -> datetime | None:
+    """When a key made now with a lifetime of ``days`` expires ("" or "0": never)."""
+    if not days.strip() or days.strip() == "0":
+        return None
+    if not days.strip().isdigit() or int(days) > 3650:
+        raise InvalidInput("the lifetime must be a number of days up to 3650")
+    return utcnow() + timedelta(days=int(days))
