@@ -8,7 +8,8 @@ all their faces in one model call and sends the faces back. Under load, concurre
 share batches; when idle, an image goes to a worker at once, with no waiting for a batch.
 
 Request threads block on their own result only (the event loop never does: routes run in
-the thread pool). A worker that dies fails its batch and is restarted.
+the thread pool). The queue holds at most one image per waiting request thread, so the
+server's thread pool bounds it. A worker that dies fails its batch and is restarted.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 READY = "ready"
 _PRELOAD = ["facewatch.server.services.workers"]
 """Imported once by the fork server, so that each worker forks with numpy, dlib, OpenCV and
-onnxruntime already imported (a worker then starts in well under a second)."""
+onnxruntime already imported instead of importing them again."""
 _START_TIMEOUT = 300.0
 """Seconds a worker may take to load its models (a first start also converts the embedder)."""
 _STOP_TIMEOUT = 10.0
