@@ -160,13 +160,13 @@ class Settings(BaseSettings):
         description="Templates above which auto switches to the HNSW index (exact under half).",
     )
     hnsw_m: int = Field(
-        default=16, ge=2, le=128, description="HNSW links per node: recall and memory rise with it."
+        default=32, ge=2, le=128, description="HNSW links per node: recall and memory rise with it."
     )
     hnsw_ef_construction: int = Field(
         default=200, ge=8, description="HNSW build-time search width: graph quality vs build time."
     )
     hnsw_ef_search: int = Field(
-        default=64, ge=8, description="HNSW search width: recall vs search time (at least k)."
+        default=256, ge=8, description="HNSW search width: recall vs search time (at least k)."
     )
     gallery_snapshot_dir: Path | None = Field(
         default=None,

@@ -45,9 +45,9 @@ class HnswIndex(VectorIndex):
         self,
         dim: int,
         *,
-        m: int = 16,
+        m: int = 32,
         ef_construction: int = 200,
-        ef_search: int = 64,
+        ef_search: int = 256,
         build_threads: int = -1,
     ) -> None:
         super().__init__(dim)
