@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         runtime.events = create_event_bus(settings, runtime.uow)
         runtime.events.start()
         app.state.metrics.watch_queues(event_bus_queues(runtime.events))
+        runtime.events.observe(lambda event: app.state.metrics.count_event(event.type.value))
         relay = start_event_relay(runtime.changes, runtime.events)  # to other replicas' SSE
         try:
             yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -135,6 +136,25 @@ def test_events_are_counted_by_kind(client: TestClient) -> None:
         client, "facewatch_events_total", lambda: metrics.count_event("unknown"), kind="unknown"
     )
     assert grown == 1
+
+
+def test_each_event_the_server_raises_is_counted_by_its_type(
+    client: TestClient, admin: dict[str, str], testdata: Path
+) -> None:
+    photo = testdata / KNN_TEST / "alex_lacamoire1.jpg"  # nobody is enrolled: a stranger
+    name, kind = "facewatch_events_total", "person.unknown"
+    before = value(scrape(client), name, kind=kind)
+    files = {"image": (photo.name, photo.read_bytes())}
+    data = {"camera_id": "metrics-events"}
+    response = client.post("/api/v1/detections", files=files, data=data, headers=admin)
+    assert response.status_code == 201, response.text
+    assert [d["status"] for d in response.json()["detections"]] == ["unknown"]
+    # Events are raised on the dispatcher thread, after the answer.
+    deadline = time.monotonic() + 20
+    while value(scrape(client), name, kind=kind) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # a second, wrong increment would show by now
+    assert value(scrape(client), name, kind=kind) - before == 1
 
 
 @pytest.mark.parametrize(

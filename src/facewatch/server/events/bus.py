@@ -52,6 +52,7 @@ class EventBus:
             Worker("events-dispatcher", self._dispatch, queue_size) if raiser else None
         )
         self._running = False
+        self._observers: list[Callable[[Event], None]] = []
 
     @classmethod
     def disabled(cls) -> EventBus:
@@ -84,6 +85,11 @@ class EventBus:
             return
         self._dispatcher.offer(tuple(detections))
 
+    def observe(self, callback: Callable[[Event], None]) -> None:
+        """Call ``callback`` with each event raised here, after the sinks took it (on the
+        dispatcher thread: it must be quick; metrics count events this way)."""
+        self._observers.append(callback)
+
     def subscribe(self, where: StreamFilter | None = None) -> Subscription:
         """A live subscription to the events raised from now on (call it on the event loop)."""
         return self.broadcaster.subscribe(where)
@@ -111,6 +117,11 @@ class EventBus:
             except Exception:
                 # A sink must not raise; if one does, the others still get the event.
                 logger.exception("event sink %s failed on event %s", sink.name, event.id)
+        for observe in self._observers:
+            try:
+                observe(event)
+            except Exception:
+                logger.exception("an event observer failed on event %s", event.id)
 
 
 def create_event_bus(settings: Settings, uow_factory: Callable[[], UnitOfWork]) -> EventBus:
