@@ -218,5 +218,8 @@ class SummaryOut(BaseModel):
     """What the charts show: totals per hour or day, and per camera (busiest first)."""
 
     period: Literal["hour", "day"]
+    totals: Totals = Field(
+        description="The whole range (unique visitors are not the sum of the periods')."
+    )
     periods: list[PeriodSummary]
     cameras: list[CameraSummary]

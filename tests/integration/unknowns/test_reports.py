@@ -227,3 +227,27 @@ def test_the_summary_feeds_charts_per_hour_and_busiest_camera_first(
         ("dock", 3),
         ("hall", 1),
     ]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        # alice is in both hours: the range counts her once, the periods once each
+        ({}, {"detections": 8, "known": 6, "unknown": 2, "unique_people": 1}),
+        ({"camera_id": "dock"}, {"detections": 3, "known": 1, "unknown": 2, "unique_people": 1}),
+        ({"camera_id": "hall"}, {"detections": 1, "known": 1, "unknown": 0, "unique_people": 1}),
+    ],
+    ids=["every camera", "dock", "hall"],
+)
+def test_the_summary_totals_the_whole_range_for_one_camera_or_all(
+    client: TestClient,
+    admin: dict[str, str],
+    who: dict[str, object],
+    params: dict[str, str],
+    expected: dict[str, int],
+) -> None:
+    found = get(client, admin, "summary", period="hour", **params)
+    assert isinstance(found, dict)
+    assert {key: found["totals"][key] for key in expected} == expected
+    cameras = {c["camera_id"] for c in found["cameras"]}
+    assert cameras == ({params["camera_id"]} if params else set(CAMERAS))

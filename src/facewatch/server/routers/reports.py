@@ -112,10 +112,11 @@ def get_summary(
     period: Period = "hour",
     since: Since = None,
     until: Until = None,
+    camera_id: CameraFilter = None,
 ) -> SummaryOut:
     """Detections (known, unknown, uncertain) and unique visitors per period and per camera."""
     _check_range(_utc(since), _utc(until))
-    return visits.summary(runtime, period, _utc(since), _utc(until))
+    return visits.summary(runtime, period, _utc(since), _utc(until), camera_id)
 
 
 @router.get("/detections/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)

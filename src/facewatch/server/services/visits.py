@@ -26,6 +26,7 @@ from facewatch.server.schemas_unknowns import (
     PeriodSummary,
     PresenceOut,
     SummaryOut,
+    Totals,
     TrailStop,
     VisitOut,
 )
@@ -241,17 +242,21 @@ def summary(
     period: Period,
     since: datetime | None = None,
     until: datetime | None = None,
+    camera_id: str | None = None,
 ) -> SummaryOut:
     """What the charts show: detections (known, unknown, uncertain) and unique visitors per
-    hour or day, and every camera's totals, busiest first."""
+    hour or day, every camera's totals, busiest first, and the totals of the whole range."""
     periods: dict[datetime, _Tally] = {}
     cameras: dict[str | None, _Tally] = {}
+    overall = _Tally()
     with runtime.uow() as uow:
-        for row in _rows(uow, VisitQuery(since=since, until=until)):
+        for row in _rows(uow, VisitQuery(camera_id=camera_id, since=since, until=until)):
             periods.setdefault(_bucket(row.captured_at, period), _Tally()).count(row)
             cameras.setdefault(row.camera_id, _Tally()).count(row)
+            overall.count(row)
     return SummaryOut(
         period=period,
+        totals=Totals(**_totals(overall)),
         periods=[
             PeriodSummary(period_start=start, **_totals(tally))
             for start, tally in sorted(periods.items())
