@@ -168,11 +168,19 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(
         default=256, ge=8, description="HNSW search width: recall vs search time (at least k)."
     )
+    gallery_snapshot: bool = Field(
+        default=True,
+        description=(
+            "Save the gallery when the server stops and load it from there at start, brought "
+            "up to date with the database (much faster than reading every template). Never "
+            "with an encryption key: the snapshot would hold the embeddings in clear."
+        ),
+    )
     gallery_snapshot_dir: Path | None = Field(
         default=None,
         description=(
-            "Where a gallery snapshot is kept for a fast start (default: data_dir/gallery); "
-            "the database stays the source of truth."
+            "Where the gallery snapshot is kept (default: data_dir/gallery); local to the "
+            "replica; the database stays the source of truth."
         ),
     )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 _MANIFEST = "gallery.json"
 _INDEX_DIR = "index"
 _TEMPLATES = "templates.npy"
+_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class Gallery:
         self._owner: dict[int, int] = {}  # template id -> person id
         self._names: dict[int, str] = {}  # person id -> name
         self._templates: dict[int, set[int]] = {}  # person id -> template ids
+        self.snapshot_meta: dict[str, Any] = {}
+        """What the caller stored with the snapshot this gallery was loaded from (``save``)."""
 
     def __len__(self) -> int:
         """Number of templates."""
@@ -155,10 +160,12 @@ class Gallery:
         return [Candidate(pid, self._names[pid], d) for pid, d in best.items()]
 
     # --- snapshots ---------------------------------------------------------------------
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path, meta: Mapping[str, Any] | None = None) -> None:
         """Write a snapshot (index, owners, names) that ``Gallery.load`` reads back fast.
 
-        The folder is replaced whole: a reader sees the previous snapshot or this one.
+        ``meta`` (JSON) is kept with it and comes back as ``snapshot_meta``. The folder is
+        replaced whole: a reader sees the previous snapshot or this one. Every file's
+        SHA-256 goes in the manifest, so a damaged file is refused before it is parsed.
         """
         with self._lock, replacing_folder(folder) as staging:
             (staging / _INDEX_DIR).mkdir()
@@ -170,6 +177,8 @@ class Gallery:
                 "dim": self.dim,
                 "templates": len(self._owner),
                 "names": {str(pid): name for pid, name in self._names.items()},
+                "meta": dict(meta or {}),
+                "files": _digests(staging),
             }
             (staging / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         logger.info("gallery snapshot saved: %d templates in %s", len(table), folder)
@@ -179,22 +188,30 @@ class Gallery:
         cls, folder: Path, model_id: str, dim: int, config: IndexConfig | None = None
     ) -> Gallery:
         """The gallery saved in ``folder``; ``IndexFileError`` if it is missing, incomplete,
-        or made by another model (then rebuild from the database and ``save`` again)."""
+        damaged or made by another model (then rebuild from the database and ``save`` again)."""
         try:
             manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
-            table = np.load(folder / _TEMPLATES, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+            names = {int(pid): str(name) for pid, name in manifest["names"].items()}
+            files, meta = dict(manifest["files"]), dict(manifest.get("meta") or {})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IndexFileError(f"no complete gallery snapshot in {folder}: {exc}") from exc
         if manifest.get("model_id") != model_id or manifest.get("dim") != dim:
             raise IndexFileError(
                 f"the snapshot in {folder} holds {manifest.get('model_id')} embeddings, "
                 f"not {model_id}"
             )
+        if _digests(folder, exclude=_MANIFEST) != files:
+            raise IndexFileError(f"the snapshot in {folder} is damaged (checksums differ)")
+        try:
+            table = np.load(folder / _TEMPLATES, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise IndexFileError(f"cannot read the snapshot in {folder}: {exc}") from exc
         index = read_index(folder / _INDEX_DIR, dim, config)
         if len(index) != table.shape[0]:
             raise IndexFileError(f"the snapshot in {folder} is inconsistent")
         gallery = cls(model_id, dim, index)
-        gallery._restore(table, {int(pid): name for pid, name in manifest["names"].items()})
+        gallery._restore(table, names)
+        gallery.snapshot_meta = meta
         return gallery
 
     def _restore(self, table: np.ndarray, names: dict[int, str]) -> None:
@@ -211,12 +228,19 @@ class Gallery:
         """Bring a loaded snapshot up to date with the database's list of templates.
 
         Templates missing here are fetched (with their embeddings) and added, templates the
-        database no longer has are removed, and names follow the database.
+        database no longer has (or has under another owner) are removed, and names follow
+        the database.
         """
         refs = {ref.template_id: ref for ref in current}
         with self._lock:
-            stale = [tid for tid in self._owner if tid not in refs]
+            # A template id now owned by someone else was reused: fetch it again.
+            stale = [
+                tid
+                for tid, pid in self._owner.items()
+                if tid not in refs or refs[tid].person_id != pid
+            ]
             missing = [tid for tid in refs if tid not in self._owner]
+            missing += [tid for tid in stale if tid in refs]
             renamed = self._rename_all(refs.values())
         removed = self.remove_templates(stale)
         entries = list(fetch(missing)) if missing else []
@@ -230,3 +254,18 @@ class Gallery:
                 self._names[ref.person_id] = ref.name
                 renamed += 1
         return renamed
+
+
+def _digests(folder: Path, exclude: str | None = None) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` by relative path (``exclude``: a top file)."""
+    digests: dict[str, str] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if name == exclude:
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            while chunk := stream.read(_HASH_CHUNK):
+                digest.update(chunk)
+        digests[name] = digest.hexdigest()
+    return digests

@@ -18,6 +18,7 @@ class ReplicaCoordinator:
 
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
+        self._runtime = runtime
         self.feed = runtime.changes
         self.gallery_sync = GallerySync(runtime, self.feed, settings.gallery_sync_interval)
         self.scheduler = Scheduler(create_leader_lock(runtime.db, settings.data_dir))
@@ -29,7 +30,8 @@ class ReplicaCoordinator:
         self.scheduler.start()
 
     def stop(self) -> None:
-        """Stop every thread and give the scheduler lock to another replica."""
+        """Stop every thread, give the scheduler lock to another replica, save the gallery."""
         self.scheduler.stop()
         self.gallery_sync.stop()
         self.feed.close()
+        self._runtime.save_gallery_snapshot()  # the next start loads from it

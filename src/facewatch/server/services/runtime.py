@@ -3,23 +3,39 @@
 Nothing is opened at import time: ``Runtime.open(settings)`` opens the database (migrating
 it when allowed) and the blob store; the face models and the in-memory gallery load on
 first use, so commands that need neither (``keys list``) start instantly.
+
+The gallery loads from its snapshot (``gallery_snapshot_dir``) when there is a valid one
+for the current model, brought up to date with the database; otherwise from the database.
+The server saves the snapshot when it stops (``save_gallery_snapshot``).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
 
 from facewatch.config import Settings
-from facewatch.gallery.gallery import Gallery, TemplateEntry
+from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry
+from facewatch.gallery.index import (
+    IndexConfig,
+    IndexFileError,
+    create_index,
+    index_config_from,
+)
 from facewatch.gallery.matching import Thresholds, thresholds_from
 from facewatch.server.events.bus import EventBus
 from facewatch.server.services.sync import (
     GALLERY_CHANNEL,
     ChangeFeed,
     LocalChangeFeed,
+    catch_up,
     create_change_feed,
 )
 from facewatch.server.services.workers import AnalysisPool, Analyzer
@@ -31,6 +47,21 @@ from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
 logger = logging.getLogger(__name__)
+
+_RECHECK_MARGIN = timedelta(minutes=5)
+"""Templates created this long before a snapshot was saved are re-read when it loads: the
+gallery may have lagged the database a little when it was saved (see ``sync.catch_up``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GalleryLoad:
+    """How the gallery was loaded at start: from its snapshot or from the database."""
+
+    source: Literal["snapshot", "database"]
+    seconds: float
+    templates: int
+    caught_up: SyncReport | None = None
+    """What the snapshot lacked against the database (None when loaded from the database)."""
 
 
 @dataclass
@@ -47,6 +78,8 @@ class Runtime:
     _analyzer: FaceAnalyzer | None = None
     _pool: AnalysisPool | None = None
     _gallery: Gallery | None = None
+    gallery_load: GalleryLoad | None = None
+    """How the gallery was loaded, once it is."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -114,20 +147,101 @@ class Runtime:
         """The gallery if it is loaded already, without loading it."""
         return self._gallery
 
+    @property
+    def snapshot_dir(self) -> Path | None:
+        """Where the gallery snapshot lives; None when snapshots are off.
+
+        They are off with an encryption key: the snapshot would hold the embeddings in
+        clear beside a database that keeps them encrypted (docs/security.md).
+        """
+        if self.settings.encryption_key is not None:
+            return None
+        return self._configured_snapshot_dir()
+
+    def _configured_snapshot_dir(self) -> Path | None:
+        if not self.settings.gallery_snapshot:
+            return None
+        return self.settings.gallery_snapshot_dir or self.settings.data_dir / "gallery"
+
+    def save_gallery_snapshot(self) -> bool:
+        """Save the loaded gallery as the snapshot the next start loads; whether it did.
+
+        A failure (disk full, a read-only volume) only costs the next start its speed-up.
+        """
+        folder, gallery = self.snapshot_dir, self._gallery
+        if folder is None or gallery is None:
+            return False
+        # Stamped before writing: templates created from here on are re-read at load.
+        meta = {"saved_at": datetime.now(UTC).isoformat()}
+        try:
+            gallery.save(folder, meta)
+        except OSError:
+            logger.warning("could not save the gallery snapshot in %s", folder, exc_info=True)
+            return False
+        return True
+
     def _load_gallery(self, model_id: str, dim: int) -> Gallery:
-        gallery = Gallery(model_id, dim)
+        started = time.perf_counter()
+        config = index_config_from(self.settings)
+        self._forget_unencrypted_snapshot()
+        loaded = self._gallery_from_snapshot(model_id, dim, config)
+        if loaded is not None:
+            gallery, report = loaded
+        else:
+            gallery, report = self._gallery_from_database(model_id, dim, config), None
+        source: Literal["snapshot", "database"] = "database" if report is None else "snapshot"
+        self.gallery_load = GalleryLoad(
+            source, time.perf_counter() - started, len(gallery), caught_up=report
+        )
+        logger.info(
+            "gallery loaded from the %s in %.2f s: %s templates of %s people (%s, %s index)",
+            source,
+            self.gallery_load.seconds,
+            len(gallery),
+            gallery.people_count,
+            model_id,
+            gallery.index.kind,
+        )
+        return gallery
+
+    def _gallery_from_database(self, model_id: str, dim: int, config: IndexConfig) -> Gallery:
+        gallery = Gallery(model_id, dim, create_index(dim, config))
         with self.uow() as uow:
             gallery.add(
                 TemplateEntry(tid, pid, name, emb)
                 for tid, pid, name, emb in uow.templates.all_for_model(model_id)
             )
-        logger.info(
-            "gallery loaded: %s templates of %s people (%s)",
-            len(gallery),
-            gallery.people_count,
-            model_id,
-        )
         return gallery
+
+    def _gallery_from_snapshot(
+        self, model_id: str, dim: int, config: IndexConfig
+    ) -> tuple[Gallery, SyncReport] | None:
+        """The snapshot's gallery caught up with the database; None if there is no usable one."""
+        folder = self.snapshot_dir
+        if folder is None or not folder.exists():
+            return None
+        try:
+            gallery = Gallery.load(folder, model_id, dim, config)
+            saved_at = datetime.fromisoformat(str(gallery.snapshot_meta["saved_at"]))
+        except (IndexFileError, KeyError, ValueError) as exc:
+            logger.warning("gallery snapshot not used, loading from the database: %s", exc)
+            return None
+        report = catch_up(self.db, gallery, recheck_since=saved_at - _RECHECK_MARGIN)
+        logger.info(
+            "gallery snapshot of %s caught up: %s added, %s removed, %s renamed",
+            saved_at.isoformat(timespec="seconds"),
+            report.added,
+            report.removed,
+            report.renamed,
+        )
+        return gallery, report
+
+    def _forget_unencrypted_snapshot(self) -> None:
+        """Delete a snapshot written before an encryption key was set: it is in clear."""
+        folder = self._configured_snapshot_dir()
+        if self.settings.encryption_key is not None and folder is not None and folder.exists():
+            logger.warning("deleting the unencrypted gallery snapshot in %s", folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def loaded_gallery_do(
         self, change: Callable[[Gallery], object], *, notify: bool = True

@@ -29,6 +29,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, literal, select, text
@@ -279,6 +280,34 @@ def _read_entries(db: Database, where: ColumnElement[bool]) -> list[TemplateEntr
             TemplateEntry(tid, pid, name, embedding_from_bytes(data))
             for tid, pid, name, data in session.execute(statement)
         ]
+
+
+def read_template_ids_since(db: Database, model_id: str, since: datetime) -> list[int]:
+    """Ids of the model's templates created at or after ``since``."""
+    statement = select(Template.id).where(
+        (Template.model == model_id) & (Template.created_at >= since)
+    )
+    with db.session() as session:
+        return list(session.scalars(statement))
+
+
+def catch_up(db: Database, gallery: Gallery, *, recheck_since: datetime) -> SyncReport:
+    """Bring a gallery loaded from a snapshot up to date with the database.
+
+    The snapshot is compared with the database's list of templates (ids and owners, no
+    embeddings): what was deleted meanwhile leaves, what was added is fetched. On SQLite
+    the id of a deleted newest template can be handed out again, so a template created
+    since ``recheck_since`` (shortly before the snapshot was saved) is always re-read.
+    """
+    recheck = read_template_ids_since(db, gallery.model_id, recheck_since)
+    rechecked = gallery.remove_templates(recheck)
+    refs = read_template_refs(db, gallery.model_id)
+    newest = max((ref.template_id for ref in refs), default=0)
+    later = read_templates_after(db, gallery.model_id, newest)
+    current = refs + [TemplateRef(e.template_id, e.person_id, e.name) for e in later]
+    report = gallery.sync(current, lambda ids: read_template_entries(db, ids))
+    # A re-read template counts as removed and added again.
+    return SyncReport(report.added, report.removed + rechecked, report.renamed)
 
 
 def read_people_names(db: Database) -> dict[int, str]:
