@@ -82,13 +82,14 @@ class UnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
-            # close() rolls back what was not committed but, unlike rollback(), leaves the
-            # loaded objects readable after the block.
-            self.session.close()
-            self._discard_new_blobs()
-        finally:
-            self.session.close()
+        # close() rolls back what was not committed but, unlike rollback(), leaves the
+        # loaded objects readable after the block.
+        self.session.close()
+        if self._new_blobs:
+            try:
+                self._discard_new_blobs()
+            finally:
+                self.session.close()  # ends the read transaction of the blob check
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` in the blob store; removed again unless this unit commits."""
