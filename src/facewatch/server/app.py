@@ -23,6 +23,7 @@ from facewatch.server.routers import audit as audit_router
 from facewatch.server.routers import (
     cameras,
     detections,
+    edge_gallery,
     edge_ingest,
     events,
     faces,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     install_metrics(app, settings)  # outermost: it sees every answer, 413s included
     for module in (health, people, faces, recognize, detections, edge_ingest, cameras):
         app.include_router(module.router)
+    app.include_router(edge_gallery.router)  # the gallery copy of agents in mode local
     for module in (zones, events, webhooks):
         app.include_router(module.router)
     for module in (unknowns, search, reports):

@@ -19,6 +19,8 @@ class Scope(StrEnum):
     """Send images from cameras (edge agents); recognise."""
     READ = "read"
     """Read people, cameras and detections; recognise."""
+    GALLERY = "gallery"
+    """Download the gallery's templates (edge agents in mode local); never photos."""
 
 
 _GRANTS: dict[Scope, frozenset[Scope]] = {
@@ -26,6 +28,7 @@ _GRANTS: dict[Scope, frozenset[Scope]] = {
     Scope.ENROLL: frozenset({Scope.ENROLL, Scope.READ}),
     Scope.INGEST: frozenset({Scope.INGEST}),
     Scope.READ: frozenset({Scope.READ}),
+    Scope.GALLERY: frozenset({Scope.GALLERY}),
 }
 
 
