@@ -18,14 +18,19 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from facewatch.edge.alerts import LocalAlerts
 from facewatch.edge.bestshot import ShotMaker, create_policy
 from facewatch.edge.config import CameraConfig, EdgeConfig
 from facewatch.edge.detection import create_candidate_detector
 from facewatch.edge.encoder import CropEncoder, ShotEmbedder
+from facewatch.edge.gallery_copy import GallerySync
 from facewatch.edge.metrics import CameraCounts, CameraMetrics, summary_line
 from facewatch.edge.motion import MotionGate
+from facewatch.edge.observer import CameraObserver
 from facewatch.edge.outbox import Outbox, QueuedItem
+from facewatch.edge.overlay import Display, FrameRecorder, check_display
 from facewatch.edge.pipeline import CameraPipeline, Stages, is_first_shot
+from facewatch.edge.recognition import LocalRecognizer
 from facewatch.edge.sampler import FrameSampler
 from facewatch.edge.sources import FrameSource, open_source
 from facewatch.edge.tracker import create_tracker
@@ -58,6 +63,7 @@ class _Camera:
     source: FrameSource
     pipeline: CameraPipeline
     metrics: CameraMetrics
+    observer: CameraObserver
     thread: threading.Thread | None = None
     error: BaseException | None = field(default=None)
 
@@ -79,12 +85,23 @@ class EdgeAgent:
         self._source_factory = source_factory or (lambda cam: open_source(cam.source, cam.id))
         self._landmarker = Landmarker()
         self._embedder = embedder
+        if config.show:
+            check_display()  # fail fast, before opening anything
+        self.display = Display() if config.show else None
+        local = config.mode == "local"
+        self.recognizer = (
+            LocalRecognizer(self._shot_embedder().embedder.model_id) if local else None
+        )
+        self.alerts = LocalAlerts(config.local.alerts) if local else None
         self.outbox = Outbox(
             config.outbox.path, max_bytes=config.outbox.max_bytes, drop=config.outbox.drop
         )
+        self._cameras: dict[str, _Camera] = {}
         try:
-            self._cameras = {cam.id: self._camera(cam) for cam in config.cameras}
+            for cam in config.cameras:
+                self._cameras[cam.id] = self._camera(cam)
         except BaseException:
+            self._close_observers()
             self.outbox.close()
             raise
         self.uplink = Uplink(
@@ -95,6 +112,7 @@ class EdgeAgent:
             verify_tls=config.uplink.verify_tls,
             ca_file=config.uplink.ca_file,
             transport=transport,
+            outbox_depth=lambda: self.outbox.depth,
         )
         self.worker = UplinkWorker(
             self.outbox,
@@ -102,7 +120,18 @@ class EdgeAgent:
             batch_size=config.uplink.batch_size,
             backoff_initial=config.uplink.backoff_initial,
             backoff_max=config.uplink.backoff_max,
+            heartbeat_interval=config.uplink.heartbeat_interval,
             listener=self._delivered,
+        )
+        self.gallery_sync = (
+            GallerySync(
+                self.uplink,
+                config.local.gallery_path,
+                config.local.sync_interval,
+                self.recognizer.use,
+            )
+            if self.recognizer is not None
+            else None
         )
 
     # --- running -----------------------------------------------------------------------
@@ -110,6 +139,8 @@ class EdgeAgent:
         """Process every camera; returns when all finite sources ended (or on ``stop``)."""
         if self.outbox.depth:
             logger.info("outbox holds %s items from an earlier run", self.outbox.depth)
+        if self.gallery_sync is not None:
+            self.gallery_sync.start()
         self.worker.start()
         try:
             for camera in self._cameras.values():
@@ -153,6 +184,16 @@ class EdgeAgent:
     # --- building ----------------------------------------------------------------------
     def _camera(self, cam: CameraConfig) -> _Camera:
         metrics = CameraMetrics(cam.id)
+        record = self.config.record_path(cam)
+        observer = CameraObserver(
+            cam.id,
+            metrics,
+            edge_id=self.config.edge_id,
+            run_id=self.run_id,
+            recorder=FrameRecorder(record, self.config.camera_fps(cam)) if record else None,
+            display=self.display,
+            alerts=self.alerts,
+        )
         pipeline = CameraPipeline(
             cam.id,
             self._stages(cam),
@@ -162,8 +203,9 @@ class EdgeAgent:
             crops=self.config.crops,
             run_id=self.run_id,
             on_queued=lambda: self.worker.notify(),
+            observer=observer,
         )
-        return _Camera(cam, self._source_factory(cam), pipeline, metrics)
+        return _Camera(cam, self._source_factory(cam), pipeline, metrics, observer)
 
     def _stages(self, cam: CameraConfig) -> Stages:
         config = self.config
@@ -176,8 +218,9 @@ class EdgeAgent:
                 self._landmarker, margin=config.crops.margin, min_size=config.crops.min_size
             ),
             encoder=CropEncoder(config.crops),
-            embedder=self._shot_embedder() if config.mode == "embeddings" else None,
+            embedder=self._shot_embedder() if config.mode != "crops" else None,
             gate=MotionGate(motion.threshold, motion.keepalive) if motion.enabled else None,
+            recognizer=self.recognizer,
         )
 
     def _shot_embedder(self) -> ShotEmbedder:
@@ -198,6 +241,8 @@ class EdgeAgent:
         except Exception as exc:  # the thread boundary: the other cameras go on
             camera.error = exc
             logger.exception("camera %s stopped", camera.config.id)
+        finally:
+            camera.observer.close()
 
     def _frames(self, camera: _Camera) -> Iterator[Frame]:
         source, metrics = camera.source, camera.metrics
@@ -221,6 +266,8 @@ class EdgeAgent:
         while any(thread.is_alive() for thread in threads) and not self._stop.is_set():
             for thread in threads:
                 thread.join(timeout=0.1)
+                if self.display is not None:
+                    self.display.pump()
             if time.monotonic() >= next_log:
                 self.log_metrics()
                 next_log += self.config.metrics_interval
@@ -242,8 +289,21 @@ class EdgeAgent:
             if camera.thread is not None:
                 camera.thread.join()
         self.worker.stop()
+        if self.gallery_sync is not None:
+            self.gallery_sync.stop()
+        if not self.worker.failing:
+            self.uplink.heartbeat()  # the server's /metrics learns the outbox is now empty
         self.uplink.close()
+        self._close_observers()
         self.log_metrics()
+
+    def _close_observers(self) -> None:
+        for camera in self._cameras.values():
+            camera.observer.close()
+        if self.alerts is not None:
+            self.alerts.close()
+        if self.display is not None:
+            self.display.close()
 
     def _delivered(self, queued: QueuedItem, delivery: Delivery) -> None:
         camera = self._cameras.get(queued.item.camera_id)
@@ -252,6 +312,9 @@ class EdgeAgent:
         metrics = camera.metrics
         if delivery.status is DeliveryStatus.DELIVERED:
             item = queued.item
+            track = self._own_track(item.track_id)
+            if track is not None and self.config.mode != "local":  # local: its own verdicts
+                camera.observer.answered(track, delivery.results)
             metrics.add(
                 sent=1,
                 replayed=int(delivery.replayed),
@@ -268,6 +331,14 @@ class EdgeAgent:
             metrics.add(rejected=1)
         else:
             metrics.add(failed_attempts=1)
+
+    def _own_track(self, track_id: str | None) -> int | None:
+        """The tracker's id of an item queued by this run (items of earlier runs: None)."""
+        prefix = f"{self.run_id}-"
+        if track_id is None or not track_id.startswith(prefix):
+            return None
+        number = track_id.removeprefix(prefix)
+        return int(number) if number.isdigit() else None
 
 
 def _reason(error: BaseException) -> str:

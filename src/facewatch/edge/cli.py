@@ -40,7 +40,10 @@ def run(
     ] = None,
     fps: Annotated[float | None, typer.Option(help="Frames processed per second (6).")] = None,
     policy: Annotated[Policy | None, typer.Option(help="best (default) or every-frame.")] = None,
-    mode: Annotated[Mode | None, typer.Option(help="crops (default) or embeddings.")] = None,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(help="crops (default), embeddings, or local (recognise on site)."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="edge.yaml with cameras and settings.")
     ] = None,
@@ -52,6 +55,13 @@ def run(
         float | None,
         typer.Option(help="Seconds to wait for delivery when the files end (60)."),
     ] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(help="Write the processed frames with coloured face boxes to this .mp4."),
+    ] = None,
+    show: Annotated[
+        bool, typer.Option("--show", help="Show the processed frames in a window.")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False,
 ) -> None:
     """Run the edge agent; with file sources it stops once they are processed and delivered."""
@@ -62,6 +72,8 @@ def run(
     overrides["drain_timeout"] = drain_timeout
     if outbox is not None:
         overrides["outbox"] = {"path": str(outbox)}
+    overrides["record"] = None if record is None else str(record)
+    overrides["show"] = show or None
     edge_config = load_edge_config(config, overrides)
     agent = EdgeAgent(edge_config)
     _stop_on_signals(agent.stop)
@@ -70,7 +82,8 @@ def run(
         err.print(
             f"{camera_id_}: {counts.frames_processed} frames, {counts.tracks} tracks, "
             f"{counts.sent} sent ({counts.payload_bytes / 1024:.1f} KiB), "
-            f"{counts.rejected} rejected",
+            f"{counts.rejected} rejected"
+            + (f", {counts.alerts} local alerts" if edge_config.mode == "local" else ""),
             highlight=False,
         )
     for failed_camera, reason in summary.failed.items():

@@ -231,6 +231,60 @@ class UplinkConfig(_Strict):
             "self-signed server); unset: the system's trusted CAs."
         ),
     )
+    heartbeat_interval: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Seconds between health reports (edge id, outbox depth) while nothing is sent, "
+            "so the server's /metrics shows an idle agent's empty outbox."
+        ),
+    )
+
+
+class AlertConfig(_Strict):
+    """Mode local: where alerts raised on site go (always a log line as well)."""
+
+    unknown_faces: bool = Field(
+        default=True, description="Alert on faces that match nobody (once per track)."
+    )
+    known_faces: bool = Field(
+        default=True, description="Alert on recognised people (once per track and person)."
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="POST each alert as JSON to this URL (a local siren, a door controller).",
+    )
+    mqtt_host: str | None = Field(
+        default=None, description="Publish each alert as JSON to this MQTT broker."
+    )
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker port.")
+    mqtt_topic: str = Field(
+        default="facewatch/edge/alerts",
+        min_length=1,
+        description="MQTT topic; the camera id is appended: <topic>/<camera>.",
+    )
+    timeout: float = Field(
+        default=2.0, gt=0, le=60, description="Seconds per webhook call or MQTT connect."
+    )
+
+
+class LocalConfig(_Strict):
+    """Mode local: the gallery copy kept on site, and the alerts raised from it."""
+
+    gallery_path: Path = Field(
+        default=Path("edge-gallery.npz"),
+        description=(
+            "File of the gallery copy (embeddings, names, categories; no photos), written "
+            "with owner-only permissions, so a restart while offline still recognises."
+        ),
+    )
+    sync_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between checks for a newer gallery (a check costs one request).",
+    )
+    alerts: AlertConfig = Field(default_factory=AlertConfig, description="Local alerts.")
 
 
 class EdgeConfig(_Strict):
@@ -260,19 +314,37 @@ class EdgeConfig(_Strict):
     metrics_interval: float = Field(
         default=30.0, gt=0, description="Seconds between metric log lines."
     )
+    local: LocalConfig = Field(default_factory=LocalConfig, description="Mode local.")
+    record: Path | None = Field(
+        default=None,
+        description=(
+            "Write the processed frames with coloured face boxes to this .mp4 (with several "
+            "cameras, one file each, named <stem>-<camera>.mp4)."
+        ),
+    )
+    show: bool = Field(
+        default=False,
+        description="Show the processed frames with coloured boxes in a window (a desktop).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> EdgeConfig:
         ids = [camera.id for camera in self.cameras]
         if len(set(ids)) != len(ids):
             raise ValueError("camera ids must be unique")
-        if self.mode == "local":
-            raise ValueError("mode 'local' (recognition on site) is not available yet")
+        if self.mode == "local" and self.crops.thumbnail_size:
+            raise ValueError("mode local sends no image: leave crops.thumbnail_size at 0")
         return self
 
     def camera_fps(self, camera: CameraConfig) -> float:
         """The sampling rate of ``camera``: its own, or the agent's default."""
         return camera.fps if camera.fps is not None else self.fps
+
+    def record_path(self, camera: CameraConfig) -> Path | None:
+        """Where ``--record`` writes ``camera``'s frames (None: not recorded)."""
+        if self.record is None or len(self.cameras) == 1:
+            return self.record
+        return self.record.with_name(f"{self.record.stem}-{camera.id}{self.record.suffix}")
 
 
 def load_edge_config(path: Path | None, overrides: dict[str, Any]) -> EdgeConfig:

@@ -51,6 +51,10 @@ class CameraCounts:
     first_shot_seconds: float = 0.0
     """Sum of their times from the outbox to the server's acknowledgement."""
     first_shot_seconds_max: float = 0.0
+    recognised_on_site: int = 0
+    """Mode local: shots matched against the gallery copy on site."""
+    alerts: int = 0
+    """Mode local: alerts raised on site."""
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)

@@ -17,8 +17,9 @@ from facewatch.edge.encoder import CropEncoder, ShotEmbedder
 from facewatch.edge.metrics import CameraMetrics
 from facewatch.edge.motion import MotionGate
 from facewatch.edge.outbox import ItemKind, OutboxItem
+from facewatch.edge.recognition import LocalMatch, LocalRecognizer
 from facewatch.edge.tracker import FaceTracker
-from facewatch.edge.types import Dispatch, Frame
+from facewatch.edge.types import Dispatch, FaceEmbedding, Frame, Shot, TrackedFace
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,19 @@ class ItemSink(Protocol):
         """Keep ``item``; False if it was dropped."""
 
 
+class PipelineObserver(Protocol):
+    """Who watches a camera's pipeline: ``--record``/``--show`` and the local alerts."""
+
+    def frame_done(self, frame: Frame, faces: list[TrackedFace]) -> None:
+        """A sampled frame went through (``faces``: the tracked faces now on it)."""
+
+    def recognised(self, shot: Shot, verdict: LocalMatch) -> None:
+        """Mode local: the on-site verdict for a shot about to be queued."""
+
+    def track_ended(self, track_id: int) -> None:
+        """A track ended."""
+
+
 @dataclass(slots=True)
 class Stages:
     """The per-camera stage objects (each camera has its own detector, tracker and policy)."""
@@ -44,8 +58,10 @@ class Stages:
     shots: ShotMaker
     encoder: CropEncoder
     embedder: ShotEmbedder | None = None
-    """Set in embeddings mode."""
+    """Set in modes embeddings and local."""
     gate: MotionGate | None = None
+    recognizer: LocalRecognizer | None = None
+    """Set in mode local."""
 
 
 class CameraPipeline:
@@ -62,6 +78,7 @@ class CameraPipeline:
         crops: CropConfig,
         run_id: str,
         on_queued: Callable[[], None] = lambda: None,
+        observer: PipelineObserver | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.stages = stages
@@ -71,13 +88,17 @@ class CameraPipeline:
         self.crops = crops
         self.run_id = run_id
         self._on_queued = on_queued
+        self.observer = observer
         self._known_tracks: set[int] = set()
+        self._faces: list[TrackedFace] = []
 
     def process(self, frame: Frame) -> None:
         """Run one sampled frame through every stage."""
         gate = self.stages.gate
         if gate is not None and not gate.moved(frame.image, frame.position):
             self.metrics.add(frames_still=1)
+            if self.observer is not None:
+                self.observer.frame_done(frame, self._faces)
             return
         started = time.perf_counter()
         candidates = self.stages.detector.detect(frame.image)
@@ -93,31 +114,64 @@ class CameraPipeline:
             candidates=len(candidates),
             tracks=len(new_tracks),
         )
+        self._faces = update.faces
         self._queue_all(dispatches)
+        if self.observer is not None:
+            self.observer.frame_done(frame, update.faces)
+            for track_id in update.ended:
+                self.observer.track_ended(track_id)
 
     def finish(self) -> None:
         """The source ended: end every track, sending their last best shots."""
-        self._queue_all(self.stages.policy.end(self.stages.tracker.finish()))
+        ended = self.stages.tracker.finish()
+        self._queue_all(self.stages.policy.end(ended))
         self._known_tracks.clear()
+        self._faces = []
+        if self.observer is not None:
+            for track_id in ended:
+                self.observer.track_ended(track_id)
 
     def _queue_all(self, dispatches: list[Dispatch]) -> None:
         if not dispatches:
             return
-        queued = sum(self.outbox.put(self._item(dispatch)) for dispatch in dispatches)
+        embedder = self.stages.embedder
+        embeddings = [embedder.embed(d.shot) for d in dispatches] if embedder else []
+        if self.stages.recognizer is not None:
+            self._recognise(dispatches, embeddings)
+        items = [
+            self._item(dispatch, embeddings[n] if embeddings else None)
+            for n, dispatch in enumerate(dispatches)
+        ]
+        queued = sum(self.outbox.put(item) for item in items)
         self.metrics.add(shots=len(dispatches), queued=queued, dropped=len(dispatches) - queued)
         self._on_queued()
 
-    def _item(self, dispatch: Dispatch) -> OutboxItem:
+    def _recognise(self, dispatches: list[Dispatch], embeddings: list[FaceEmbedding]) -> None:
+        """Mode local: decide on site, frame by frame (two faces of one frame are never
+        given one identity), and tell the observer (alerts, overlay)."""
+        assert self.stages.recognizer is not None
+        by_frame: dict[int, list[int]] = {}
+        for n, dispatch in enumerate(dispatches):
+            by_frame.setdefault(dispatch.shot.frame_index, []).append(n)
+        for members in by_frame.values():
+            verdicts = self.stages.recognizer.recognise([embeddings[n].vector for n in members])
+            if verdicts is None:  # no gallery copy yet: the server decides alone
+                continue
+            self.metrics.add(recognised_on_site=len(verdicts))
+            for n, verdict in zip(members, verdicts, strict=True):
+                if self.observer is not None:
+                    self.observer.recognised(dispatches[n].shot, verdict)
+
+    def _item(self, dispatch: Dispatch, embedding: FaceEmbedding | None) -> OutboxItem:
         shot = dispatch.shot
         key = idempotency_key(self.camera_id, self.run_id, shot.track_id, dispatch.sequence)
         track = f"{self.run_id}-{shot.track_id}"
-        if self.stages.embedder is None:
+        if embedding is None:
             encoded = self.stages.encoder.encode(shot.crop)
             return OutboxItem(
                 key, ItemKind.CROP, self.camera_id, shot.captured_at, encoded.data,
                 encoded.media_type, track_id=track,
             )  # fmt: skip
-        embedding = self.stages.embedder.embed(shot)
         fields = {
             "model": embedding.model,
             "quality": f"{shot.quality.score:.4f}",
@@ -130,7 +184,7 @@ class CameraPipeline:
         )  # fmt: skip
 
     def _thumbnail(self, dispatch: Dispatch) -> bytes | None:
-        if self.crops.thumbnail_size <= 0:
+        if self.crops.thumbnail_size <= 0 or self.mode == "local":  # local: no image leaves
             return None
         return self.stages.encoder.encode(dispatch.shot.crop, self.crops.thumbnail_size).data
 

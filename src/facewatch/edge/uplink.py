@@ -37,6 +37,12 @@ logger = logging.getLogger(__name__)
 DETECTIONS_PATH = "/api/v1/detections"
 EMBEDDINGS_PATH = "/api/v1/edge/embeddings"
 BATCH_PATH = "/api/v1/edge/batch"
+GALLERY_PATH = "/api/v1/edge/gallery"
+HEARTBEAT_PATH = "/healthz"
+EDGE_ID_HEADER = "X-Facewatch-Edge-Id"
+OUTBOX_DEPTH_HEADER = "X-Facewatch-Outbox-Depth"
+"""Sent on every request: the server's /metrics shows each agent's outbox depth from them
+(``facewatch_edge_outbox_depth{edge=...}``)."""
 _DTYPE_OF_MEDIA = {"application/x-float16-le": "float16", "application/x-float32-le": "float32"}
 _RETRY_STATUSES = frozenset({401, 403, 404, 408, 425, 429})
 _TCP_SEGMENT = 1448
@@ -54,6 +60,15 @@ class DeliveryStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class FaceResult:
+    """What the server decided for one face it found in a delivered item."""
+
+    status: str
+    """``known``, ``uncertain`` or ``unknown``."""
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """The outcome of sending one item."""
 
@@ -67,6 +82,12 @@ class Delivery:
     """The server had this idempotency key already."""
     faces: int = 0
     """Faces the server found and stored for the item."""
+    results: tuple[FaceResult, ...] = ()
+    """The server's verdict for each of those faces (for ``--record`` and ``--show``)."""
+
+
+class GalleryUnavailable(Exception):
+    """The gallery copy could not be fetched (network, HTTP status, or a bad answer)."""
 
 
 def tls_verification(verify: bool, ca_file: Path | None) -> ssl.SSLContext | bool:
@@ -101,14 +122,17 @@ class Uplink:
         verify_tls: bool = True,
         ca_file: Path | None = None,
         transport: httpx.BaseTransport | None = None,
+        outbox_depth: Callable[[], int] | None = None,
     ) -> None:
         self.edge_id = edge_id
         self.batch_supported = True
+        self._outbox_depth = outbox_depth
         self._client = httpx.Client(
             base_url=server.rstrip("/"),
             headers={
                 "Authorization": f"Bearer {api_key}",
                 "User-Agent": f"facewatch-edge/{__version__}",
+                EDGE_ID_HEADER: edge_id,
             },
             timeout=timeout,
             verify=tls_verification(verify_tls, ca_file),
@@ -146,8 +170,45 @@ class Uplink:
             return [self.deliver(item) for item in items]
         return _shared(items, _outcome(response, 0), sent)
 
+    def heartbeat(self) -> bool:
+        """Tell the server this agent is alive and how deep its outbox is (an idle agent
+        sends no items, and /metrics would show the depth of its last batch for ever)."""
+        try:
+            request = self._client.build_request(
+                "GET", HEARTBEAT_PATH, headers=self._health_headers()
+            )
+            return self._client.send(request).is_success
+        except httpx.TransportError as exc:
+            logger.debug("heartbeat failed: %s", exc)
+            return False
+
+    def fetch_gallery(self, since: str | None) -> dict[str, object] | None:
+        """The server's gallery copy (mode local), or None if unchanged since ``since``;
+        raises ``GalleryUnavailable`` when it cannot be had."""
+        params = {"since": since} if since else None
+        request = self._client.build_request(
+            "GET", GALLERY_PATH, params=params, headers=self._health_headers()
+        )
+        try:
+            response = self._client.send(request)
+        except httpx.TransportError as exc:
+            raise GalleryUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code == 304:
+            return None
+        if not response.is_success:
+            detail = _json(response).get("detail", response.reason_phrase)
+            raise GalleryUnavailable(f"HTTP {response.status_code}: {detail}")
+        body = _json(response)
+        if not body:
+            raise GalleryUnavailable("the gallery answer is not a JSON object")
+        return body
+
     def close(self) -> None:
         self._client.close()
+
+    def _health_headers(self) -> dict[str, str]:
+        depth = self._outbox_depth() if self._outbox_depth is not None else 0
+        return {OUTBOX_DEPTH_HEADER: str(depth)}
 
     def _request(self, item: OutboxItem) -> httpx.Request:
         data = {
@@ -160,12 +221,16 @@ class Uplink:
         }
         if item.kind is ItemKind.CROP:
             files = {"image": ("face", item.payload, item.media_type)}
-            return self._client.build_request("POST", DETECTIONS_PATH, data=data, files=files)
+            return self._client.build_request(
+                "POST", DETECTIONS_PATH, data=data, files=files, headers=self._health_headers()
+            )
         data["dtype"] = _DTYPE_OF_MEDIA.get(item.media_type, "float32")
         files = {"embedding": ("embedding", item.payload, item.media_type)}
         if item.thumbnail:
             files["thumbnail"] = ("thumbnail", item.thumbnail, _image_type(item.thumbnail))
-        return self._client.build_request("POST", EMBEDDINGS_PATH, data=data, files=files)
+        return self._client.build_request(
+            "POST", EMBEDDINGS_PATH, data=data, files=files, headers=self._health_headers()
+        )
 
     def _batch_request(self, items: Sequence[OutboxItem]) -> httpx.Request:
         """One multipart request: a JSON manifest, crops and thumbnails, one vector table."""
@@ -191,7 +256,9 @@ class Uplink:
         # Entries repeat the same keys and values: gzip shrinks the manifest ~5x.
         packed = gzip.compress(text, compresslevel=9, mtime=0)
         files.append(("manifest_gz", ("m", packed, "application/gzip")))
-        return self._client.build_request("POST", BATCH_PATH, files=files)
+        return self._client.build_request(
+            "POST", BATCH_PATH, files=files, headers=self._health_headers()
+        )
 
     def _manifest_entry(self, item: OutboxItem) -> dict[str, object]:
         entry: dict[str, object] = {
@@ -261,14 +328,15 @@ def _item_outcome(result: dict[str, object] | None, sent: int) -> Delivery:
         return Delivery(DeliveryStatus.RETRY, "missing from the batch answer", sent, wire)
     status = int(str(result.get("status", 500)))
     if 200 <= status < 300:
-        faces = result.get("detections")
+        faces = _face_results(result.get("detections"))
         return Delivery(
             DeliveryStatus.DELIVERED,
             "",
             sent,
             wire,
             replayed=bool(result.get("replayed", False)),
-            faces=len(faces) if isinstance(faces, list) else 0,
+            faces=len(faces),
+            results=faces,
         )
     detail = f"HTTP {status}: {result.get('detail')}"
     retry = status in _RETRY_STATUSES or status >= 500
@@ -285,19 +353,34 @@ def _outcome(response: httpx.Response, sent: int) -> Delivery:
     status = response.status_code
     if response.is_success:
         body = _json(response)
-        faces = body.get("detections", [])
+        faces = _face_results(body.get("detections"))
         return Delivery(
             DeliveryStatus.DELIVERED,
             "",
             sent,
             wire,
             replayed=bool(body.get("replayed", False)),
-            faces=len(faces) if isinstance(faces, list) else 0,
+            faces=len(faces),
+            results=faces,
         )
     detail = f"HTTP {status}: {_json(response).get('detail', response.reason_phrase)}"
     if status in _RETRY_STATUSES or status >= 500:
         return Delivery(DeliveryStatus.RETRY, detail, sent, wire)
     return Delivery(DeliveryStatus.REJECTED, detail, sent, wire)
+
+
+def _face_results(detections: object) -> tuple[FaceResult, ...]:
+    if not isinstance(detections, list):
+        return ()
+    return tuple(
+        FaceResult(str(d.get("status", "unknown")), _name(d.get("name")))
+        for d in detections
+        if isinstance(d, dict)
+    )
+
+
+def _name(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _json(response: httpx.Response) -> dict[str, object]:
@@ -335,6 +418,7 @@ class UplinkWorker:
         batch_size: int = 16,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        heartbeat_interval: float = 30.0,
         listener: DeliveryListener | None = None,
     ) -> None:
         self.outbox = outbox
@@ -343,6 +427,8 @@ class UplinkWorker:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self._listener = listener
+        self.heartbeat_interval = heartbeat_interval
+        self._last_contact = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -393,7 +479,9 @@ class UplinkWorker:
         """Send one batch; how long to wait before the next round."""
         batch = self.outbox.peek(self.batch_size)
         if not batch:
+            self._beat()
             return 1.0
+        self._last_contact = time.monotonic()
         deliveries = self.uplink.deliver_many([queued.item for queued in batch])
         delivered = [
             self._record(queued, delivery)
@@ -417,6 +505,13 @@ class UplinkWorker:
         if self._listener is not None:
             self._listener(queued, delivery)
         return delivery.status is not DeliveryStatus.RETRY
+
+    def _beat(self) -> None:
+        """Idle: report the (now empty) outbox now and then, so /metrics shows it drained."""
+        now = time.monotonic()
+        if now - self._last_contact >= self.heartbeat_interval:
+            self._last_contact = now
+            self.uplink.heartbeat()
 
     def _backoff(self) -> float:
         delay = min(self.backoff_initial * 2.0 ** max(self._failures - 1, 0), self.backoff_max)

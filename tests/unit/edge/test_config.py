@@ -63,7 +63,9 @@ def test_source_and_camera_id_flags_replace_the_cameras_of_the_file(tmp_path: Pa
         (GOOD.replace("http://127.0.0.1:8000", "ftp://host"), "server"),
         (GOOD.replace("max_bytes: 100000", "max_bytes: lots"), "outbox.max_bytes"),
         (GOOD + "policy: sometimes\n", "policy"),
-        (GOOD + "mode: local\n", "not available yet"),
+        (GOOD + "mode: local\ncrops: {thumbnail_size: 64}\n", "mode local sends no image"),
+        (GOOD + "local: {sync_interval: 0}\n", "local.sync_interval"),
+        (GOOD + "local: {alerts: {webhook_url: ftp://x}}\n", "local.alerts.webhook_url"),
         (GOOD.replace("api_key: fw_test\n", ""), "api_key"),
         (GOOD + "cameras_extra: 1\n", "cameras_extra"),
         (
