@@ -10,12 +10,25 @@ from facewatch.dashboard.routes import (
     login,
     media,
     people,
+    reports,
     search,
     settings,
     webhooks,
 )
 
-PAGES = (login, live, people, detections, search, cameras, settings, webhooks, audit, media)
+PAGES = (
+    login,
+    live,
+    people,
+    detections,
+    reports,
+    search,
+    cameras,
+    settings,
+    webhooks,
+    audit,
+    media,
+)
 ROUTERS: tuple[APIRouter, ...] = tuple(module.router for module in PAGES)
 
 __all__ = ["ROUTERS"]
