@@ -100,6 +100,50 @@ def test_a_missing_snapshot_is_refused(tmp_path: Path) -> None:
         Gallery.load(tmp_path / "nothing", "test", 4)
 
 
+def test_what_is_saved_with_a_snapshot_comes_back_with_it(tmp_path: Path) -> None:
+    make_gallery().save(tmp_path / "snapshot", {"saved_at": "2026-01-02T03:04:05+00:00"})
+    loaded = Gallery.load(tmp_path / "snapshot", "test", 4)
+    assert loaded.snapshot_meta == {"saved_at": "2026-01-02T03:04:05+00:00"}
+
+
+@pytest.mark.parametrize(
+    "damaged", ["templates.npy", "index/ids.npy", "index/vectors.npy", "index/manifest.json"]
+)
+def test_a_snapshot_with_a_damaged_file_is_refused(tmp_path: Path, damaged: str) -> None:
+    make_gallery().save(tmp_path / "snapshot")
+    path = tmp_path / "snapshot" / damaged
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # one flipped byte, same size
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexFileError, match="damaged"):
+        Gallery.load(tmp_path / "snapshot", "test", 4)
+
+
+def test_a_snapshot_with_a_missing_file_is_refused(tmp_path: Path) -> None:
+    make_gallery().save(tmp_path / "snapshot")
+    (tmp_path / "snapshot" / "index" / "vectors.npy").unlink()
+    with pytest.raises(IndexFileError, match="damaged"):
+        Gallery.load(tmp_path / "snapshot", "test", 4)
+
+
+def test_a_snapshot_with_an_unreadable_manifest_is_refused(tmp_path: Path) -> None:
+    make_gallery().save(tmp_path / "snapshot")
+    (tmp_path / "snapshot" / "gallery.json").write_text('{"names": 3}', encoding="utf-8")
+    with pytest.raises(IndexFileError, match="no complete gallery snapshot"):
+        Gallery.load(tmp_path / "snapshot", "test", 4)
+
+
+def test_sync_fetches_again_a_template_id_now_owned_by_someone_else() -> None:
+    gallery = make_gallery()
+    current = [TemplateRef(1, 100, "ada"), TemplateRef(2, 100, "ada"), TemplateRef(3, 300, "cy")]
+    report = gallery.sync(current, lambda ids: [TemplateEntry(3, 300, "cy", unit(3))])
+    assert report == SyncReport(added=1, removed=1, renamed=0)
+    [cands] = gallery.nearest_people(unit(3)[None, :], k=3)
+    assert cands[0].name == "cy"
+    assert cands[0].distance == pytest.approx(0.0)
+    assert "bob" not in {c.name for c in cands}
+
+
 def test_sync_follows_the_database_list_of_templates() -> None:
     gallery = make_gallery()
     current = [TemplateRef(1, 100, "ada lovelace"), TemplateRef(4, 300, "cy")]
