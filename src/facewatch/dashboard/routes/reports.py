@@ -62,7 +62,7 @@ def show_reports(
     summary = visits.summary(runtime, rng.period, rng.since, rng.until, camera_id)
     bounds = {"since": rng.since.isoformat(), "until": rng.until.isoformat(), "camera": camera_id}
     context.update(
-        range=rng,
+        report_range=rng,
         totals=summary.totals,
         per_camera=summary.cameras,
         charts=report_charts(summary, rng).all(),
