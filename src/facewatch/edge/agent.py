@@ -28,7 +28,7 @@ from facewatch.edge.metrics import CameraCounts, CameraMetrics, summary_line
 from facewatch.edge.motion import MotionGate
 from facewatch.edge.observer import CameraObserver
 from facewatch.edge.outbox import Outbox, QueuedItem
-from facewatch.edge.overlay import Display, FrameRecorder, check_display
+from facewatch.edge.overlay import Display, FrameRecorder, TrackResult, check_display
 from facewatch.edge.pipeline import CameraPipeline, Stages, is_first_shot
 from facewatch.edge.recognition import LocalRecognizer
 from facewatch.edge.sampler import FrameSampler
@@ -175,6 +175,10 @@ class EdgeAgent:
                 if cam.error is not None
             },
         )
+
+    def track_results(self, camera_id: str) -> dict[int, TrackResult]:
+        """The result heard so far for each track of a camera (what ``--record`` colours)."""
+        return self._cameras[camera_id].observer.results.snapshot()
 
     def log_metrics(self) -> None:
         depth = self.outbox.depth

@@ -73,6 +73,10 @@ class TrackResults:
         with self._lock:
             return self._results.get(track_id, TrackResult(Verdict.PENDING))
 
+    def snapshot(self) -> dict[int, TrackResult]:
+        with self._lock:
+            return dict(self._results)
+
 
 def verdict_of(status: str) -> Verdict:
     """The colour class of a server or local status (``known``, ``uncertain``, ``unknown``)."""

@@ -116,8 +116,9 @@ class RecordingTransport(httpx.BaseTransport):
         except httpx.TransportError:
             self.failures += 1
             raise
-        body = json.loads(response.read())
-        if response.status_code < 300:
+        raw = response.read()
+        body = json.loads(raw) if raw else {}
+        if response.status_code < 300 and request.method == "POST":
             for key, detections in _answered(request, body):
                 self.answers[key].append([d["id"] for d in detections])
         if self.lose_every and self.requests % self.lose_every == 0:
