@@ -153,6 +153,8 @@ class HnswIndex(VectorIndex):
             ef_construction=int(manifest["ef_construction"]),
             ef_search=int(ef_search or manifest["ef_search"]),
         )
+        # A fresh hnswlib object: loading into the initialised one warns on stdout.
+        index._graph = hnswlib.Index(space="l2", dim=dim)
         try:
             index._graph.load_index(str(folder / _GRAPH_FILE), allow_replace_deleted=True)
             ids = np.load(folder / _IDS_FILE, allow_pickle=False)
