@@ -15,6 +15,8 @@ Every replica keeps the gallery in memory. Two mechanisms keep N of them consist
   by id, names, and a full comparison only after deletions). The poll alone keeps
   replicas within the interval when a notification is lost (a reconnect, a change made
   by another tool), so NOTIFY is a speed-up, never a requirement.
+- **Catch-up at start.** A gallery loaded from its snapshot is compared with the database
+  once before the replica is ready (``catch_up``): what changed while it was down.
 
 Scheduled jobs on one replica: ``scheduler``; all of it for one server: ``replicas``.
 """
