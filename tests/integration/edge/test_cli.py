@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import pytest
 
 from .conftest import LiveServer
@@ -100,3 +101,31 @@ def test_a_source_that_is_no_video_fails_with_a_clear_message(
 def _text_file(path: Path) -> Path:
     path.write_text("not a video", encoding="utf-8")
     return path
+
+
+def test_record_writes_the_processed_frames_to_an_mp4(
+    server: LiveServer, clip: Path, tmp_path: Path
+) -> None:
+    result = facewatch(
+        "edge", "run", "--source", str(clip), "--camera-id", "street-rec",
+        "--server", server.url, "--api-key", server.key("ingest"), "--fps", "1",
+        "--outbox", str(tmp_path / "outbox.db"), "--record", str(tmp_path / "out.mp4"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    video = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert video.get(cv2.CAP_PROP_FRAME_COUNT) == 5  # 4.2 s at 1 fps
+    assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FPS)) == (1920, 1)
+    video.release()
+
+
+def test_show_without_a_gui_fails_fast_with_one_line(clip: Path, tmp_path: Path) -> None:
+    if "GUI:                           NONE" not in cv2.getBuildInformation():
+        pytest.skip("this OpenCV has a GUI")
+    result = facewatch(
+        "edge", "run", "--source", str(clip), "--camera-id", "cam", "--server",
+        "http://127.0.0.1:9", "--api-key", "k", "--outbox", str(tmp_path / "o.db"), "--show",
+    )  # fmt: skip
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "opencv-python-headless" in line
+    assert not (tmp_path / "o.db").exists()  # failed before opening anything

@@ -274,3 +274,16 @@ def test_each_agents_outbox_depth_reaches_the_servers_metrics(
     reported = re.search(r'facewatch_edge_outbox_depth\{edge="health-site"\} (\S+)', metrics)
     assert reported is not None
     assert float(reported.group(1)) == 0.0  # the last report, after delivery, said empty
+
+
+# --- colours in mode crops ------------------------------------------------------------------
+def test_in_mode_crops_the_servers_answers_colour_the_tracks(
+    server: LiveServer, people: dict[str, int], hamilton: Path, tmp_path: Path
+) -> None:
+    config = local_config(server, tmp_path, "stage-crops", source=str(hamilton), mode="crops")
+    agent = EdgeAgent(config, transport=RecordingTransport())
+    summary = agent.run()
+    assert summary.outbox_left == 0
+    results = agent.track_results("stage-crops")
+    assert any(r.verdict is Verdict.KNOWN and r.name == LIN for r in results.values())
+    assert summary.cameras["stage-crops"].recognised_on_site == 0
