@@ -24,9 +24,9 @@ from markupsafe import Markup, escape
 
 WIDTH = 640
 HEIGHT = 260
-_TITLE_ROW = 30
+_TITLE_ROW = 42
 _LEFT = 52
-_RIGHT = 14
+_RIGHT = 24
 _BOTTOM = 34
 _LABEL_SPACING = 58
 """Least room, in pixels, between two x-axis labels; more labels are thinned out."""
@@ -132,10 +132,7 @@ def hbar_chart(chart: Chart, *, percent: bool = False) -> Markup:
     parts = list(_x_axis(plot, ticks, "%" if percent else chart.unit))
     for i, (label, total) in enumerate(zip(chart.labels, totals, strict=True)):
         y = plot.top + i * _ROW + 4
-        parts.append(
-            f'<text class="row-label" x="{plot.left - 6}" y="{y + _ROW / 2:.1f}" '
-            f'text-anchor="end">{escape(_short(label))}<title>{escape(label)}</title></text>'
-        )
+        parts.append(_row_label(label, plot.left - 6, y + _ROW / 2))
         base = 0.0
         for series in chart.series:
             value = series.values[i]
@@ -227,10 +224,11 @@ def _legend(chart: Chart) -> Iterator[str]:
         return
     x = WIDTH - _RIGHT
     for series in reversed(chart.series):
-        x -= 14 + 7 * len(series.name)
+        x -= 22 + 7.5 * len(series.name)
         yield (
-            f'<g class="legend-entry"><rect class="swatch {escape(series.css)}" x="{x}" y="8" '
-            f'width="10" height="10"/><text x="{x + 14}" y="17">{escape(series.name)}</text></g>'
+            f'<g class="legend-entry"><rect class="swatch {escape(series.css)}" x="{x:.1f}" y="8" '
+            f'width="10" height="10"/><text x="{x + 14:.1f}" y="17">{escape(series.name)}</text>'
+            "</g>"
         )
 
 
@@ -244,10 +242,7 @@ def _y_axis(plot: _Plot, ticks: Sequence[float], unit: str) -> Iterator[str]:
             f"{format_number(tick)}</text>"
         )
     if unit:
-        yield (
-            f'<text class="axis-unit" x="{plot.left - 6}" y="{plot.top - 6}" '
-            f'text-anchor="end">{escape(unit)}</text>'
-        )
+        yield f'<text class="axis-unit" x="8" y="{plot.top - 10}">{escape(unit)}</text>'
     yield (
         f'<line class="baseline" x1="{plot.left}" x2="{plot.right}" '
         f'y1="{plot.bottom}" y2="{plot.bottom}"/></g>'
@@ -281,9 +276,11 @@ def _x_labels(chart: Chart, plot: _Plot, *, centred: bool) -> Iterator[str]:
     yield '<g class="axis axis-x">'
     for i in range(0, count, every):
         x = plot.left + (i + 0.5) * slot if centred else plot.left + i * slot
+        # a label on the right edge of a line chart ends there rather than spill out
+        anchor = "end" if not centred and i == count - 1 and count > 1 else "middle"
         yield (
             f'<text class="tick-label" x="{x:.1f}" y="{plot.bottom + 16}" '
-            f'text-anchor="middle">{escape(labels[i])}</text>'
+            f'text-anchor="{anchor}">{escape(labels[i])}</text>'
         )
     yield "</g>"
 
@@ -295,5 +292,9 @@ def _rect(kind: str, css: str, x: float, y: float, width: float, height: float, 
     )
 
 
-def _short(label: str) -> str:
-    return label if len(label) <= _NAME_CHARS else label[: _NAME_CHARS - 1] + "…"
+def _row_label(label: str, x: float, y: float) -> str:
+    """A row's name at the left of horizontal bars; a long one cut, in full as a tooltip."""
+    shown = escape(label)
+    if len(label) > _NAME_CHARS:
+        shown = escape(label[: _NAME_CHARS - 1] + "…") + Markup("<title>{}</title>").format(label)
+    return f'<text class="row-label" x="{x:.1f}" y="{y:.1f}" text-anchor="end">{shown}</text>'
