@@ -222,7 +222,7 @@ def _description(chart: Chart) -> str:
 def _legend(chart: Chart) -> Iterator[str]:
     if len(chart.series) < 2:
         return
-    x = WIDTH - _RIGHT
+    x = float(WIDTH - _RIGHT)
     for series in reversed(chart.series):
         x -= 22 + 7.5 * len(series.name)
         yield (
