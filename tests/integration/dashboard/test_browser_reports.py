@@ -103,12 +103,20 @@ def test_a_viewer_reads_the_charts_and_widens_the_range(page: Page, artifacts: P
     expect(table.locator("tbody tr")).to_have_count(7)
     shot(page, artifacts, "12-reports-7d")
 
+    since = (datetime.now(UTC) - timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%S")
+    page.get_by_label("From (UTC, custom)").fill(since)
+    expect(page.locator("select[name=range]")).to_have_value("custom")  # the script chose it
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"range=custom"))
+    assert total(page, "detections") == "4"  # 1, 2, 2 and 3 hours ago
+    expect(page.get_by_role("img", name="Detections per hour")).to_be_visible()
+
     with page.expect_download() as info:
         page.locator(".downloads a", has_text="CSV").first.click()
     download = info.value
     assert download.suggested_filename == "detections.csv"
     lines = Path(download.path()).read_text().splitlines()
-    assert len(lines) == 1 + 6
+    assert len(lines) == 1 + 4  # the header, and the detections of the range shown
     assert refused == []
 
 

@@ -128,6 +128,18 @@ function addFiles(input, files) {
   input.files = all.files;
 }
 
+// --- reports: typing a from/to picks the custom range; a preset range clears them ------
+function setUpRangeFilter(form) {
+  const range = form.querySelector('select[name="range"]');
+  const bounds = form.querySelectorAll('input[name="since"], input[name="until"]');
+  bounds.forEach((input) => input.addEventListener("change", () => {
+    if (input.value) range.value = "custom";
+  }));
+  range.addEventListener("change", () => {
+    if (range.value !== "custom") bounds.forEach((input) => { input.value = ""; });
+  });
+}
+
 // --- wiring ----------------------------------------------------------------------------
 document.addEventListener("submit", (event) => {
   const form = event.target;
@@ -145,4 +157,5 @@ document.addEventListener("DOMContentLoaded", () => {
   const feed = document.getElementById("feed");
   if (feed && feed.dataset.streamUrl && window.EventSource) startLiveFeed(feed);
   document.querySelectorAll("[data-webcam]").forEach(setUpWebcam);
+  document.querySelectorAll("form[data-range-filter]").forEach(setUpRangeFilter);
 });
