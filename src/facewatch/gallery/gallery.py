@@ -239,12 +239,15 @@ class Gallery:
                 for tid, pid in self._owner.items()
                 if tid not in refs or refs[tid].person_id != pid
             ]
-            missing = [tid for tid in refs if tid not in self._owner]
-            missing += [tid for tid in stale if tid in refs]
+            reassigned = [tid for tid in stale if tid in refs]
+            missing = [tid for tid in refs if tid not in self._owner] + reassigned
             renamed = self._rename_all(refs.values())
-        removed = self.remove_templates(stale)
+        removed = self.remove_templates(reassigned)
         entries = list(fetch(missing)) if missing else []
         self.add(entries)
+        # Removed after adding: an HNSW graph adds into fresh slots ~6x faster than into
+        # the slots of just-deleted nodes (benchmarks/results.md, gallery load at start).
+        removed += self.remove_templates(tid for tid in stale if tid not in refs)
         return SyncReport(added=len(entries), removed=removed, renamed=renamed)
 
     def _rename_all(self, refs: Iterable[TemplateRef]) -> int:
