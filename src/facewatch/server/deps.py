@@ -20,7 +20,8 @@ from facewatch.store.models import ApiKey
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fw_...`")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: a plain attribute read, not worth a hop to the thread pool (as a sync one makes)
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -52,7 +53,7 @@ def require(*scopes: Scope) -> Callable[..., ApiKey]:
     return check
 
 
-def multipart_only(request: Request) -> None:
+async def multipart_only(request: Request) -> None:
     """Refuse, with 415, a body that is not multipart/form-data on upload routes."""
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):

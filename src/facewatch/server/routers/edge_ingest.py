@@ -32,7 +32,11 @@ from facewatch.server.errors import status_for
 from facewatch.server.events import DetectionFacts
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import CameraId, DetectionOut, IngestOut
-from facewatch.server.services.detections import IngestRequest, detection_out, ingest
+from facewatch.server.services.detections import (
+    IngestRequest,
+    detection_out,
+    ingest_many,
+)
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns, respect_exclusions_of
 from facewatch.server.uploads import read_upload
@@ -201,7 +205,7 @@ def ingest_batch(
     max_rows = sum(item.vector is not None for item in parsed.items)
     table = read_upload(vectors, max(width * max_rows, 1)).data if vectors is not None else b""
     blobs = [read_upload(file, runtime.settings.max_upload_bytes).data for file in files or []]
-    results = [_batch_item(runtime, item, parsed.dtype, table, blobs) for item in parsed.items]
+    results = _batch_results(runtime, parsed, table, blobs)
     logger.info(
         "edge batch: %s items, %s stored", len(results), sum(r.status < 300 for r in results)
     )
@@ -237,26 +241,38 @@ def _manifest(text: str) -> BatchManifest:
         raise InvalidInput(f"manifest {where}: {first['msg']}") from None
 
 
-def _batch_item(
-    runtime: Runtime, item: BatchItem, dtype: VectorType, table: bytes, blobs: list[bytes]
-) -> BatchResult:
-    try:
-        if item.kind == "crop":
-            out = ingest(runtime, _crop_request(item, blobs))
-        else:
-            out = ingest_edge_face(runtime, _edge_face(runtime, item, dtype, table, blobs))
-    except FacewatchError as exc:
+def _batch_results(
+    runtime: Runtime, parsed: BatchManifest, table: bytes, blobs: list[bytes]
+) -> list[BatchResult]:
+    """Each item's result, in order; the crops of the batch are analysed side by side."""
+    outcomes: dict[int, IngestOut | FacewatchError] = {}
+    crops: dict[int, IngestRequest] = {}
+    for number, item in enumerate(parsed.items):
+        try:
+            if item.kind == "crop":
+                crops[number] = _crop_request(item, blobs)
+            else:
+                face = _edge_face(runtime, item, parsed.dtype, table, blobs)
+                outcomes[number] = ingest_edge_face(runtime, face)
+        except FacewatchError as exc:
+            outcomes[number] = exc
+    outcomes |= zip(crops, ingest_many(runtime, list(crops.values())), strict=True)
+    return [_batch_result(item, outcomes[n]) for n, item in enumerate(parsed.items)]
+
+
+def _batch_result(item: BatchItem, outcome: IngestOut | FacewatchError) -> BatchResult:
+    if isinstance(outcome, FacewatchError):
         return BatchResult(
             idempotency_key=item.idempotency_key,
-            status=status_for(exc),
-            detail=exc.message,
-            code=exc.code,
+            status=status_for(outcome),
+            detail=outcome.message,
+            code=outcome.code,
         )
     return BatchResult(
         idempotency_key=item.idempotency_key,
         status=201,
-        detections=out.detections,
-        replayed=out.replayed,
+        detections=outcome.detections,
+        replayed=outcome.replayed,
     )
 
 

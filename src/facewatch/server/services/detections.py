@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from facewatch.errors import Conflict, NotFound
+from facewatch.errors import Conflict, FacewatchError, NotFound
 from facewatch.server.events.types import DetectionFacts
 from facewatch.server.schemas import DetectionOut, IngestOut, Page
-from facewatch.server.services.recognition import RecognizedFace, recognize
+from facewatch.server.services.recognition import RecognizedFace, match_faces, recognize
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns, respect_exclusions
+from facewatch.server.services.workers import analyze_all
 from facewatch.store.models import Detection
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import MatchStatus, RGBImage
@@ -44,6 +46,48 @@ def ingest(runtime: Runtime, request: IngestRequest) -> IngestOut:
     faces = recognize(
         image, runtime.analyzer, runtime.gallery, runtime.thresholds, runtime.settings.top_k
     )
+    return _finish(runtime, request, image, faces)
+
+
+def ingest_many(
+    runtime: Runtime, requests: Sequence[IngestRequest]
+) -> list[IngestOut | FacewatchError]:
+    """``ingest`` for many images at once (an edge batch), each answered on its own.
+
+    The images are analysed side by side (with analysis workers, every worker takes a share
+    and their faces are embedded in shared batches), then each is stored in its own
+    transaction: one bad image fails alone.
+    """
+    results: list[IngestOut | FacewatchError | None] = [None] * len(requests)
+    pending: list[tuple[int, IngestRequest, RGBImage]] = []
+    for number, request in enumerate(requests):
+        try:
+            replay = _replay(runtime, request.idempotency_key) if request.idempotency_key else None
+            if replay is not None:
+                results[number] = replay
+                continue
+            image = decode_image(request.image, max_pixels=runtime.settings.max_image_pixels)
+        except FacewatchError as exc:
+            results[number] = exc
+            continue
+        pending.append((number, request, image))
+    found = analyze_all(runtime.analyzer, [image for _, _, image in pending])
+    for (number, request, image), faces in zip(pending, found, strict=True):
+        try:
+            if isinstance(faces, FacewatchError):
+                raise faces
+            settings, gallery = runtime.settings, runtime.gallery
+            matched = match_faces(faces, gallery, runtime.thresholds, settings.top_k)
+            results[number] = _finish(runtime, request, image, matched)
+        except FacewatchError as exc:
+            results[number] = exc
+    return [result for result in results if result is not None]
+
+
+def _finish(
+    runtime: Runtime, request: IngestRequest, image: RGBImage, faces: list[RecognizedFace]
+) -> IngestOut:
+    """Store the recognised faces of one image (or answer as a same-key winner did)."""
     metadata = read_metadata(request.image, time_zone(runtime.settings.exif_timezone))
     # One time for every face of the frame: faces sharing it were seen together.
     captured_at = request.captured_at or metadata.taken_at or datetime.now(UTC)

@@ -146,6 +146,34 @@ def _serve(connection: Connection, settings: Settings) -> None:
         connection.send(analyze_batch(analyzer, batch))
 
 
+def analyze_all(
+    analyzer: Analyzer, images: Sequence[RGBImage]
+) -> list[list[Face] | FacewatchError]:
+    """Every image's faces, or the error it gave, in order.
+
+    With an ``AnalysisPool`` the images are queued together, so that every worker takes a
+    share and their faces are embedded in shared batches; another analyser takes them one
+    after the other.
+    """
+    if not isinstance(analyzer, AnalysisPool):
+        return [_analyze_one(analyzer, image) for image in images]
+    futures = [analyzer.submit(image) for image in images]
+    found: list[list[Face] | FacewatchError] = []
+    for future in futures:
+        try:
+            found.append(future.result())
+        except FacewatchError as exc:
+            found.append(exc)
+    return found
+
+
+def _analyze_one(analyzer: Analyzer, image: RGBImage) -> list[Face] | FacewatchError:
+    try:
+        return analyzer.analyze(image)
+    except FacewatchError as exc:
+        return exc
+
+
 # --- the parent side --------------------------------------------------------------------------
 
 

@@ -18,13 +18,17 @@ class FaceDetector(LazyModel):
 
     name: str
 
-    def detect(self, image: RGBImage) -> list[DetectedFace]:
-        """The faces in ``image`` (H x W x 3 uint8 RGB), best score first."""
+    def detect(self, image: RGBImage, *, native_scale: bool = False) -> list[DetectedFace]:
+        """The faces in ``image`` (H x W x 3 uint8 RGB), best score first.
+
+        ``native_scale=True`` looks at the image's own scale only, with none of the
+        detector's own upsampling: for callers that have scaled the image themselves.
+        """
         image = ensure_rgb(image)
         height, width = image.shape[:2]
         with self._lock:
             self.load()
-            found = self._detect(image)
+            found = self._detect_native(image) if native_scale else self._detect(image)
         clipped = (DetectedFace(face.box.clip(width, height), face.score) for face in found)
         faces = [face for face in clipped if face.box.area > 0]
         return sorted(faces, key=lambda face: face.score, reverse=True)
@@ -32,6 +36,10 @@ class FaceDetector(LazyModel):
     @abstractmethod
     def _detect(self, image: RGBImage) -> list[DetectedFace]:
         """Run the loaded model on a validated, contiguous RGB image."""
+
+    def _detect_native(self, image: RGBImage) -> list[DetectedFace]:
+        """``_detect`` without upsampling; detectors that upsample override it."""
+        return self._detect(image)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -49,8 +49,13 @@ class HogDetector(FaceDetector):
         self._detector = dlib.get_frontal_face_detector()
 
     def _detect(self, image: RGBImage) -> list[DetectedFace]:
+        return self._run(image, self.upsample_for(image))
+
+    def _detect_native(self, image: RGBImage) -> list[DetectedFace]:
+        return self._run(image, 0)
+
+    def _run(self, image: RGBImage, times: int) -> list[DetectedFace]:
         assert self._detector is not None
-        times = self.upsample_for(image)
         rects, scores, _ = self._detector.run(image, times, self.adjust_threshold)
         logger.debug("hog: %d faces (upsample %d)", len(rects), times)
         return [

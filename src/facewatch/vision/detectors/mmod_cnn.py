@@ -72,12 +72,18 @@ class MmodCnnDetector(FaceDetector):
             raise ModelUnavailable(f"{path} lacks the MMOD decoding metadata") from exc
 
     def _detect(self, image: RGBImage) -> list[DetectedFace]:
+        return self._detect_upsampled(image, self.upsample)
+
+    def _detect_native(self, image: RGBImage) -> list[DetectedFace]:
+        return self._detect_upsampled(image, 0)
+
+    def _detect_upsampled(self, image: RGBImage, upsample: int) -> list[DetectedFace]:
         assert self._decoding is not None
-        scale = 2.0**self.upsample
-        if self.upsample:
+        scale = 2.0**upsample
+        if upsample:
             image = _resized(
                 image,
-                (image.shape[1] * 2**self.upsample, image.shape[0] * 2**self.upsample),
+                (image.shape[1] * 2**upsample, image.shape[0] * 2**upsample),
                 cv2.INTER_LINEAR,
             )
         rows: list[DetectionRow] = []
