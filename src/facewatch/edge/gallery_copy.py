@@ -194,7 +194,9 @@ class GallerySync:
         return self._copy
 
     def start(self) -> None:
-        """Use the copy on disk at once (if any), fetch a fresh one, then poll in a thread."""
+        """Use the copy on disk at once if there is one (and check for a newer one in the
+        thread, so an unreachable server does not hold the cameras up); with none, ask the
+        server first. Then poll in the thread."""
         saved = GalleryCopy.load(self.path)
         if saved is not None:
             logger.info(
@@ -205,7 +207,8 @@ class GallerySync:
                 len(saved.people),
             )
             self._use(saved)
-        self.refresh()
+        else:
+            self.refresh()
         if self._copy is None:
             logger.warning(
                 "no gallery copy yet: faces are sent upstream but not recognised on site "
@@ -252,8 +255,10 @@ class GallerySync:
         self._listener(copy)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        wait = 0.0 if self._copy is not None else self.interval  # a saved copy: check now
+        while not self._stop.wait(wait):
             try:
                 self.refresh()
             except Exception:  # the thread boundary: keep the last copy, try again later
                 logger.exception("gallery sync round failed")
+            wait = self.interval

@@ -135,6 +135,7 @@ class FrameRecorder:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.release()
+            self._writer = None
             logger.info("recorded %s frames to %s", self.frames, self.path)
 
 

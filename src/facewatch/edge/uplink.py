@@ -45,6 +45,8 @@ OUTBOX_DEPTH_HEADER = "X-Facewatch-Outbox-Depth"
 (``facewatch_edge_outbox_depth{edge=...}``)."""
 _DTYPE_OF_MEDIA = {"application/x-float16-le": "float16", "application/x-float32-le": "float32"}
 _RETRY_STATUSES = frozenset({401, 403, 404, 408, 425, 429})
+_HEARTBEAT_TIMEOUT = 5.0
+"""Seconds a heartbeat may take: it must not hold up a stop for a full request timeout."""
 _TCP_SEGMENT = 1448
 """Payload bytes of one TCP segment on a 1500-byte MTU link (with timestamps)."""
 _TCP_IP_HEADERS = 52
@@ -175,7 +177,7 @@ class Uplink:
         sends no items, and /metrics would show the depth of its last batch for ever)."""
         try:
             request = self._client.build_request(
-                "GET", HEARTBEAT_PATH, headers=self._health_headers()
+                "GET", HEARTBEAT_PATH, headers=self._health_headers(), timeout=_HEARTBEAT_TIMEOUT
             )
             return self._client.send(request).is_success
         except httpx.TransportError as exc:

@@ -78,7 +78,7 @@ class EdgeGalleryOut(BaseModel):
 )
 def get_edge_gallery(
     runtime: RuntimeDep,
-    _: GalleryKey,
+    key: GalleryKey,
     response: Response,
     since: Annotated[
         str | None, Query(max_length=64, description="The version the agent holds")
@@ -91,7 +91,14 @@ def get_edge_gallery(
     with runtime.uow() as uow:
         out = _gallery(runtime, uow, version)
     response.headers["ETag"] = version
-    logger.info("edge gallery sent: %s templates of %s people", len(out.templates), len(out.people))
+    # Templates are biometric data: leave a trace of who took a copy.
+    logger.info(
+        "edge gallery %s sent to key %s: %s templates of %s people",
+        version,
+        key.prefix,
+        len(out.templates),
+        len(out.people),
+    )
     return out
 
 
