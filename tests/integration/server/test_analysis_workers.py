@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from facewatch.config import Settings
 from facewatch.errors import InvalidImage
 from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.workers import AnalysisPool, WorkerDied
+from facewatch.server.services.workers import AnalysisPool, WorkerDied, analyze_all
 from facewatch.types import RGBImage
 from facewatch.vision.image import load_image
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
@@ -93,6 +93,35 @@ def test_a_bad_image_fails_alone_and_the_others_of_its_batch_go_on(
         futures[1].result()
     assert futures[0].result()
     assert futures[2].result()
+
+
+def test_analyze_all_queues_every_image_at_once_and_answers_in_order(
+    pool: AnalysisPool, local: FaceAnalyzer, images: list[RGBImage]
+) -> None:
+    bad = np.zeros((10, 10), dtype=np.uint8)
+    before = pool.stats
+
+    found = analyze_all(pool, [*images, bad, *images])
+
+    assert pool.stats.images - before.images == 2 * len(images) + 1
+    assert isinstance(found[len(images)], InvalidImage)
+    for image, faces in zip(
+        [*images, *images], found[: len(images)] + found[-len(images) :], strict=False
+    ):
+        assert not isinstance(faces, InvalidImage)
+        assert [f.box for f in faces] == [f.box for f in local.analyze(image)]
+
+
+def test_analyze_all_without_workers_gives_the_same_answers(
+    local: FaceAnalyzer, images: list[RGBImage]
+) -> None:
+    bad = np.zeros((10, 10), dtype=np.uint8)
+
+    found = analyze_all(local, [images[0], bad])
+
+    assert isinstance(found[1], InvalidImage)
+    assert not isinstance(found[0], InvalidImage)
+    assert [f.box for f in found[0]] == [f.box for f in local.analyze(images[0])]
 
 
 def _wait_until_dead(pid: int) -> None:

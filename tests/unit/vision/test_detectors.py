@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -207,3 +208,14 @@ def test_the_onnx_adapter_refuses_models_of_another_shape(
 ) -> None:
     with pytest.raises(ModelUnavailable, match=message):
         _inspect(FakeSession(input_shape, outputs), Path("m.onnx"))  # type: ignore[arg-type]
+
+
+def test_hog_at_native_scale_skips_its_upsampling(hog: HogDetector, load: ImageLoader) -> None:
+    image = load(f"{EXAMPLES}/obama-480p.jpg")
+    face = hog.detect(image)[0].box
+    # Shrunk so that the face (about 50 px) is smaller than HOG's 80 px window.
+    scale = 50 / face.width
+    small = np.ascontiguousarray(cv2.resize(image, None, fx=scale, fy=scale), dtype=np.uint8)
+
+    assert len(hog.detect(small)) == 1
+    assert hog.detect(small, native_scale=True) == []

@@ -117,6 +117,27 @@ def test_an_edge_crop_with_forty_percent_margin_gives_one_face(
     assert len(analyzer.analyze(small, embed=False)) == 1
 
 
+@pytest.mark.parametrize("face_side", [50, 80, 140])
+def test_a_crop_cut_to_the_face_box_gives_that_face(
+    analyzer: FaceAnalyzer, load: ImageLoader, face_side: int
+) -> None:
+    # The older system's crops: the detector's box, no margin above or below.
+    image = load(f"{EXAMPLES}/obama-480p.jpg")
+    face = analyzer.detect(image)[0]
+    crop = crop_face(image, face.box, margin=0.0)
+    scale = face_side / face.box.width
+    small = np.ascontiguousarray(cv2.resize(crop, None, fx=scale, fy=scale), dtype=np.uint8)
+
+    (found,) = analyzer.analyze(small)
+
+    assert found.box.clip(small.shape[1], small.shape[0]) == found.box
+    assert found.box.area > 0.5 * small.shape[0] * small.shape[1]
+    reference = analyzer.analyze(image)[0].embedding
+    assert found.embedding is not None
+    assert reference is not None
+    assert np.linalg.norm(found.embedding - reference) < 0.35
+
+
 def test_the_onnx_pipeline_recognises_the_same_face_as_the_hog_one(
     onnx_detector: UltraLightOnnxDetector,
     analyzer: FaceAnalyzer,
