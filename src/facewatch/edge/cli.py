@@ -35,7 +35,9 @@ def run(
     api_key: Annotated[
         str | None,
         typer.Option(
-            "--api-key", envvar="FACEWATCH_EDGE_API_KEY", help="An API key with scope ingest."
+            "--api-key",
+            envvar="FACEWATCH_EDGE_API_KEY",
+            help="An API key with scope ingest (and gallery for --mode local).",
         ),
     ] = None,
     fps: Annotated[float | None, typer.Option(help="Frames processed per second (6).")] = None,

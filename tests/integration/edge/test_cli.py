@@ -129,3 +129,20 @@ def test_show_without_a_gui_fails_fast_with_one_line(clip: Path, tmp_path: Path)
     (line,) = result.stderr.strip().splitlines()
     assert "opencv-python-headless" in line
     assert not (tmp_path / "o.db").exists()  # failed before opening anything
+
+
+def test_mode_local_with_a_key_that_may_not_copy_the_gallery_says_why_and_still_delivers(
+    server: LiveServer, clip: Path, tmp_path: Path
+) -> None:
+    result = facewatch(
+        "edge", "run", "--mode", "local", "--source", str(clip), "--camera-id", "street-local",
+        "--server", server.url, "--api-key", server.key("ingest"), "--fps", "1",
+        "--outbox", str(tmp_path / "outbox.db"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "gallery sync failed (HTTP 403" in result.stderr
+    assert "'gallery' scope" in result.stderr
+    assert "0 local alerts" in result.stderr
+    detections = server.detections(camera_id="street-local")
+    assert detections
+    assert all(d["crop_sha256"] is None for d in detections)  # embeddings only
