@@ -100,6 +100,11 @@ def summary_line(camera_id: str, counts: CameraCounts, outbox_depth: int) -> str
         f"{counts.wire_bytes / 1024:.1f} KiB on the wire), rejected {counts.rejected}, "
         f"first shots out in {_mean(counts.first_shot_seconds, counts.first_shots):.2f} s "
         f"(max {counts.first_shot_seconds_max:.2f}); outbox {outbox_depth}"
+        + (
+            f"; recognised on site {counts.recognised_on_site}, alerts {counts.alerts}"
+            if counts.recognised_on_site
+            else ""
+        )
     )
 
 
