@@ -139,10 +139,10 @@ class EdgeAgent:
         """Process every camera; returns when all finite sources ended (or on ``stop``)."""
         if self.outbox.depth:
             logger.info("outbox holds %s items from an earlier run", self.outbox.depth)
-        if self.gallery_sync is not None:
-            self.gallery_sync.start()
         self.worker.start()
         try:
+            if self.gallery_sync is not None:
+                self.gallery_sync.start()  # a copy before the first frame, if there is one
             for camera in self._cameras.values():
                 camera.thread = threading.Thread(
                     target=self._camera_loop, args=(camera,), name=f"edge-{camera.config.id}"
