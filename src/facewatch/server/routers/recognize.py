@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from facewatch.server.deps import Multipart, RecognizeKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import FaceOut, RecognizeOut
-from facewatch.server.services.recognition import recognize
+from facewatch.server.services.recognition import match_faces
+from facewatch.server.services.workers import analyze_async
 from facewatch.server.uploads import read_upload
 from facewatch.vision.image import decode_image
 
 router = APIRouter(prefix="/api/v1", tags=["recognition"])
+
+INLINE_DECODE_BYTES = 256 * 1024
+"""Uploads up to this size (face crops, small frames) are decoded on the event loop."""
 
 
 @router.post(
@@ -22,17 +28,23 @@ router = APIRouter(prefix="/api/v1", tags=["recognition"])
     responses={**ERRORS, 413: ERRORS[400], 415: ERRORS[400]},
     dependencies=[Multipart],
 )
-def recognize_image(
+async def recognize_image(
     image: Annotated[UploadFile, File(description="A photo or frame (JPEG, PNG, WebP...)")],
     runtime: RuntimeDep,
     _: RecognizeKey,
     candidates: Annotated[bool, Form(description="Include the top-k candidates")] = False,
 ) -> RecognizeOut:
     """Find every face and say who it is: known, uncertain (with a candidate) or unknown."""
-    upload = read_upload(image, runtime.settings.max_upload_bytes)
-    pixels = decode_image(upload.data, max_pixels=runtime.settings.max_image_pixels)
+    # async: a face crop is decoded on the event loop (a large photo in the thread pool) and
+    # the analysis worker's answer is awaited, so no thread sits waiting for it.
     settings = runtime.settings
-    found = recognize(pixels, runtime.analyzer, runtime.gallery, runtime.thresholds, settings.top_k)
+    upload = read_upload(image, settings.max_upload_bytes)
+    decode = partial(decode_image, upload.data, max_pixels=settings.max_image_pixels)
+    pixels = (
+        decode() if len(upload.data) <= INLINE_DECODE_BYTES else await run_in_threadpool(decode)
+    )
+    analysed = await analyze_async(runtime.analyzer, pixels)
+    found = match_faces(analysed, runtime.gallery, runtime.thresholds, settings.top_k)
     faces = [
         FaceOut.build(
             r.face.box.as_list(),

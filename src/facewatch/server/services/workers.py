@@ -14,6 +14,7 @@ server's thread pool bounds it. A worker that dies fails its batch and is restar
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Protocol
+
+from starlette.concurrency import run_in_threadpool
 
 from facewatch.config import Settings
 from facewatch.errors import FacewatchError, ModelUnavailable
@@ -165,6 +168,13 @@ def analyze_all(
         except FacewatchError as exc:
             found.append(exc)
     return found
+
+
+async def analyze_async(analyzer: Analyzer, image: RGBImage) -> list[Face]:
+    """``analyze`` awaited: no thread waits on a worker (the pool's future is awaited)."""
+    if isinstance(analyzer, AnalysisPool):
+        return await asyncio.wrap_future(analyzer.submit(image))
+    return await run_in_threadpool(analyzer.analyze, image)
 
 
 def _analyze_one(analyzer: Analyzer, image: RGBImage) -> list[Face] | FacewatchError:
