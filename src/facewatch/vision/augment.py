@@ -20,9 +20,10 @@ import dlib
 import numpy as np
 import numpy.typing as npt
 
-from facewatch.types import Box, Embedding, Landmarks, RGBImage
+from facewatch.types import Box, Embedding, Face, Landmarks, RGBImage
 from facewatch.vision._dlib import to_shape
 from facewatch.vision.align import CHIP_PADDING, CHIP_SIZE, align_face
+from facewatch.vision.embedders.base import Embedder
 from facewatch.vision.image import ensure_rgb
 
 _WIDE_PADDING = 0.75
@@ -121,3 +122,14 @@ def template_of(vectors: npt.ArrayLike) -> Embedding:
     scaled = mean if length == 0.0 else mean * (target / length)
     template: Embedding = scaled.astype(np.float32)
     return template
+
+
+def enrolment_template(embedder: Embedder, image: RGBImage, face: Face) -> Embedding:
+    """One enrolment face's template: its embedding averaged with its jittered copies'.
+
+    The copies are ``ENROLMENT_JITTERS`` (the unmoved chip is ``face``'s own embedding,
+    computed here if the face has none).
+    """
+    chips = jittered_chips(image, face.box, face.landmarks, ENROLMENT_JITTERS[1:])
+    own = face.embedding if face.embedding is not None else embedder.embed([face.chip])[0]
+    return template_of(np.vstack([own[None, :], embedder.embed(chips)]))

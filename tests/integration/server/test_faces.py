@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageFilter
 
 from facewatch.config import Settings
+from facewatch.server.services.enrollment import Upload, add_faces
+from facewatch.server.services.runtime import Runtime
+from facewatch.store.embeddings import embedding_from_bytes
+from facewatch.vision.augment import enrolment_template
+from facewatch.vision.image import decode_image
+from facewatch.vision.pipeline import create_analyzer
 from support import assert_error, blob_files
 
 EXAMPLES = "face_recognition_examples/examples"
@@ -135,3 +143,33 @@ def test_a_file_over_the_upload_limit_is_refused_on_its_own(
     response = client.post(f"{person}/faces", files=files, headers=admin)
     assert response.status_code == 201, response.text
     assert response.json()["rejected"][0]["reason"] == "payload_too_large"
+
+
+def _stored_template(runtime: Runtime, template_id: int) -> np.ndarray:
+    with runtime.uow() as uow:
+        return embedding_from_bytes(uow.templates.get(template_id).embedding or b"")
+
+
+@pytest.mark.parametrize("jitter", [True, False])
+def test_a_template_is_the_mean_of_jittered_copies_unless_turned_off(
+    runtime: Runtime, testdata: Path, jitter: bool
+) -> None:
+    photo = (testdata / EXAMPLES / "obama.jpg").read_bytes()
+    local = replace(
+        runtime, settings=runtime.settings.model_copy(update={"enrolment_jitter": jitter})
+    )
+    with runtime.uow() as uow:
+        person = uow.people.add(f"jitter {jitter}")
+        uow.commit()
+        person_id = person.id
+    image = decode_image(photo, max_pixels=runtime.settings.max_image_pixels)
+    analyzer = create_analyzer(runtime.settings)
+    [face] = analyzer.analyze(image)
+    assert face.embedding is not None
+
+    [template] = add_faces(local, person_id, [Upload("obama.jpg", photo)]).accepted
+
+    stored = _stored_template(runtime, template.id)
+    expected = enrolment_template(analyzer.embedder, image, face) if jitter else face.embedding
+    assert np.allclose(stored, expected, atol=1e-3)
+    assert bool(np.linalg.norm(stored - face.embedding) > 0.02) is jitter

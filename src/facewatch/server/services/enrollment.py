@@ -1,8 +1,14 @@
-"""Enrolment: photos of a person become templates, one usable face per photo or a reason."""
+"""Enrolment: photos of a person become templates, one usable face per photo or a reason.
+
+With ``enrolment_jitter`` on (the default) a template is the mean embedding of ten slightly
+moved copies of the face (``vision/augment.py``), which names more people right with one
+enrolment photo each (docs/accuracy.md); recognition itself is unchanged.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 
 from facewatch.errors import FaceRejected, InvalidInput
@@ -10,8 +16,11 @@ from facewatch.gallery.gallery import TemplateEntry
 from facewatch.server.schemas import FacesAdded, RejectedFile, TemplateOut
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Template
-from facewatch.types import Face
+from facewatch.types import Embedding, Face, RGBImage
+from facewatch.vision.augment import enrolment_template
+from facewatch.vision.embedders import Embedder, create_embedder
 from facewatch.vision.image import decode_image, image_format
+from facewatch.vision.pipeline import FaceAnalyzer
 from facewatch.vision.quality import enrolment_problem
 
 logger = logging.getLogger(__name__)
@@ -38,6 +47,7 @@ class Upload:
 class _Accepted:
     upload: Upload
     face: Face
+    template: Embedding
     sha256: str
     content_type: str
     width: int
@@ -95,11 +105,45 @@ def _examine(runtime: Runtime, upload: Upload) -> _Accepted:
     return _Accepted(
         upload=upload,
         face=face,
+        template=_template(runtime, image, face),
         sha256=runtime.blobs.key_for(upload.data),  # keyed (HMAC) when encryption is on
         content_type=image_format(upload.data),
         width=int(image.shape[1]),
         height=int(image.shape[0]),
     )
+
+
+def _template(runtime: Runtime, image: RGBImage, face: Face) -> Embedding:
+    """The template of an accepted face: its embedding, or the jittered copies' mean."""
+    if face.embedding is None:
+        raise RuntimeError("enrolment faces are analysed with embeddings")
+    if not runtime.settings.enrolment_jitter:
+        return face.embedding
+    return enrolment_template(_embedder(runtime), image, face)
+
+
+_own_embedders: dict[tuple[str, str], Embedder] = {}
+_own_embedders_lock = threading.Lock()
+
+
+def _embedder(runtime: Runtime) -> Embedder:
+    """The embedder for the jittered copies: the analyzer's when it runs in this process.
+
+    When analysis runs in worker processes, which only analyse whole images, enrolment
+    keeps one embedder of the same model here (loaded on the first enrolment; enrolment is
+    rare, so one thread is enough).
+    """
+    analyzer = runtime.analyzer
+    if isinstance(analyzer, FaceAnalyzer):
+        return analyzer.embedder
+    settings = runtime.settings
+    key = (settings.embedder, str(settings.model_cache_dir))
+    with _own_embedders_lock:
+        if key not in _own_embedders:
+            _own_embedders[key] = create_embedder(
+                settings.model_copy(update={"embedder_threads": 1})
+            )
+        return _own_embedders[key]
 
 
 def _store(runtime: Runtime, person_id: int, accepted: list[_Accepted]) -> list[TemplateOut]:
@@ -114,11 +158,10 @@ def _store(runtime: Runtime, person_id: int, accepted: list[_Accepted]) -> list[
             image = uow.images.get_or_add(
                 item.sha256, item.content_type, item.width, item.height, len(item.upload.data)
             )
-            assert item.face.embedding is not None
             rows.append(
                 uow.templates.add(
                     person_id=person_id,
-                    embedding=item.face.embedding,
+                    embedding=item.template,
                     model=model_id,
                     quality=item.face.quality.score,
                     box=item.face.box.as_list(),
@@ -129,9 +172,8 @@ def _store(runtime: Runtime, person_id: int, accepted: list[_Accepted]) -> list[
         out = [_template_out(row, item.sha256) for row, item in zip(rows, accepted, strict=True)]
         name = person.name
     entries = [
-        TemplateEntry(t.id, person_id, name, item.face.embedding)
+        TemplateEntry(t.id, person_id, name, item.template)
         for t, item in zip(out, accepted, strict=True)
-        if item.face.embedding is not None
     ]
     runtime.loaded_gallery_do(lambda g: g.add(entries))
     logger.info("person %s: %s templates added", person_id, len(out))
