@@ -25,7 +25,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -96,7 +95,7 @@ class Access:
 Watcher = Callable[[str, str, dict[str, str]], bool]
 """Whether a request (method, path, query) is one whose access is recorded."""
 Recorder = Callable[[Access], None]
-"""Records an access; blocking (runs in a worker thread)."""
+"""Records an access; called on the event loop, so it must not block (queue the access)."""
 
 
 class AuditContextMiddleware:
@@ -135,4 +134,4 @@ class AuditContextMiddleware:
             finally:
                 if watched and self.record is not None:
                     access = Access(method, path, query, status, context.actor, address)
-                    await anyio.to_thread.run_sync(self.record, access)
+                    self.record(access)

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await anyio.to_thread.run_sync(Runtime.open, settings)
         app.state.runtime = runtime
+        runtime.access_log = audit.AccessRecorder(runtime)  # closed by runtime.close()
         await anyio.to_thread.run_sync(audit.record_settings, runtime)
         if warm_up:
             # Load models and gallery off the event loop; /readyz says 503 until done.
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.add_middleware(
         AuditContextMiddleware,
         watch=audit.is_sensitive,
-        record=lambda access: audit.record_access(app.state.runtime, access),
+        record=lambda access: app.state.runtime.access_log(access),
     )
     app.add_middleware(RateLimitMiddleware, limiter=limiter_for(settings))  # before bodies
     install_metrics(app, settings)  # outermost: it sees every answer, 413s included

@@ -12,16 +12,19 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from facewatch.cli import app as cli_app
+from facewatch.security.audit import Access
 from facewatch.server.services import users
-from facewatch.server.services.audit import record_settings
+from facewatch.server.services.audit import AccessRecorder, record_settings
+from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.users import Role
 from facewatch.store.db import Database
 from facewatch.store.models import AuditEntry
+from facewatch.store.repositories.audit import AuditFilter
 from support import upload
 from support_security import make_key, runtime_of
 
@@ -74,6 +77,52 @@ def test_enrolling_searching_and_deleting_through_the_api_are_recorded_with_the_
     assert recognised[0]["address"] == "testclient"
     every = _entries(client, admin)
     assert not [e for e in every if "audited" in str(e)]  # ids only, never the name
+
+
+def _recognition(actor: str) -> Access:
+    return Access("POST", "/api/v1/recognize", {}, 200, actor, "10.9.8.7")
+
+
+def _recognitions_by(runtime: Runtime, actor: str) -> int:
+    with runtime.uow() as uow:
+        _, total = uow.audit.list(AuditFilter(action="face.recognized", actor=actor))
+    return total
+
+
+def test_read_entries_are_written_in_batches_and_a_flush_writes_them_all(
+    client: TestClient,
+) -> None:
+    runtime = runtime_of(client)
+    recorder = AccessRecorder(runtime)
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(runtime.db.engine, "commit", count)
+    try:
+        for _ in range(50):
+            recorder(_recognition("key:burst"))
+        recorder.flush()
+    finally:
+        event.remove(runtime.db.engine, "commit", count)
+        recorder.close()
+
+    assert _recognitions_by(runtime, "key:burst") == 50
+    assert 1 <= len(commits) < 10
+
+
+def test_closing_the_recorder_writes_what_is_queued(client: TestClient) -> None:
+    runtime = runtime_of(client)
+    recorder = AccessRecorder(runtime, max_delay=60)
+    for _ in range(5):
+        recorder(_recognition("key:closing"))
+
+    recorder.close()
+
+    assert _recognitions_by(runtime, "key:closing") == 5
+    recorder(_recognition("key:closing"))  # after close: written at once
+    assert _recognitions_by(runtime, "key:closing") == 6
 
 
 def test_logins_and_failed_logins_are_recorded(client: TestClient, admin: dict[str, str]) -> None:

@@ -2,7 +2,7 @@
 
 Entries come from three places: the ORM trail (``facewatch.store.audit_trail``: every
 change to people, templates, cameras, zones, keys, users, webhooks...), the services that
-record their own (logins, erasure, retention, key rotation), and ``record_access`` for
+record their own (logins, erasure, retention, key rotation), and ``AccessRecorder`` for
 reads of personal data: recognition and search by photo, searches of someone's sightings
 and every export (``SENSITIVE_READS``). ``record_settings`` notes at start-up which settings
 differ from the last start.
@@ -14,8 +14,11 @@ import csv
 import io
 import json
 import logging
+import queue
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -72,6 +75,8 @@ def list_entries(
     runtime: Runtime, where: AuditFilter, offset: int = 0, limit: int = 100
 ) -> Page[AuditOut]:
     """Entries matching ``where``, newest first."""
+    if runtime.access_log is not None:
+        runtime.access_log.flush()
     with runtime.uow() as uow:
         rows, total = uow.audit.list(where, offset, limit)
         items = [AuditOut.of(row) for row in rows]
@@ -84,6 +89,8 @@ def export_entries(runtime: Runtime, where: AuditFilter, fmt: ExportFormat) -> I
     The export itself is recorded first (``audit.exported``), in its own transaction.
     """
     record(runtime, "audit.exported", details={"format": fmt.value, **_filter_details(where)})
+    if runtime.access_log is not None:
+        runtime.access_log.flush()
     with runtime.uow() as uow:
         if fmt is ExportFormat.CSV:
             yield from _csv_chunks(uow.audit.stream(where))
@@ -174,12 +181,36 @@ def sensitive_action(method: str, path: str, query: dict[str, str]) -> str | Non
 
 
 def record_access(runtime: Runtime, access: audit.Access) -> None:
-    """Record a finished sensitive read (called off the event loop)."""
+    """Record a finished sensitive read now, in a transaction of its own."""
+    _write_accesses(runtime, [access])
+
+
+def _write_accesses(runtime: Runtime, accesses: Sequence[audit.Access]) -> None:
+    """Append the entries of ``accesses`` that are recorded, in one transaction."""
+    entries = [entry for entry in map(_access_entry, accesses) if entry is not None]
+    if not entries:
+        return
+    try:
+        with runtime.uow() as uow:
+            for action, outcome, details, access in entries:
+                uow.audit.add(
+                    action,
+                    outcome=outcome,
+                    details=details,
+                    actor=access.actor,
+                    address=access.address,
+                )
+            uow.commit()
+    except Exception:  # never fail a finished request; the log says what was lost
+        logger.exception("could not record %s reads in the audit log", len(entries))
+
+
+def _access_entry(access: audit.Access) -> tuple[str, str, dict[str, Any], audit.Access] | None:
     action = sensitive_action(access.method, access.path, access.query)
     if action is None or access.actor == audit.ANONYMOUS:
         # Requests without valid credentials are not written: a flood of them must not
         # turn into a flood of inserts (the log file has them).
-        return
+        return None
     if access.status in (401, 403, 429):
         outcome = "denied"
     elif access.status >= 400:
@@ -189,11 +220,86 @@ def record_access(runtime: Runtime, access: audit.Access) -> None:
     params = {k: v[:64] for k, v in access.query.items() if k in _KEPT_PARAMETERS and v}
     details: dict[str, Any] = {"method": access.method, "path": access.path[:200]}
     details |= {"status": access.status, **({"query": params} if params else {})}
-    try:
-        with audit.acting_as(access.actor, access.address):
-            record(runtime, action, outcome=outcome, details=details)
-    except Exception:  # never fail a finished request; the log says what was lost
-        logger.exception("could not record %s by %s in the audit log", action, access.actor)
+    return action, outcome, details, access
+
+
+@dataclass(frozen=True, slots=True)
+class _Flush:
+    done: threading.Event
+
+
+class AccessRecorder:
+    """Writes the audit entries of sensitive reads from one thread, in batches.
+
+    A recognition is a read of biometric data, so every one is recorded; written one
+    transaction each they cost the server about a quarter of its CPU per recognition. Here a
+    request only queues its entry (the response has gone by then); the writer takes what
+    has queued for up to ``max_delay`` seconds and appends it in one transaction. Reading
+    or exporting the log (``list_entries``, ``export_entries``) flushes first, so the log
+    is never read without the reads already answered; ``close`` (at shutdown) writes what
+    is left. A crash loses at most the last ``max_delay`` seconds of read entries.
+    """
+
+    def __init__(self, runtime: Runtime, *, max_delay: float = 0.25, max_batch: int = 500):
+        self._runtime = runtime
+        self._max_delay = max_delay
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[audit.Access | _Flush | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="audit-access-log", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def __call__(self, access: audit.Access) -> None:
+        """Queue ``access`` (never blocks); written at once if the writer has stopped."""
+        if self._closed:
+            record_access(self._runtime, access)
+        else:
+            self._queue.put(access)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Return once every access queued before the call is written."""
+        if self._closed or not self._thread.is_alive():
+            return
+        marker = _Flush(threading.Event())
+        self._queue.put(marker)
+        if not marker.done.wait(timeout):
+            logger.warning("the audit log writer did not flush within %s s", timeout)
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer."""
+        if self._closed:
+            return
+        self._queue.put(None)
+        self._thread.join()
+        self._closed = True
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch: list[audit.Access] = []
+            markers: list[_Flush] = []
+            first = self._queue.get()
+            deadline = time.monotonic() + self._max_delay
+            item: audit.Access | _Flush | None = first
+            while True:
+                if item is None:
+                    stop = True
+                elif isinstance(item, _Flush):
+                    markers.append(item)
+                else:
+                    batch.append(item)
+                if stop or markers or len(batch) >= self._max_batch:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            _write_accesses(self._runtime, batch)
+            for marker in markers:
+                marker.done.set()
 
 
 # --- settings --------------------------------------------------------------------------

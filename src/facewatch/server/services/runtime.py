@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from facewatch.config import Settings
 from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry
@@ -30,6 +30,7 @@ from facewatch.gallery.index import (
     index_config_from,
 )
 from facewatch.gallery.matching import Thresholds, thresholds_from
+from facewatch.security.audit import Access
 from facewatch.server.events.bus import EventBus
 from facewatch.server.services.sync import (
     GALLERY_CHANNEL,
@@ -64,6 +65,16 @@ class GalleryLoad:
     """What the snapshot lacked against the database (None when loaded from the database)."""
 
 
+class AccessLogWriter(Protocol):
+    """What the runtime needs of the audit writer of sensitive reads."""
+
+    def __call__(self, access: Access) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class Runtime:
     """Settings, storage, models and gallery of one process."""
@@ -80,6 +91,8 @@ class Runtime:
     _gallery: Gallery | None = None
     gallery_load: GalleryLoad | None = None
     """How the gallery was loaded, once it is."""
+    access_log: AccessLogWriter | None = None
+    """Writes the audit entries of sensitive reads in batches (server/services/audit.py)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -106,6 +119,8 @@ class Runtime:
         self._pool.warm_up()
 
     def close(self) -> None:
+        if self.access_log is not None:
+            self.access_log.close()
         if self._pool is not None:
             self._pool.close()
         self.changes.close()
