@@ -25,7 +25,7 @@ from rich.table import Table
 
 from facewatch.config import Settings
 from facewatch.errors import InvalidInput
-from facewatch.evaluation.embeddings import EmbeddingCache
+from facewatch.evaluation.embeddings import EmbeddingCache, enrolment_cache
 from facewatch.evaluation.identification import REPORTED_FARS
 from facewatch.evaluation.plots import det_plot
 from facewatch.evaluation.protocol import IdentificationSet, lfw_protocol, read_set
@@ -184,6 +184,7 @@ def _embedder(
     analyzer = create_analyzer(settings)
     folder = None if no_cache else (cache_dir or default_cache_dir())
     cache = EmbeddingCache.for_analyzer(folder, analyzer)
+    enrolment = enrolment_cache(folder, analyzer, settings.enrolment_jitter)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -194,7 +195,7 @@ def _embedder(
         transient=True,
     )
     with progress:
-        yield Embedder(analyzer, cache, settings.max_image_pixels), _Bar(progress)
+        yield Embedder(analyzer, cache, settings.max_image_pixels, enrolment), _Bar(progress)
 
 
 def _print_verification(result: VerificationResult) -> None:

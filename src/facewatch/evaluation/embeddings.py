@@ -5,10 +5,15 @@ photos, so every protocol reads its faces through an ``EmbeddingCache``: one ``.
 per pipeline (embedding model and detector) in a cache folder, keyed by each image's
 resolved path, size and modification time. A changed file is embedded again; a killed run
 keeps what it had saved (the file is rewritten atomically every ``save_every`` images).
+
+Enrolment photos can be read as the server enrols them (``enrolment=True``: each face's
+template is the mean of its jittered copies, ``vision/augment.py``); those go to a cache
+of their own (``enrolment_cache``), named after the set of copies.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -23,6 +28,7 @@ import numpy.typing as npt
 
 from facewatch.errors import FacewatchError
 from facewatch.types import Embedding
+from facewatch.vision.augment import ENROLMENT_JITTERS, enrolment_template
 from facewatch.vision.image import load_image
 from facewatch.vision.pipeline import FaceAnalyzer
 
@@ -90,9 +96,15 @@ class EmbeddingCache:
             logger.info("embedding cache %s: %d images", file, len(self._entries))
 
     @classmethod
-    def for_analyzer(cls, folder: Path | None, analyzer: FaceAnalyzer) -> EmbeddingCache:
-        """The cache of ``analyzer``'s pipeline in ``folder`` (``None``: memory only)."""
-        return cls(None if folder is None else folder / f"{pipeline_id(analyzer)}.npz")
+    def for_analyzer(
+        cls, folder: Path | None, analyzer: FaceAnalyzer, kind: str = ""
+    ) -> EmbeddingCache:
+        """The cache of ``analyzer``'s pipeline in ``folder`` (``None``: memory only).
+
+        ``kind`` names a cache of other vectors of the same pipeline (enrolment templates).
+        """
+        name = pipeline_id(analyzer) + (f"-{kind}" if kind else "")
+        return cls(None if folder is None else folder / f"{name}.npz")
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -112,6 +124,16 @@ class EmbeddingCache:
         self._dirty = False
 
 
+def enrolment_cache(
+    folder: Path | None, analyzer: FaceAnalyzer, jitter: bool
+) -> EmbeddingCache | None:
+    """The cache of enrolment templates when enrolment jitters (``None`` when it does not)."""
+    if not jitter:
+        return None
+    copies = hashlib.sha256(repr(ENROLMENT_JITTERS).encode()).hexdigest()[:8]
+    return EmbeddingCache.for_analyzer(folder, analyzer, kind=f"enrolment-{copies}")
+
+
 Progress = Callable[[int], None]
 """Called with the number of images just handled (for progress bars)."""
 
@@ -124,10 +146,13 @@ def embed_images(
     max_pixels: int,
     advance: Progress | None = None,
     save_every: int = 200,
+    enrolment: bool = False,
 ) -> dict[Path, ImageFaces]:
     """The faces of every image, from the cache or through the real pipeline.
 
-    An image that cannot be read or decoded counts as one with no face (and is logged).
+    With ``enrolment`` each face's vector is its enrolment template (jittered copies), as
+    the server enrols it. An image that cannot be read or decoded counts as one with no
+    face (and is logged).
     """
     found: dict[Path, ImageFaces] = {}
     fresh = 0
@@ -135,7 +160,7 @@ def embed_images(
         key = image_key(path)
         faces = cache.get(key)
         if faces is None:
-            faces = _analyze(path, analyzer, max_pixels)
+            faces = _analyze(path, analyzer, max_pixels, enrolment)
             cache.put(key, faces)
             fresh += 1
             if fresh % save_every == 0:
@@ -148,7 +173,7 @@ def embed_images(
     return found
 
 
-def _analyze(path: Path, analyzer: FaceAnalyzer, max_pixels: int) -> ImageFaces:
+def _analyze(path: Path, analyzer: FaceAnalyzer, max_pixels: int, enrolment: bool) -> ImageFaces:
     try:
         image = load_image(path, max_pixels=max_pixels)
     except FacewatchError as exc:
@@ -158,11 +183,15 @@ def _analyze(path: Path, analyzer: FaceAnalyzer, max_pixels: int) -> ImageFaces:
     height, width = image.shape[:2]
     if not faces:
         return no_faces(width, height, analyzer.embedding_dim)
+    vectors = [
+        enrolment_template(analyzer.embedder, image, face) if enrolment else face.embedding
+        for face in faces
+    ]
     return ImageFaces(
         width,
         height,
         np.array([face.box.as_list() for face in faces], dtype=np.int32),
-        np.stack([np.asarray(face.embedding, dtype=np.float32) for face in faces]),
+        np.stack([np.asarray(v, dtype=np.float32) for v in vectors]),
     )
 
 

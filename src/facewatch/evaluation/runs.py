@@ -1,8 +1,9 @@
 """The evaluation runs behind ``facewatch eval``: embed through the real pipeline, then measure.
 
-Faces come from ``embed_images`` (cached); the gallery is Facewatch's own ``Gallery`` and
-the decision at the server's defaults is ``matching.assign``, so the figures describe what
-the server does.
+Faces come from ``embed_images`` (cached); enrolment photos become templates as the server
+makes them (jittered copies when ``enrolment_jitter`` is on); the gallery is Facewatch's own
+``Gallery`` and the decision at the server's defaults is ``matching.assign``, so the figures
+describe what the server does.
 """
 
 from __future__ import annotations
@@ -57,17 +58,39 @@ class Embedder:
     analyzer: FaceAnalyzer
     cache: EmbeddingCache
     max_pixels: int
+    enrolment: EmbeddingCache | None = None
+    """Cache of enrolment templates from jittered copies (the server's ``enrolment_jitter``);
+    ``None``: a template is the photo's plain embedding."""
 
     def faces(self, paths: Sequence[Path], tracker: Tracker | None) -> dict[Path, ImageFaces]:
         """The faces of every image (cached ones read, the others embedded and cached)."""
+        return self._embed(paths, tracker, self.cache, enrolment=False)
+
+    def enrolment_faces(
+        self, paths: Sequence[Path], tracker: Tracker | None
+    ) -> dict[Path, ImageFaces]:
+        """The faces of enrolment photos, each face's vector its template as the server enrols."""
+        if self.enrolment is None:
+            return self.faces(paths, tracker)
+        return self._embed(paths, tracker, self.enrolment, enrolment=True)
+
+    def _embed(
+        self,
+        paths: Sequence[Path],
+        tracker: Tracker | None,
+        cache: EmbeddingCache,
+        *,
+        enrolment: bool,
+    ) -> dict[Path, ImageFaces]:
         if tracker is not None:
             tracker.start(len(paths))
         return embed_images(
             paths,
             self.analyzer,
-            self.cache,
+            cache,
             max_pixels=self.max_pixels,
             advance=None if tracker is None else tracker.advance,
+            enrolment=enrolment,
         )
 
 
@@ -133,7 +156,8 @@ def run_identification(
 ) -> IdentificationReport:
     """Enrol the gallery, identify every probe and stranger, and score each rule."""
     faces = embedder.faces(protocol.images, tracker)
-    found = candidates_for(protocol, faces, embedder.analyzer)
+    templates = embedder.enrolment_faces(enrolment_photos(protocol), tracker)
+    found = candidates_for(protocol, faces, embedder.analyzer, templates)
     gallery, names, known, strangers = found.gallery, found.enrolled, found.known, found.strangers
     rules = {
         "nearest neighbour": score_probes(known, strangers, nearest_distance),
@@ -167,11 +191,23 @@ class Candidates:
     strangers: list[list[Candidate] | None]
 
 
+def enrolment_photos(protocol: IdentificationSet) -> list[Path]:
+    """Every gallery photo, each once."""
+    return list(dict.fromkeys(p for photos in protocol.gallery.values() for p in photos))
+
+
 def candidates_for(
-    protocol: IdentificationSet, faces: dict[Path, ImageFaces], analyzer: FaceAnalyzer
+    protocol: IdentificationSet,
+    faces: dict[Path, ImageFaces],
+    analyzer: FaceAnalyzer,
+    templates: dict[Path, ImageFaces] | None = None,
 ) -> Candidates:
-    """Enrol the gallery photos and search the gallery for every probe and stranger."""
-    gallery, enrolled = _enrol(protocol, faces, analyzer)
+    """Enrol the gallery photos and search the gallery for every probe and stranger.
+
+    ``templates``: the gallery photos' faces as enrolled (``Embedder.enrolment_faces``);
+    default: their plain embeddings in ``faces``.
+    """
+    gallery, enrolled = _enrol(protocol, faces if templates is None else templates, analyzer)
     return Candidates(
         gallery,
         enrolled,

@@ -14,10 +14,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from facewatch.cli import app
+from facewatch.config import Settings
+from facewatch.evaluation.embeddings import EmbeddingCache
+from facewatch.evaluation.runs import Embedder
+from facewatch.vision.augment import enrolment_template
+from facewatch.vision.image import load_image
+from facewatch.vision.pipeline import create_analyzer
 
 KNN_TRAIN = "face_recognition_examples/examples/knn_examples/train"
 JOHNS = "dlib_faces/johns"
@@ -206,3 +213,39 @@ def test_verify_refuses_a_missing_images_folder(
     )
     assert result.exit_code != 0
     assert "not a folder" in str(result.exception)
+
+
+def test_identify_enrols_from_jittered_copies_when_the_server_does(
+    runner: CliRunner, johns_set: Path, tmp_path: Path
+) -> None:
+    folders = [f"--{kind}={johns_set / kind}" for kind in ("gallery", "probes", "unknown")]
+    args = ["eval", "identify", *folders, "--cache-dir", str(tmp_path), "--json"]
+
+    result = runner.invoke(app, args, env={"FACEWATCH_ENROLMENT_JITTER": "true"})
+
+    assert result.exit_code == 0, result.output
+    found = summary(result.stdout)
+    assert found["rank1"] >= 0.9  # type: ignore[operator]
+    assert found["known_right_at_default"] >= 0.8  # type: ignore[operator]
+    assert len(list(tmp_path.glob("*-enrolment-*.npz"))) == 1
+
+
+def test_enrolment_faces_are_the_templates_the_server_makes(testdata: Path) -> None:
+    photo = sorted((testdata / LFW / "lfw" / "Aaron_Peirsol").glob("*.jpg"))[0]
+    settings = Settings()
+    analyzer = create_analyzer(settings)
+    jittering = Embedder(
+        analyzer, EmbeddingCache(None), settings.max_image_pixels, EmbeddingCache(None)
+    )
+    plain = Embedder(analyzer, EmbeddingCache(None), settings.max_image_pixels)
+    image = load_image(photo, max_pixels=settings.max_image_pixels)
+    [face] = analyzer.analyze(image)
+
+    template = jittering.enrolment_faces([photo], None)[photo].central()
+    unjittered = plain.enrolment_faces([photo], None)[photo].central()
+
+    assert template is not None
+    assert unjittered is not None
+    assert np.allclose(template, enrolment_template(analyzer.embedder, image, face), atol=1e-5)
+    assert np.allclose(unjittered, face.embedding, atol=1e-5)
+    assert np.linalg.norm(template - unjittered) > 0.02

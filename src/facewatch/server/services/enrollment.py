@@ -1,8 +1,8 @@
 """Enrolment: photos of a person become templates, one usable face per photo or a reason.
 
-With ``enrolment_jitter`` on (the default) a template is the mean embedding of ten slightly
-moved copies of the face (``vision/augment.py``), which names more people right with one
-enrolment photo each (docs/accuracy.md); recognition itself is unchanged.
+With ``enrolment_jitter`` on a template is the mean embedding of ten slightly moved copies
+of the face (``vision/augment.py``), which names more people right with one enrolment photo
+each, at a lower match threshold (docs/accuracy.md); recognition itself is unchanged.
 """
 
 from __future__ import annotations
