@@ -11,7 +11,10 @@ per phase, each request one face crop:
 
 * ``POST /api/v1/recognize`` (multipart ``image``): decode, detect again, align, embed, match;
 * ``POST /api/v1/detections`` (``image``, ``camera_id``, a unique ``idempotency_key``): the
-  same, then the crop and a detection row are stored.
+  same, then the crop and a detection row are stored;
+* ``POST /api/v1/edge/batch`` (route ``batch``): what the edge agent sends, ``--batch`` crops
+  per request (a JSON manifest and the crops as file parts), each stored as ``detections``
+  stores it; the crops of a batch are analysed side by side by the workers.
 
 Crops: every face dlib's HOG (upsampled once) finds in frames 0, 8, ..., 96 of
 facenet_pytorch/examples/video.mp4 (pedestrians walking toward the camera, 1920x1080),
@@ -19,10 +22,10 @@ cut as the reference crop of bench_api_latency.py is (the box, 7 px wider on eac
 JPEG q95): about 90x76 px. The client, the servers and their workers all share this
 machine's cores; the client's own CPU time is reported.
 
-Reported per server and route: crops per second (completed requests / wall time), share of
-crops in which a face was found, latency p50 / p95, server CPU ms per crop (the server and
-its worker processes), and the 1-minute load average before each phase. The older system
-managed 7.6 requests per second per 2 vCPUs.
+Reported per server and route: crops per second (crops of completed requests / wall time),
+share of crops in which a face was found, latency p50 / p95 per request, server CPU ms per
+crop (the server and its worker processes), and the 1-minute load average before each
+phase. The older system managed 7.6 requests per second per 2 vCPUs.
 
     python benchmarks/bench_throughput.py                       # markdown on stdout
     python benchmarks/bench_throughput.py --seconds 30 --rounds 3 --concurrency 16
@@ -48,6 +51,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import httpx
@@ -60,7 +64,8 @@ FRAMES = range(0, 97, 8)
 MARGIN = 7
 TRAIN_DIR = "face_recognition_examples/examples/knn_examples/train"
 OLD_SYSTEM_RPS = 7.6
-ROUTES = ("recognize", "detections")
+ROUTES = ("recognize", "detections", "batch")
+BATCH_ROUTE = "/api/v1/edge/batch"
 RUNTIMES = ("onnx", "dlib")
 
 
@@ -80,6 +85,7 @@ class Phase:
     route: str
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    crops: int = 0
     with_face: int = 0
     errors: Counter[int] = field(default_factory=Counter)
     main_cpu: float = 0.0
@@ -89,7 +95,8 @@ class Phase:
 
     @property
     def done(self) -> int:
-        return len(self.latencies)
+        """Crops of the completed requests."""
+        return self.crops
 
 
 # --- crops ------------------------------------------------------------------------------------
@@ -247,20 +254,38 @@ def _part(name: str, value: bytes, filename: str | None = None) -> bytes:
     return head.encode() + b"\r\n" + value + b"\r\n"
 
 
-def request_bytes(server: Server, route: str, crop: bytes, number: int) -> bytes:
+def request_bytes(server: Server, route: str, crops: Sequence[bytes], number: int) -> bytes:
     """One whole HTTP/1.1 request (a lean client: the load generator shares the cores)."""
-    body = _part("image", crop, "crop.jpg")
-    if route == "detections":
-        body += _part("camera_id", b"bench-cam")
-        body += _part("idempotency_key", f"bench-{os.getpid()}-{number}".encode())
+    key = f"bench-{os.getpid()}-{number}"
+    if route == "batch":
+        items = [
+            {"kind": "crop", "camera_id": "bench-cam", "idempotency_key": f"{key}-{n}", "image": n}
+            for n in range(len(crops))
+        ]
+        body = _part("manifest", json.dumps({"items": items}).encode())
+        body += b"".join(_part("files", crop, f"crop{n}.jpg") for n, crop in enumerate(crops))
+        path = BATCH_ROUTE
+    else:
+        body = _part("image", crops[0], "crop.jpg")
+        if route == "detections":
+            body += _part("camera_id", b"bench-cam")
+            body += _part("idempotency_key", key.encode())
+        path = f"/api/v1/{route}"
     body += f"--{BOUNDARY}--\r\n".encode()
     head = (
-        f"POST /api/v1/{route} HTTP/1.1\r\nHost: bench\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: bench\r\n"
         f"Authorization: Bearer {server.key}\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
+
+
+def with_faces(answer: dict[str, Any]) -> int:
+    """Crops of an answer in which a face was found."""
+    if "results" in answer:
+        return sum(bool(result.get("detections")) for result in answer["results"])
+    return int(bool(answer.get("faces") or answer.get("detections")))
 
 
 async def _exchange(
@@ -278,7 +303,12 @@ async def _exchange(
 
 
 async def _connection(
-    server: Server, phase: Phase, crops: Sequence[bytes], counter: Iterator[int], deadline: float
+    server: Server,
+    phase: Phase,
+    crops: Sequence[bytes],
+    counter: Iterator[int],
+    deadline: float,
+    batch: int,
 ) -> None:
     """One keep-alive connection sending requests back to back until ``deadline``."""
     host, port = server.base_url.removeprefix("http://").split(":")
@@ -286,15 +316,17 @@ async def _connection(
     try:
         while time.perf_counter() < deadline:
             number = next(counter)
-            request = request_bytes(server, phase.route, crops[number % len(crops)], number)
+            size = batch if phase.route == "batch" else 1
+            sent = [crops[(number * size + n) % len(crops)] for n in range(size)]
+            request = request_bytes(server, phase.route, sent, number)
             started = time.perf_counter()
             status, body = await _exchange(reader, writer, request)
             if status not in (200, 201):
                 phase.errors[status] += 1
                 continue
             phase.latencies.append(time.perf_counter() - started)
-            answer = json.loads(body)
-            phase.with_face += bool(answer.get("faces") or answer.get("detections"))
+            phase.crops += size
+            phase.with_face += with_faces(json.loads(body))
     finally:
         writer.close()
 
@@ -307,11 +339,15 @@ async def _drive(
     async def load(seconds: float) -> None:
         deadline = time.perf_counter() + seconds
         await asyncio.gather(
-            *(_connection(server, phase, crops, counter, deadline) for _ in range(args.concurrency))
+            *(
+                _connection(server, phase, crops, counter, deadline, args.batch)
+                for _ in range(args.concurrency)
+            )
         )
 
     await load(2)  # warm-up, not counted
     phase.latencies.clear()
+    phase.crops = 0
     phase.with_face = 0
     phase.errors.clear()
     phase.load = os.getloadavg()[0]
@@ -374,7 +410,8 @@ def markdown(phases: Sequence[Phase], args: argparse.Namespace, sizes: str) -> s
             *lines,
             "",
             f"`{command.strip()}`: {args.rounds} round(s) of {args.seconds:.0f} s per phase, "
-            f"{args.concurrency} requests in flight, {sizes}; "
+            f"{args.concurrency} requests in flight ({args.batch} crops per batch request), "
+            f"{sizes}; "
             f"errors by status: {dict(errors) or 'none'}.",
             f"Machine: {machine_line()}.",
         ]
@@ -387,7 +424,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the servers")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--runtimes", default=",".join(RUNTIMES), help="onnx,dlib")
-    parser.add_argument("--routes", default=",".join(ROUTES), help="recognize,detections")
+    parser.add_argument("--routes", default=",".join(ROUTES), help="recognize,detections,batch")
+    parser.add_argument("--batch", type=int, default=16, help="crops per batch request")
     args = parser.parse_args(argv)
     args.runtimes = [r for r in args.runtimes.split(",") if r]
     args.routes = [r for r in args.routes.split(",") if r]
