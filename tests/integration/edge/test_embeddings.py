@@ -212,6 +212,30 @@ def test_a_batch_answers_each_item_on_its_own(
     assert again["detections"] == results["b-crop"]["detections"]
 
 
+def test_a_batch_of_crops_keeps_its_order_and_stores_a_repeated_key_once(
+    admin: httpx.Client, obama: int, testdata: Path
+) -> None:
+    photo = load_image(testdata / KNN / "test" / "obama1.jpg", max_pixels=40_000_000)
+    crop = encode_jpeg(np.ascontiguousarray(photo[100:700, 500:1000]))
+    empty = encode_jpeg(np.full((120, 120, 3), 128, dtype=np.uint8))
+    base = {"camera_id": "order-cam", "kind": "crop"}
+    first = batch(admin, [{**base, "idempotency_key": "o-seen", "image": 0}], files=[crop])
+    keys = ["o-seen", "o-new", "o-empty", "o-new", "o-late"]
+    images = [0, 0, 1, 0, 0]
+    items = [{**base, "idempotency_key": k, "image": i} for k, i in zip(keys, images, strict=True)]
+
+    results = batch(admin, items, files=[crop, empty]).json()["results"]
+
+    assert [r["idempotency_key"] for r in results] == keys
+    assert [r["replayed"] for r in results] == [True, False, False, True, False]
+    assert results[0]["detections"] == first.json()["results"][0]["detections"]
+    assert results[3]["detections"] == results[1]["detections"]
+    assert results[2]["detections"] == []
+    assert {r["detections"][0]["person_id"] for r in results if r["detections"]} == {obama}
+    stored = admin.get("/api/v1/detections", params={"camera_id": "order-cam", "limit": 50})
+    assert stored.json()["total"] == 3
+
+
 @pytest.mark.parametrize(
     ("files", "status"),
     [

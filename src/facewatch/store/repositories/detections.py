@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -83,6 +83,21 @@ class DetectionRepository:
         if detection is None:
             raise NotFound(f"detection {detection_id} not found")
         return detection
+
+    def by_idempotency_keys(self, keys: Collection[str]) -> dict[str, list[Detection]]:
+        """``by_idempotency_key`` for many keys in one query; keys with no rows are left out."""
+        found: dict[str, list[Detection]] = {}
+        if not keys:
+            return found
+        statement = (
+            _with_relations(select(Detection))
+            .where(Detection.idempotency_key.in_(set(keys)))
+            .order_by(Detection.idempotency_key, Detection.face_index)
+        )
+        for row in self._session.scalars(statement):
+            assert row.idempotency_key is not None
+            found.setdefault(row.idempotency_key, []).append(row)
+        return found
 
     def by_idempotency_key(self, key: str) -> list[Detection]:
         """The detections stored under idempotency ``key``, by face index (a retry's answer)."""
