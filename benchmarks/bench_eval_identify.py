@@ -13,7 +13,8 @@ Protocols (from lfw_devtrain/lfw, people in name order, nothing random):
   as many one-photo people. The SVM (linear, probabilities, accept at 0.8) is trained on
   the 5 enrolment photos per person.
 
-Every photo goes through the configured pipeline; embeddings come from the cache that
+Every photo goes through the configured pipeline, and enrolment photos become templates as
+the server makes them (FACEWATCH_ENROLMENT_JITTER); embeddings come from the cache that
 `facewatch eval` fills (user cache dir), so after one `facewatch eval identify --lfw ...`
 run this takes seconds. DET plots go to benchmarks/out/.
 
@@ -35,11 +36,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from _shared import REPO_ROOT, machine_line, testdata_dir
 from facewatch.config import Settings
 from facewatch.evaluation.cli import default_cache_dir
-from facewatch.evaluation.embeddings import EmbeddingCache, ImageFaces
+from facewatch.evaluation.embeddings import EmbeddingCache, ImageFaces, enrolment_cache
 from facewatch.evaluation.identification import ScoredProbes, nearest_distance, score_probes
 from facewatch.evaluation.plots import det_plot
 from facewatch.evaluation.protocol import IdentificationSet, lfw_protocol
-from facewatch.evaluation.runs import Candidates, Embedder, at_defaults, candidates_for, svm_rule
+from facewatch.evaluation.runs import (
+    Candidates,
+    Embedder,
+    at_defaults,
+    candidates_for,
+    enrolment_photos,
+    svm_rule,
+)
 from facewatch.gallery.matching import Thresholds, decision_score, thresholds_from
 from facewatch.vision.pipeline import create_analyzer
 
@@ -63,9 +71,12 @@ class _Bar:
 
 
 def embed(embedder: Embedder, protocol: IdentificationSet) -> dict[Path, ImageFaces]:
+    """Every photo's faces; enrolment photos' vectors are the templates the server makes."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=err) as progress:
-        return embedder.faces(protocol.images, _Bar(progress))
+        faces = embedder.faces(protocol.images, _Bar(progress))
+        faces.update(embedder.enrolment_faces(enrolment_photos(protocol), _Bar(progress)))
+    return faces
 
 
 def margin_rule(weight: float, cap: float, settings: Settings) -> Thresholds:
@@ -261,6 +272,7 @@ def main() -> None:
         analyzer,
         EmbeddingCache.for_analyzer(default_cache_dir(), analyzer),
         settings.max_image_pixels,
+        enrolment_cache(default_cache_dir(), analyzer, settings.enrolment_jitter),
     )
     started = time.perf_counter()
     print(f"# Open-set identification on LFW DevTrain, {analyzer.model_id}")
