@@ -1,0 +1,158 @@
+"""Re-detecting faces in face crops: the analyzer's scaled pass beside the former strategy.
+
+The server detects again on every crop an edge agent sends (false candidates are dropped
+there). Crops are small and nearly filled by the face, with little context around it, which
+HOG was not trained on. Two strategies, on the same crops, one after the other per crop set:
+
+* ``former``: HOG on the crop upsampled once; when nothing is found, again on a copy with a
+  replicated 25% border, doubled when the crop's shorter side is at most 100 px, and
+  upsampled once more by HOG (4x the pixels of the first pass, and more);
+* ``scaled`` (``FaceAnalyzer.detect`` now): the crop with a 25% border scaled so that its
+  shorter side is 128 px, searched at that scale only; then a 15% border at 160 px; then
+  HOG's own pass on the crop as it is.
+
+Crop sets (every crop holds one face by construction): the faces HOG (upsampled once) finds
+in frames 0, 8, ..., 96 of facenet_pytorch/examples/video.mp4 cut as bench_throughput.py
+cuts them (``tight``: the box, 7 px wider on each side, as the older system's crops), as the
+edge agent cuts them (``edge``: a 40% margin, at most 150 px), the same scaled to 90 px
+(``edge90``), and 150 LFW photos' centres, 90 x 82 px (``lfw``).
+
+    python benchmarks/bench_crop_detection.py
+
+Test data comes from FACEWATCH_TESTDATA (default ../shared/testdata).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from _shared import machine_line, testdata_dir
+from facewatch.config import Settings
+from facewatch.types import DetectedFace, RGBImage
+from facewatch.vision.detectors import HogDetector
+from facewatch.vision.embedders import create_embedder
+from facewatch.vision.image import crop_face
+from facewatch.vision.landmarks import Landmarker
+from facewatch.vision.pipeline import FaceAnalyzer
+
+VIDEO = "facenet_pytorch/examples/video.mp4"
+LFW = "lfw_devtrain/lfw"
+FRAMES = range(0, 97, 8)
+ROUNDS = 3
+
+
+def _jpeg(image: RGBImage, quality: int = 90) -> RGBImage:
+    """The crop as the server sees it: through a JPEG round trip."""
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    return np.ascontiguousarray(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB))
+
+
+def _scaled(image: RGBImage, long_side: int) -> RGBImage:
+    scale = long_side / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    return np.ascontiguousarray(
+        cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    )
+
+
+def crop_sets(testdata: Path) -> dict[str, list[RGBImage]]:
+    detector = HogDetector(upsample=1)
+    capture = cv2.VideoCapture(str(testdata / VIDEO))
+    sets: dict[str, list[RGBImage]] = {"tight": [], "edge": [], "edge90": [], "lfw": []}
+    try:
+        for index in FRAMES:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, frame = capture.read()
+            if not ok:
+                break
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            for face in detector.detect(rgb):
+                box = face.box
+                tight = rgb[max(box.top, 0) : box.bottom, max(box.left - 7, 0) : box.right + 7]
+                sets["tight"].append(_jpeg(np.ascontiguousarray(tight)))
+                edge = crop_face(rgb, box, 0.4)
+                sets["edge"].append(_jpeg(_scaled(edge, 150)))
+                small = cv2.resize(
+                    edge, None, fx=90 / max(edge.shape[:2]), fy=90 / max(edge.shape[:2])
+                )
+                sets["edge90"].append(_jpeg(np.ascontiguousarray(small)))
+    finally:
+        capture.release()
+    photos = sorted((testdata / LFW).glob("*/*.jpg"))
+    random.Random(0).shuffle(photos)
+    for photo in photos[:150]:
+        image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+        sets["lfw"].append(np.ascontiguousarray(image[84:166, 80:170]))
+    return sets
+
+
+def former(detector: HogDetector) -> Callable[[RGBImage], list[DetectedFace]]:
+    """The strategy before: an upsampled pass, then a padded (and doubled) retry."""
+
+    def detect(image: RGBImage) -> list[DetectedFace]:
+        found = detector.detect(image)
+        if found:
+            return found
+        shorter = min(image.shape[:2])
+        pad = round(shorter * 0.25)
+        larger = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        if shorter <= 100:
+            larger = cv2.resize(larger, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR)
+        return detector.detect(np.ascontiguousarray(larger))
+
+    return detect
+
+
+def measure(
+    detect: Callable[[RGBImage], list[DetectedFace]], crops: Sequence[RGBImage]
+) -> tuple[int, float]:
+    """Crops with a face found, and CPU ms per crop (best of ``ROUNDS``)."""
+    found = sum(bool(detect(crop)) for crop in crops)
+    best = float("inf")
+    for _ in range(ROUNDS):
+        started = time.process_time()
+        for crop in crops:
+            detect(crop)
+        best = min(best, (time.process_time() - started) * 1000 / len(crops))
+    return found, best
+
+
+def main() -> None:
+    sets = crop_sets(testdata_dir())
+    detector = HogDetector()
+    analyzer = FaceAnalyzer(detector, Landmarker(), create_embedder(Settings()))
+    strategies = {"former": former(detector), "scaled": analyzer.detect}
+    print("| crops | n | median size | former: found | CPU ms/crop | scaled: found | CPU ms/crop |")
+    print("|---|---|---|---|---|---|---|")
+    totals = {name: [0, 0.0] for name in strategies}
+    count = 0
+    for name, crops in sets.items():
+        widths = sorted(c.shape[1] for c in crops)
+        heights = sorted(c.shape[0] for c in crops)
+        size = f"{widths[len(widths) // 2]}x{heights[len(heights) // 2]}"
+        cells = []
+        for strategy, detect in strategies.items():
+            found, ms = measure(detect, crops)
+            totals[strategy][0] += found
+            totals[strategy][1] += ms * len(crops)
+            cells.append(f"{found} ({found / len(crops):.0%}) | {ms:.1f}")
+        count += len(crops)
+        print(f"| {name} | {len(crops)} | {size} | {' | '.join(cells)} |")
+    cells = [f"{f} ({f / count:.0%}) | {ms / count:.1f}" for f, ms in totals.values()]
+    print(f"| all | {count} | | {' | '.join(cells)} |")
+    print()
+    print(f"Command: `python benchmarks/bench_crop_detection.py`. Machine: {machine_line()}.")
+
+
+if __name__ == "__main__":
+    main()
