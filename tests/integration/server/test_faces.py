@@ -150,16 +150,17 @@ def _stored_template(runtime: Runtime, template_id: int) -> np.ndarray:
         return embedding_from_bytes(uow.templates.get(template_id).embedding or b"")
 
 
-@pytest.mark.parametrize("jitter", [True, False])
+@pytest.mark.parametrize(("jitter", "in_workers"), [(True, True), (True, False), (False, True)])
 def test_a_template_is_the_mean_of_jittered_copies_unless_turned_off(
-    runtime: Runtime, testdata: Path, jitter: bool
+    runtime: Runtime, testdata: Path, jitter: bool, in_workers: bool
 ) -> None:
     photo = (testdata / EXAMPLES / "obama.jpg").read_bytes()
-    local = replace(
-        runtime, settings=runtime.settings.model_copy(update={"enrolment_jitter": jitter})
-    )
+    settings = runtime.settings.model_copy(update={"enrolment_jitter": jitter})
+    # The app analyses in worker processes; the CLI in its own process.
+    local = replace(runtime, settings=settings, _pool=runtime._pool if in_workers else None)
+    assert (local._pool is not None) is in_workers
     with runtime.uow() as uow:
-        person = uow.people.add(f"jitter {jitter}")
+        person = uow.people.add(f"jitter {jitter} {in_workers}")
         uow.commit()
         person_id = person.id
     image = decode_image(photo, max_pixels=runtime.settings.max_image_pixels)
