@@ -82,7 +82,9 @@ class EdgeAgent:
         self.config = config
         self.run_id = secrets.token_hex(4)
         self._stop = threading.Event()
-        self._source_factory = source_factory or (lambda cam: open_source(cam.source, cam.id))
+        self._source_factory = source_factory or (
+            lambda cam: open_source(cam.source, cam.id, realtime=cam.realtime)
+        )
         self._landmarker = Landmarker()
         self._embedder = embedder
         if config.show:

@@ -64,6 +64,12 @@ def run(
     show: Annotated[
         bool, typer.Option("--show", help="Show the processed frames in a window.")
     ] = False,
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            "--realtime", help="Play a video --source at its own frame rate, as a camera would."
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")] = False,
 ) -> None:
     """Run the edge agent; with file sources it stops once they are processed and delivered."""
@@ -71,6 +77,10 @@ def run(
 
     _setup_logging(logging.DEBUG if verbose else logging.INFO)
     overrides = _overrides(source, camera_id, server, api_key, fps, policy, mode, edge_id)
+    if realtime:
+        if "camera" not in overrides:
+            raise InvalidInput("--realtime goes with --source (in edge.yaml: realtime: true)")
+        overrides["camera"]["realtime"] = True
     overrides["drain_timeout"] = drain_timeout
     if outbox is not None:
         overrides["outbox"] = {"path": str(outbox)}

@@ -112,6 +112,14 @@ class CameraConfig(_Strict):
         default_factory=DetectorConfig, description="The fast candidate detector."
     )
     motion: MotionConfig = Field(default_factory=MotionConfig, description="Motion gating.")
+    realtime: bool = Field(
+        default=False,
+        description=(
+            "Video files only: play the file at its own frame rate, as a camera delivers "
+            "frames (the agent drops and counts the frames it cannot keep up with), instead "
+            "of as fast as it is processed. For latency measurements and demos."
+        ),
+    )
 
 
 class CropConfig(_Strict):

@@ -2,7 +2,8 @@
 
 Every source yields ``Frame`` objects in RGB. ``open_source`` is the one factory that turns a
 ``--source`` string into a source. Live sources (webcams, streams) reconnect with backoff
-when they drop; a file source ends at the end of the file.
+when they drop; a file source ends at the end of the file. A file played in real time
+(``realtime``) delivers its frames at the clip's own pace, as a camera would.
 """
 
 from __future__ import annotations
@@ -83,9 +84,13 @@ class FrameSource(ABC):
 
 
 class VideoFileSource(FrameSource):
-    """A video file, read as fast as the agent processes it; ends at the end of the file.
+    """A video file; ends at the end of the file.
 
-    Capture times are the agent's start time plus the position in the video.
+    By default it is read as fast as the agent processes it, and capture times are the
+    agent's start time plus the position in the video. With ``realtime`` each frame is
+    handed on when its position comes in wall-clock time from the moment the file opened
+    (the capture time), so the agent sees the clip as a camera would deliver it and drops
+    (and counts) the frames it cannot keep up with: a fair setting for latency figures.
     """
 
     finite = True
@@ -96,6 +101,7 @@ class VideoFileSource(FrameSource):
         camera_id: str,
         *,
         started_at: datetime | None = None,
+        realtime: bool = False,
         opener: CaptureOpener = open_capture,
     ) -> None:
         super().__init__(camera_id)
@@ -103,6 +109,8 @@ class VideoFileSource(FrameSource):
             raise ConfigurationError(f"camera {camera_id}: no such video file: {path}")
         self.path = path
         self.started_at = started_at or datetime.now(UTC)
+        self.realtime = realtime
+        self.live = realtime  # paced like a camera: the agent keeps only the newest frame
         self._opener = opener
 
     def frames(self, keep: KeepFrame | None = None) -> Iterator[Frame]:
@@ -111,9 +119,25 @@ class VideoFileSource(FrameSource):
             capture.release()
             raise ConfigurationError(f"camera {self.camera_id}: cannot open video {self.path}")
         try:
-            yield from _read_frames(capture, self, self._file_time, keep)
+            frames = _read_frames(capture, self, self._file_time, keep)
+            yield from self._paced(frames) if self.realtime else frames
         finally:
             capture.release()
+
+    def _paced(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        """Each frame once its position has come, counted from now (the video's start)."""
+        start = time.monotonic()
+        self.started_at = datetime.now(UTC)
+        logger.info(
+            "camera %s: playing %s in real time from %s",
+            self.camera_id,
+            self.path.name,
+            self.started_at.isoformat(),
+        )
+        for frame in frames:
+            if self._stop.wait(max(start + frame.position - time.monotonic(), 0.0)):
+                return
+            yield frame
 
     def _file_time(self, position: float) -> datetime:
         return self.started_at + timedelta(seconds=position)
@@ -259,8 +283,12 @@ class FolderSource(FrameSource):
         )
 
 
-def open_source(spec: str, camera_id: str) -> FrameSource:
-    """The source a ``--source`` string names: webcam index, stream URL, folder or file."""
+def open_source(spec: str, camera_id: str, *, realtime: bool = False) -> FrameSource:
+    """The source a ``--source`` string names: webcam index, stream URL, folder or file.
+
+    ``realtime`` plays a video file at its own frame rate; the other sources already come
+    at their own pace.
+    """
     if spec.isdigit():
         return LiveCaptureSource(int(spec), camera_id)
     if spec.lower().startswith(STREAM_SCHEMES):
@@ -268,7 +296,7 @@ def open_source(spec: str, camera_id: str) -> FrameSource:
     path = Path(spec).expanduser()
     if path.is_dir():
         return FolderSource(path, camera_id)
-    return VideoFileSource(path, camera_id)
+    return VideoFileSource(path, camera_id, realtime=realtime)
 
 
 def _read_frames(

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import httpx
 import numpy as np
 
@@ -55,3 +56,34 @@ def test_a_live_source_faster_than_processing_drops_and_counts_frames(tmp_path: 
     assert counts.frames_in == counts.frames_sampled == 60
     assert counts.frames_dropped > 0
     assert counts.frames_processed + counts.frames_dropped == counts.frames_sampled
+
+
+def test_a_video_file_played_in_real_time_drops_frames_a_slow_agent_cannot_take(
+    tmp_path: Path,
+) -> None:
+    # 1 s of 640x480 noise at 25 fps, all sampled: HOG with one upsampling takes far longer
+    # than 40 ms a frame, so frames must be dropped, not queued behind the detector.
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25, (640, 480))
+    rng = np.random.default_rng(2)
+    for _ in range(26):
+        writer.write(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))
+    writer.release()
+    config = EdgeConfig(
+        server="http://server",
+        api_key="fw_test",
+        cameras=[CameraConfig(id="file", source=str(clip), fps=25, realtime=True)],
+        outbox={"path": tmp_path / "outbox.db"},  # type: ignore[arg-type]
+        drain_timeout=1,
+    )
+    agent = EdgeAgent(
+        config,
+        transport=httpx.MockTransport(lambda _: httpx.Response(201, json={"detections": []})),
+    )
+    started = time.monotonic()
+    counts = agent.run().cameras["file"]
+    elapsed = time.monotonic() - started
+    assert counts.frames_sampled == 26
+    assert counts.frames_dropped > 0
+    assert counts.frames_processed + counts.frames_dropped == counts.frames_sampled
+    assert elapsed < 1.0 + 26 * 0.04 + 2.0  # the clip's second, not a queue of 26 detections

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
+from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -111,6 +114,42 @@ def test_a_video_file_ends_and_positions_follow_its_frame_rate(tmp_path: Path) -
     assert (frames[1].captured_at - frames[0].captured_at).total_seconds() == pytest.approx(0.04)
 
 
+def test_a_video_file_played_in_real_time_takes_about_its_duration(tmp_path: Path) -> None:
+    path = tmp_path / "clip.avi"
+    write_video(path, frames=26, fps=25)  # the last frame is at 1.0 s
+    source = VideoFileSource(path, "cam", realtime=True)
+    assert source.live
+    assert source.finite
+    started = time.monotonic()
+    arrivals = [(frame, time.monotonic() - started) for frame in source.frames()]
+    elapsed = time.monotonic() - started
+    assert len(arrivals) == 26
+    assert 0.95 <= elapsed < 1.5
+    assert all(arrived >= frame.position - 0.01 for frame, arrived in arrivals)
+    first, last = arrivals[0][0], arrivals[-1][0]
+    assert first.captured_at == pytest.approx(source.started_at, abs=timedelta(seconds=0.05))
+    assert (last.captured_at - first.captured_at).total_seconds() == pytest.approx(1.0)
+
+
+def test_a_video_file_read_at_full_speed_does_not_wait(tmp_path: Path) -> None:
+    path = tmp_path / "clip.avi"
+    write_video(path, frames=26, fps=25)
+    started = time.monotonic()
+    assert len(list(VideoFileSource(path, "cam").frames())) == 26
+    assert time.monotonic() - started < 0.5
+
+
+def test_stopping_a_real_time_file_ends_it_without_waiting(tmp_path: Path) -> None:
+    path = tmp_path / "clip.avi"
+    write_video(path, frames=250, fps=25)  # 10 s
+    source = VideoFileSource(path, "cam", realtime=True)
+    threading.Timer(0.3, source.stop).start()
+    started = time.monotonic()
+    frames = list(source.frames())
+    assert time.monotonic() - started < 1.0
+    assert 0 < len(frames) < 20
+
+
 def test_a_missing_video_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="no such video file"):
         VideoFileSource(tmp_path / "nope.mp4", "cam")
@@ -152,3 +191,12 @@ def test_the_source_string_picks_the_source(tmp_path: Path, spec: str, kind: typ
     write_video(tmp_path / "v.avi", frames=1)
     text = spec.format(folder=tmp_path, video=tmp_path / "v.avi")
     assert type(open_source(text, "cam")) is kind
+
+
+def test_realtime_from_the_config_reaches_a_file_source_only(tmp_path: Path) -> None:
+    write_video(tmp_path / "v.avi", frames=1)
+    played = open_source(str(tmp_path / "v.avi"), "cam", realtime=True)
+    assert isinstance(played, VideoFileSource)
+    assert played.realtime
+    assert not cast(VideoFileSource, open_source(str(tmp_path / "v.avi"), "cam")).live
+    assert isinstance(open_source(str(tmp_path), "cam", realtime=True), FolderSource)
