@@ -385,7 +385,7 @@ def detections(srv: Server, camera_id: str, started: float) -> list[str]:
         received = datetime.fromisoformat(item["received_at"]).timestamp() - started
         distance = "-" if item["distance"] is None else f"{item['distance']:.2f}"
         found.append(
-            f"{captured:.2f}->{received:.2f} {item['status']} {item['name'] or ''} {distance} "
+            f"{captured:.2f}->{received:.2f} {item['status']} {item['name'] or '(no name)'} {distance} "
             f"track {str(item['track_id']).rsplit('-', 1)[-1]}"
         )
     return found
@@ -396,6 +396,10 @@ def detections(srv: Server, camera_id: str, started: float) -> list[str]:
 
 def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def _median(values: Sequence[float]) -> str:
+    return _s(statistics.median(values) if values else None)
 
 
 def markdown(rows: Sequence[Row], args: argparse.Namespace) -> str:
@@ -414,17 +418,21 @@ def markdown(rows: Sequence[Row], args: argparse.Namespace) -> str:
         )
     lines += [
         "",
-        "| mode | person | runs alerted | latency median (s) | max (s) |",
-        "|---|---|---|---|---|",
+        "| mode | person | runs alerted | latency median (s) | max (s) "
+        "| alert after its appearance: median (s) | max (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for mode in args.modes:
         for person in dict.fromkeys(row.person for row in rows):
-            latencies = [r.latency for r in rows if r.mode == mode and r.person == person]
-            got = [value for value in latencies if value is not None]
-            median = statistics.median(got) if got else None
+            mine = [r for r in rows if r.mode == mode and r.person == person]
+            got = [r.latency for r in mine if r.latency is not None]
+            after = [
+                r.alert - r.episode for r in mine if r.alert is not None and r.episode is not None
+            ]
             lines.append(
-                f"| {mode} | {person} | {len(got)}/{len(latencies)} | {_s(median)} "
-                f"| {_s(max(got) if got else None)} |"
+                f"| {mode} | {person} | {len(got)}/{len(mine)} | {_median(got)} "
+                f"| {_s(max(got) if got else None)} | {_median(after)} "
+                f"| {_s(max(after) if after else None)} |"
             )
     return "\n".join(lines)
 
