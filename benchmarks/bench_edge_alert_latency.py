@@ -384,8 +384,9 @@ def detections(srv: Server, camera_id: str, started: float) -> list[str]:
         captured = datetime.fromisoformat(item["captured_at"]).timestamp() - started
         received = datetime.fromisoformat(item["received_at"]).timestamp() - started
         distance = "-" if item["distance"] is None else f"{item['distance']:.2f}"
+        name = item["name"] or "(no name)"
         found.append(
-            f"{captured:.2f}->{received:.2f} {item['status']} {item['name'] or '(no name)'} {distance} "
+            f"{captured:.2f}->{received:.2f} {item['status']} {name} {distance} "
             f"track {str(item['track_id']).rsplit('-', 1)[-1]}"
         )
     return found
