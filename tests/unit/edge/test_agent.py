@@ -87,3 +87,44 @@ def test_a_video_file_played_in_real_time_drops_frames_a_slow_agent_cannot_take(
     assert counts.frames_dropped > 0
     assert counts.frames_processed + counts.frames_dropped == counts.frames_sampled
     assert elapsed < 1.0 + 26 * 0.04 + 2.0  # the clip's second, not a queue of 26 detections
+
+
+class FirstFrameProbe(FrameSource):
+    """A one-frame camera that notes, when it is opened, whether the models are loaded."""
+
+    def __init__(self, camera_id: str, agent: list[EdgeAgent]) -> None:
+        super().__init__(camera_id)
+        self.agent = agent
+        self.loaded: list[bool] = []
+
+    def frames(self, keep: KeepFrame | None = None) -> Iterator[Frame]:
+        agent = self.agent[0]
+        stages = agent._cameras[self.camera_id].pipeline.stages
+        models = [agent._landmarker, stages.detector.detector]
+        self.loaded = [model._loaded for model in models]
+        yield Frame(self.camera_id, 0, 0.0, datetime.now(UTC), np.zeros((48, 64, 3), np.uint8))
+
+
+def test_the_models_are_loaded_before_the_first_frame_is_read(tmp_path: Path) -> None:
+    config = EdgeConfig(
+        server="http://server",
+        api_key="fw_test",
+        cameras=[CameraConfig(id="cam", source="0")],
+        outbox={"path": tmp_path / "outbox.db"},  # type: ignore[arg-type]
+        drain_timeout=1,
+    )
+    holder: list[EdgeAgent] = []
+    probes: list[FirstFrameProbe] = []
+
+    def probe(camera: CameraConfig) -> FrameSource:
+        probes.append(FirstFrameProbe(camera.id, holder))
+        return probes[-1]
+
+    agent = EdgeAgent(
+        config,
+        transport=httpx.MockTransport(lambda _: httpx.Response(201, json={"detections": []})),
+        source_factory=probe,
+    )
+    holder.append(agent)
+    agent.run()
+    assert probes[0].loaded == [True, True]
