@@ -78,6 +78,12 @@ def test_source_without_camera_id_is_refused() -> None:
     assert "--source and --camera-id go together" in result.stderr
 
 
+def test_realtime_without_a_source_is_refused() -> None:
+    result = facewatch("edge", "run", "--realtime", "--server", "http://x", "--api-key", "k")
+    assert result.returncode == 1
+    assert "--realtime goes with --source" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
