@@ -67,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _shared import machine_line, testdata_dir
 from facewatch.vision.detectors.hog import HogDetector
 from facewatch.vision.embedders import DlibResNetEmbedder
+from facewatch.vision.image import load_image
 from facewatch.vision.landmarks import Landmarker
 from facewatch.vision.pipeline import FaceAnalyzer
 
@@ -151,11 +152,11 @@ def gallery(faces: FaceAnalyzer, people: dict[str, list[Path]]) -> dict[str, npt
     for name, images in people.items():
         found = []
         for path in images:
-            rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-            detected = faces.analyze(rgb)
+            image = load_image(path, max_pixels=40_000_000)
+            detected = [face for face in faces.analyze(image) if face.embedding is not None]
             if detected:
                 largest = max(detected, key=lambda face: face.box.width * face.box.height)
-                found.append(largest.embedding)
+                found.append(np.asarray(largest.embedding))
         vectors[name] = np.stack(found)
     return vectors
 
@@ -172,7 +173,8 @@ def sightings(
         ok, bgr = capture.read()
         if not ok:
             break
-        for face in faces.analyze(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)):
+        rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+        for face in faces.analyze(rgb):
             for name, vectors in people.items():
                 distance = float(np.min(np.linalg.norm(vectors - face.embedding, axis=1)))
                 if distance <= MATCH_THRESHOLD:
@@ -344,11 +346,11 @@ def measure(
         first.setdefault(name, arrival)
     rows = []
     for person, times in sorted(seen.items(), key=lambda item: item[1][0]):
-        arrival = first.get(person)
+        heard = first.get(person)
         shot = alert = episode = None
-        if arrival is not None:
-            captured = datetime.fromisoformat(str(arrival.event["time"])).timestamp()
-            shot, alert = captured - agent.started, arrival.wall - agent.started
+        if heard is not None:
+            captured = datetime.fromisoformat(str(heard.event["time"])).timestamp()
+            shot, alert = captured - agent.started, heard.wall - agent.started
             episode = appearance_start(times, shot)
         first_stored = stored[0] if stored else "-"
         rows.append(
@@ -426,14 +428,14 @@ def markdown(rows: Sequence[Row], args: argparse.Namespace) -> str:
     for mode in args.modes:
         for person in dict.fromkeys(row.person for row in rows):
             mine = [r for r in rows if r.mode == mode and r.person == person]
-            got = [r.latency for r in mine if r.latency is not None]
-            after = [
+            got = [latency for r in mine if (latency := r.latency) is not None]
+            since = [
                 r.alert - r.episode for r in mine if r.alert is not None and r.episode is not None
             ]
             lines.append(
                 f"| {mode} | {person} | {len(got)}/{len(mine)} | {_median(got)} "
-                f"| {_s(max(got) if got else None)} | {_median(after)} "
-                f"| {_s(max(after) if after else None)} |"
+                f"| {_s(max(got) if got else None)} | {_median(since)} "
+                f"| {_s(max(since) if since else None)} |"
             )
     return "\n".join(lines)
 
