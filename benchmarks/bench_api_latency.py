@@ -72,7 +72,7 @@ from facewatch.server.services.recognition import recognize
 from facewatch.types import RGBImage
 from facewatch.vision.detectors.hog import HogDetector
 from facewatch.vision.image import decode_image, load_image
-from facewatch.vision.pipeline import SMALL_IMAGE_SIDE, FaceAnalyzer, create_analyzer
+from facewatch.vision.pipeline import CROP_SIDE, SMALL_IMAGE_SIDE, FaceAnalyzer, create_analyzer
 
 TRAIN_DIR = "face_recognition_examples/examples/knn_examples/train"
 FRAME_1080P = "face_recognition_examples/examples/obama-1080p.jpg"
@@ -416,9 +416,12 @@ def facewatch_upsample(settings: Settings, sample: Sample) -> int:
 
 def facewatch_detector(settings: Settings, sample: Sample) -> str:
     """How Facewatch's HOG detector treats this image, in words."""
+    shorter = min(sample.width, sample.height)
+    if shorter <= CROP_SIDE:
+        return f"HOG, one pass scaled for a face crop; {settings.embedder} embedder"
     mode = "auto" if settings.hog_upsample is None else "fixed"
     words = f"HOG, upsample {facewatch_upsample(settings, sample)} ({mode})"
-    if min(sample.width, sample.height) <= SMALL_IMAGE_SIDE:
+    if shorter <= SMALL_IMAGE_SIDE:
         words += ", padded retry if none"
     return f"{words}; {settings.embedder} embedder"
 
