@@ -387,7 +387,8 @@ def _print_faces(rows: list[dict[str, Any]], as_json: bool) -> None:
 @keys_app.command("create")
 def keys_create(
     scope: Annotated[
-        list[str], typer.Option("--scope", help="admin, enroll, ingest or read (repeatable).")
+        list[str],
+        typer.Option("--scope", help="admin, enroll, ingest, read, gallery (repeatable)."),
     ],
     name: Annotated[str, typer.Option(help="What the key is for (e.g. 'gate camera').")] = "",
     expires_in: Annotated[
