@@ -1,12 +1,19 @@
-"""Helpers shared by the benchmark scripts: where the test data is, what machine this is."""
+"""Helpers shared by the benchmark scripts: test data, the machine, a real server to measure."""
 
 from __future__ import annotations
 
 import os
 import platform
+import socket
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,3 +81,64 @@ def _ram() -> str:
     except OSError:
         pass
     return "unknown"
+
+
+# --- a real server ------------------------------------------------------------------------
+def cli(*args: str) -> list[str]:
+    """The command line of ``facewatch ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "facewatch.cli", *args]
+
+
+def create_key(env: dict[str, str], scope: str, *args: str) -> str:
+    """A new API key of ``scope`` made with ``facewatch keys create`` in ``env``."""
+    done = subprocess.run(
+        cli("keys", "create", "--scope", scope, *args), env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise SystemExit(f"keys create --scope {scope} failed:\n{done.stderr}")
+    return done.stdout.strip()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(
+    env: dict[str, str], log_path: Path, *args: str, ready_within: float = 300
+) -> Iterator[tuple[str, int]]:
+    """``facewatch serve ARGS`` on a free port, its output in ``log_path``; yields its base
+    URL and process id once /readyz answers 200; stopped (terminated, then killed) after."""
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            cli("serve", "--port", str(port), *args), env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_ready(base_url, process, log_path, ready_within)
+            yield base_url, process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited early:\n{log.read_text(encoding='utf-8')}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise SystemExit(f"the server was not ready within {seconds:.0f} s; see {log}")

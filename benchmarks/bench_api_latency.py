@@ -46,8 +46,6 @@ import argparse
 import io
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,7 +62,7 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from _shared import machine, machine_line, testdata_dir
+from _shared import create_key, machine, machine_line, serve, testdata_dir
 from facewatch.config import Settings
 from facewatch.gallery.gallery import Gallery, TemplateEntry
 from facewatch.gallery.matching import thresholds_from
@@ -254,17 +252,6 @@ def describe_faces(faces: list[dict[str, Any]]) -> str:
 
 
 # --- Facewatch over HTTP ---------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "facewatch.cli", *args]
-
-
 @contextmanager
 def facewatch_server(data_dir: Path, overrides: dict[str, str]) -> Iterator[Server]:
     """A `facewatch serve` subprocess on a fresh data dir, with an admin key; stopped after.
@@ -273,47 +260,10 @@ def facewatch_server(data_dir: Path, overrides: dict[str, str]) -> Iterator[Serv
     """
     env = {**os.environ, "FACEWATCH_DATA_DIR": str(data_dir)}
     env |= {f"FACEWATCH_{name.upper()}": value for name, value in overrides.items()}
-    key = subprocess.run(
-        _cli("keys", "create", "--scope", "admin", "--data-dir", str(data_dir)),
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    port = _free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            _cli("serve", "--port", str(port), "--data-dir", str(data_dir)),
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_ready(base_url, process, log_path)
-            yield Server(base_url, key, process.pid)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited early:\n{log.read_text(encoding='utf-8')}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit(f"the server was not ready within 120 s; see {log}")
+    key = create_key(env, "admin", "--data-dir", str(data_dir))
+    where = ("--data-dir", str(data_dir))
+    with serve(env, data_dir / "server.log", *where, ready_within=120) as (base_url, pid):
+        yield Server(base_url, key, pid)
 
 
 def enrol_over_http(client: httpx.Client, photos: dict[str, list[Path]]) -> None:

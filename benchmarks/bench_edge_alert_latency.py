@@ -44,7 +44,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -64,7 +63,7 @@ import numpy as np
 import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _shared import machine_line, testdata_dir
+from _shared import cli, create_key, machine_line, serve, testdata_dir
 from facewatch.vision.detectors.hog import HogDetector
 from facewatch.vision.embedders import DlibResNetEmbedder
 from facewatch.vision.image import load_image
@@ -198,26 +197,6 @@ def appearance_start(seen: Sequence[float], shot: float) -> float | None:
 # --- server ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "facewatch.cli", *args]
-
-
-def _key(env: dict[str, str], scope: str) -> str:
-    done = subprocess.run(
-        _cli("keys", "create", "--scope", scope), env=env, capture_output=True, text=True
-    )
-    if done.returncode:
-        raise SystemExit(f"keys create --scope {scope} failed:\n{done.stderr}")
-    return done.stdout.strip()
-
-
 @contextmanager
 def server(data_dir: Path) -> Iterator[Server]:
     """A ``facewatch serve`` subprocess on a free port; stopped after."""
@@ -227,38 +206,9 @@ def server(data_dir: Path) -> Iterator[Server]:
         "FACEWATCH_RATE_LIMIT_RECOGNIZE_PER_MINUTE": "0",
         "FACEWATCH_RATE_LIMIT_INGEST_PER_MINUTE": "0",
     }
-    keys = [_key(env, scope) for scope in ("admin", "read", "ingest")]
-    port = _free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            _cli("serve", "--port", str(port)), env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_ready(base_url, process, log_path)
-            yield Server(base_url, *keys)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited early:\n{log.read_text(encoding='utf-8')}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the server was not ready within 300 s; see {log}")
+    keys = [create_key(env, scope) for scope in ("admin", "read", "ingest")]
+    with serve(env, data_dir / "server.log") as (base_url, _):
+        yield Server(base_url, *keys)
 
 
 def enrol(srv: Server, people: dict[str, list[Path]]) -> None:
@@ -308,7 +258,7 @@ def run_agent(
     env = {**os.environ, "COLUMNS": "400"}  # one log record per line, never wrapped
     config = work / f"{camera_id}.yaml"
     config.write_text(f"best_shot: {{confirm_frames: {confirm_frames}}}\n", encoding="utf-8")
-    command = _cli(
+    command = cli(
         "edge", "run", "--source", str(clip), "--realtime", "--camera-id", camera_id,
         "--server", srv.base_url, "--api-key", srv.ingest_key, "--fps", "6",
         "--mode", mode, "--outbox", str(work / f"{camera_id}.db"), "--edge-id", "bench",

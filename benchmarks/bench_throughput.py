@@ -40,9 +40,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,7 +54,7 @@ from typing import Any
 import cv2
 import httpx
 
-from _shared import machine_line, testdata_dir
+from _shared import create_key, machine_line, serve, testdata_dir
 from facewatch.vision.detectors import HogDetector
 
 VIDEO = "facenet_pytorch/examples/video.mp4"
@@ -145,17 +143,6 @@ def crop_sizes(crops: Sequence[bytes]) -> str:
 # --- servers ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "facewatch.cli", *args]
-
-
 @contextmanager
 def server(runtime: str, data_dir: Path) -> Iterator[Server]:
     """A `facewatch serve` subprocess with ``FACEWATCH_EMBEDDER=runtime``; stopped after."""
@@ -167,44 +154,9 @@ def server(runtime: str, data_dir: Path) -> Iterator[Server]:
         "FACEWATCH_RATE_LIMIT_RECOGNIZE_PER_MINUTE": "0",
         "FACEWATCH_RATE_LIMIT_INGEST_PER_MINUTE": "0",
     }
-    key = subprocess.run(
-        _cli("keys", "create", "--scope", "admin"),
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    port = _free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            _cli("serve", "--port", str(port)), env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_ready(base_url, process, log_path)
-            yield Server(runtime, base_url, key, process.pid)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited early:\n{log.read_text(encoding='utf-8')}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the server was not ready within 300 s; see {log}")
+    key = create_key(env, "admin")
+    with serve(env, data_dir / "server.log") as (base_url, pid):
+        yield Server(runtime, base_url, key, pid)
 
 
 def enrol(server: Server, train: Path) -> None:
