@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from fastapi import UploadFile
@@ -50,3 +51,14 @@ def read_uploads(
         except InvalidInput as exc:
             unreadable.append(RejectedFile.of(file.filename or "upload", exc))
     return uploads, unreadable
+
+
+def parse_time(value: str, label: str) -> datetime | None:
+    """A ``datetime-local`` input (UTC unless it says otherwise); None when blank."""
+    if not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"'{label}' is not a date and time: {value!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

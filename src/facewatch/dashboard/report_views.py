@@ -15,6 +15,7 @@ from typing import Literal
 from markupsafe import Markup
 
 from facewatch.dashboard.charts import Chart, Series, bar_chart, hbar_chart, line_chart
+from facewatch.dashboard.forms import parse_time
 from facewatch.errors import InvalidInput
 from facewatch.server.schemas_unknowns import CameraSummary, PeriodSummary, SummaryOut, Totals
 
@@ -79,17 +80,6 @@ def resolve_range(choice: str, since: str, until: str, now: datetime) -> ReportR
     if end - start > LONGEST:
         raise InvalidInput("a custom range spans at most 366 days")
     return ReportRange(start, end, "hour" if end - start <= HOURLY_UP_TO else "day")
-
-
-def parse_time(value: str, label: str) -> datetime | None:
-    """A ``datetime-local`` input (UTC unless it says otherwise); None when blank."""
-    if not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(f"'{label}' is not a date and time: {value!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def timeline(periods: Sequence[PeriodSummary], rng: ReportRange) -> list[tuple[datetime, Totals]]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from facewatch.dashboard.auth import Viewer
-from facewatch.dashboard.forms import blank_to_none
+from facewatch.dashboard.forms import blank_to_none, parse_time
 from facewatch.dashboard.views import Pager, newest_first
 from facewatch.dashboard.web import DashboardRoute, render
 from facewatch.errors import InvalidInput
@@ -69,7 +68,7 @@ def list_detections(
 def _search(
     runtime: Runtime, filters: Filters, cameras: list[tuple[str, str]], offset: int
 ) -> Page[DetectionOut]:
-    since, until = _time(filters.since, "from"), _time(filters.until, "to")
+    since, until = parse_time(filters.since, "from"), parse_time(filters.until, "to")
     if since and until and since >= until:
         raise InvalidInput("'from' must be before 'to'")
     base = DetectionQuery(
@@ -113,16 +112,6 @@ def _person_id(runtime: Runtime, name: str) -> int | None:
     if found is None:
         raise InvalidInput(f"nobody named {name!r} is enrolled")
     return found.id
-
-
-def _time(value: str, label: str) -> datetime | None:
-    if not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(f"'{label}' is not a date and time: {value!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _cameras(runtime: Runtime) -> list[tuple[str, str]]:
