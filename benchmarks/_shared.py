@@ -8,12 +8,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
+
+from facewatch.types import Box
+from facewatch.vision.detectors import HogDetector
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,3 +147,27 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path, seco
             pass
         time.sleep(0.25)
     raise SystemExit(f"the server was not ready within {seconds:.0f} s; see {log}")
+
+
+# --- faces of a clip ----------------------------------------------------------------------
+STREET_CLIP = "facenet_pytorch/examples/video.mp4"
+STREET_FRAMES = range(0, 97, 8)
+
+
+def video_faces(
+    video: Path, frames: Iterable[int] = STREET_FRAMES
+) -> Iterator[tuple[np.ndarray, Box]]:
+    """Each face HOG (upsampled once) finds in ``frames`` of ``video``: the frame (RGB) and box."""
+    detector = HogDetector(upsample=1)
+    capture = cv2.VideoCapture(str(video))
+    try:
+        for index in frames:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, frame = capture.read()
+            if not ok:
+                break
+            rgb = np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            for face in detector.detect(rgb):
+                yield rgb, face.box
+    finally:
+        capture.release()

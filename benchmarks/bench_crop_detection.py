@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from _shared import machine_line, testdata_dir
+from _shared import STREET_CLIP, STREET_FRAMES, machine_line, testdata_dir, video_faces
 from facewatch.config import Settings
 from facewatch.types import DetectedFace, RGBImage
 from facewatch.vision.detectors import HogDetector
@@ -41,9 +41,9 @@ from facewatch.vision.image import crop_face
 from facewatch.vision.landmarks import Landmarker
 from facewatch.vision.pipeline import FaceAnalyzer
 
-VIDEO = "facenet_pytorch/examples/video.mp4"
+VIDEO = STREET_CLIP
 LFW = "lfw_devtrain/lfw"
-FRAMES = range(0, 97, 8)
+FRAMES = STREET_FRAMES
 ROUNDS = 3
 
 
@@ -66,28 +66,16 @@ def _scaled(image: RGBImage, long_side: int) -> RGBImage:
 
 
 def crop_sets(testdata: Path) -> dict[str, list[RGBImage]]:
-    detector = HogDetector(upsample=1)
-    capture = cv2.VideoCapture(str(testdata / VIDEO))
     sets: dict[str, list[RGBImage]] = {"tight": [], "edge": [], "edge90": [], "lfw": []}
-    try:
-        for index in FRAMES:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-            ok, frame = capture.read()
-            if not ok:
-                break
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            for face in detector.detect(rgb):
-                box = face.box
-                tight = rgb[max(box.top, 0) : box.bottom, max(box.left - 7, 0) : box.right + 7]
-                sets["tight"].append(_jpeg(np.ascontiguousarray(tight)))
-                edge = crop_face(rgb, box, 0.4)
-                sets["edge"].append(_jpeg(_scaled(edge, 150)))
-                small = cv2.resize(
-                    edge, None, fx=90 / max(edge.shape[:2]), fy=90 / max(edge.shape[:2])
-                )
-                sets["edge90"].append(_jpeg(np.ascontiguousarray(small)))
-    finally:
-        capture.release()
+    for rgb, box in video_faces(testdata / VIDEO, FRAMES):
+        tight = rgb[max(box.top, 0) : box.bottom, max(box.left - 7, 0) : box.right + 7]
+        sets["tight"].append(_jpeg(np.ascontiguousarray(tight)))
+        edge = crop_face(rgb, box, 0.4)
+        sets["edge"].append(_jpeg(_scaled(edge, 150)))
+        to_90 = 90 / max(edge.shape[:2])
+        sets["edge90"].append(
+            _jpeg(np.ascontiguousarray(cv2.resize(edge, None, fx=to_90, fy=to_90)))
+        )
     photos = sorted((testdata / LFW).glob("*/*.jpg"))
     random.Random(0).shuffle(photos)
     for photo in photos[:150]:

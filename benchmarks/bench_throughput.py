@@ -54,11 +54,18 @@ from typing import Any
 import cv2
 import httpx
 
-from _shared import create_key, machine_line, serve, testdata_dir
-from facewatch.vision.detectors import HogDetector
+from _shared import (
+    STREET_CLIP,
+    STREET_FRAMES,
+    create_key,
+    machine_line,
+    serve,
+    testdata_dir,
+    video_faces,
+)
 
-VIDEO = "facenet_pytorch/examples/video.mp4"
-FRAMES = range(0, 97, 8)
+VIDEO = STREET_CLIP
+FRAMES = STREET_FRAMES
 MARGIN = 7
 TRAIN_DIR = "face_recognition_examples/examples/knn_examples/train"
 OLD_SYSTEM_RPS = 7.6
@@ -102,27 +109,13 @@ class Phase:
 
 def make_crops(video: Path) -> list[bytes]:
     """JPEG crops of every face HOG finds in the sampled frames."""
-    detector = HogDetector(upsample=1)
-    capture = cv2.VideoCapture(str(video))
     crops: list[bytes] = []
-    try:
-        for index in FRAMES:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-            ok, frame = capture.read()
-            if not ok:
-                break
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            for face in detector.detect(rgb):
-                box = face.box
-                crop = frame[
-                    max(box.top, 0) : box.bottom,
-                    max(box.left - MARGIN, 0) : box.right + MARGIN,
-                ]
-                ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
-                if ok:
-                    crops.append(encoded.tobytes())
-    finally:
-        capture.release()
+    for rgb, box in video_faces(video, FRAMES):
+        crop = rgb[max(box.top, 0) : box.bottom, max(box.left - MARGIN, 0) : box.right + MARGIN]
+        bgr = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
+        ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if ok:
+            crops.append(encoded.tobytes())
     if not crops:
         raise SystemExit(f"no faces found in {video}")
     return crops
