@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
-from facewatch.types import MatchStatus
+from support import add_sighting
 from support_dashboard import PASSWORD, LiveServer
 
 pytestmark = pytest.mark.testdata  # the browser fixture plays a test photo as its webcam
@@ -42,16 +42,11 @@ def seeded(live_server: LiveServer) -> None:
         carol = uow.people.add("carol")
         stranger = uow.unknowns.add("test-model", np.zeros(4, np.float32), now)
         for hours, camera, known in SCRIPT:
-            row = uow.detections.add(
-                captured_at=now - timedelta(hours=hours),
-                camera_id=camera,
-                person_id=carol.id if known else None,
-                status=MatchStatus.KNOWN if known else MatchStatus.UNKNOWN,
-                confidence=0.9,
-                box=[0, 0, 10, 10],
-                quality=0.5,
-            )
-            row.unknown_id = None if known else stranger.id
+            seen = now - timedelta(hours=hours)
+            if known:
+                add_sighting(uow, seen, camera, person_id=carol.id)
+            else:
+                add_sighting(uow, seen, camera, unknown_id=stranger.id)
         uow.commit()
 
 

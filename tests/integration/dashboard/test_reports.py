@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.repositories.audit import AuditFilter
-from facewatch.types import MatchStatus
+from support import add_sighting
 
 ClientAs = Callable[[str], tuple[TestClient, str]]
 NOW = datetime.now(UTC)
@@ -41,17 +41,11 @@ def seeded(runtime: Runtime) -> None:
         people = {name: uow.people.add(name).id for name in ("alice", "bob")}
         stranger = uow.unknowns.add("test-model", np.zeros(4, np.float32), NOW)
         for hours, camera, who in SCRIPT:
-            known = who in people
-            row = uow.detections.add(
-                captured_at=NOW - timedelta(hours=hours),
-                camera_id=camera,
-                person_id=people.get(who),
-                status=MatchStatus.KNOWN if known else MatchStatus.UNKNOWN,
-                confidence=0.9,
-                box=[0, 0, 10, 10],
-                quality=0.5,
-            )
-            row.unknown_id = None if known else stranger.id
+            seen = NOW - timedelta(hours=hours)
+            if who in people:
+                add_sighting(uow, seen, camera, person_id=people[who])
+            else:
+                add_sighting(uow, seen, camera, unknown_id=stranger.id)
         uow.commit()
 
 

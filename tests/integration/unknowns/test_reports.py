@@ -12,8 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from facewatch.server.services.runtime import Runtime
-from facewatch.types import MatchStatus
-from support import assert_error
+from support import add_sighting, assert_error
 
 REPORTS = "/api/v1/reports"
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
@@ -45,17 +44,10 @@ def who(runtime: Runtime) -> dict[str, object]:
         alice = uow.people.add("alice")
         stranger = uow.unknowns.add("test-model", np.zeros(4, np.float32), at(15))
         for minutes, camera, name in SCRIPT:
-            known = name == "alice"
-            row = uow.detections.add(
-                captured_at=at(minutes),
-                camera_id=camera,
-                person_id=alice.id if known else None,
-                status=MatchStatus.KNOWN if known else MatchStatus.UNKNOWN,
-                confidence=0.9,
-                box=[0, 0, 10, 10],
-                quality=0.5,
-            )
-            row.unknown_id = None if known else stranger.id
+            if name == "alice":
+                add_sighting(uow, at(minutes), camera, person_id=alice.id)
+            else:
+                add_sighting(uow, at(minutes), camera, unknown_id=stranger.id)
         uow.commit()
         return {"alice": alice.id, "stranger": stranger.id}
 
