@@ -88,12 +88,19 @@ class MqttSink(AlertSink):
         from paho.mqtt.enums import CallbackAPIVersion
 
         self.topic = topic.rstrip("/")
+        self._where = f"{host}:{port}"
+        self._connected = threading.Event()
         self._client: Any = Client(CallbackAPIVersion.VERSION2)
+        self._client.on_connect = lambda *_: self._connected.set()
+        self._client.on_disconnect = lambda *_: self._connected.clear()
         self._client.connect_async(host, port)
         self._client.loop_start()
         self._timeout = timeout
 
     def send(self, alert: LocalAlert) -> None:
+        # paho refuses to wait for a message published before the connection is up.
+        if not self._connected.wait(self._timeout):
+            raise ConnectionError(f"no connection to the MQTT broker at {self._where}")
         info = self._client.publish(f"{self.topic}/{alert.camera_id}", alert.as_json(), qos=1)
         info.wait_for_publish(self._timeout)
 

@@ -27,3 +27,19 @@ def test_an_alert_is_published_on_the_cameras_topic() -> None:
     assert seen.json["kind"] == "face.unknown"
     assert seen.json["track_id"] == "r-4"
     assert alerts.failed == 0
+
+
+def test_an_alert_to_a_broker_that_never_answers_is_counted_as_failed() -> None:
+    require_broker()
+    dead = AlertConfig(mqtt_host=HOST, mqtt_port=1, mqtt_topic="facewatch-test/dead", timeout=0.5)
+    alert = LocalAlert(
+        kind="face.unknown", camera_id="gate", edge_id="site", track_id="r-5",
+        captured_at="2026-11-23T09:00:00+00:00", person_id=None, name=None, category=None,
+        distance=0.8, confidence=0.9, gallery_version="v1",
+    )  # fmt: skip
+    alerts = LocalAlerts(dead)
+
+    assert alerts.consider(alert, MatchStatus.UNKNOWN)
+    alerts.close()
+
+    assert alerts.failed == 1
