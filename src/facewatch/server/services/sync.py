@@ -401,6 +401,7 @@ class GallerySync:
         """Add templates newer than any seen and follow names; None if that is not enough."""
         before = len(gallery)
         added = read_templates_after(self._runtime.db, gallery.model_id, self._newest_id)
+        added += self._reused_ids(gallery.model_id, seen)
         gallery.add(added)  # those this replica added itself are replaced, not doubled
         self._newest_id = max([self._newest_id, *(e.template_id for e in added)])
         renamed = self._follow_names(gallery, names) if names is not None else 0
@@ -408,6 +409,23 @@ class GallerySync:
             return None  # deletions, or commits out of id order
         report = SyncReport(added=len(gallery) - before, removed=0, renamed=renamed)
         return self._log(report, gallery)
+
+    def _reused_ids(self, model_id: str, seen: GalleryFingerprint) -> list[TemplateEntry]:
+        """Templates made since the last poll under ids this replica already had.
+
+        SQLite gives the id of a deleted newest template to the next one: a template deleted
+        and another added in between two polls leave the count and the newest id as they
+        were, and only the newest template's time tells. PostgreSQL never reuses an id.
+        """
+        since = self._seen.newest_template_time if self._seen is not None else None
+        if since is None or seen.newest_template_time == since:
+            return []
+        return _read_entries(
+            self._runtime.db,
+            (Template.model == model_id)
+            & (Template.created_at >= since)
+            & (Template.id <= self._newest_id),
+        )
 
     def _follow_names(self, gallery: Gallery, names: dict[int, str]) -> int:
         changed = {pid: n for pid, n in names.items() if self._names.get(pid, n) != n}
