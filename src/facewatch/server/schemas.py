@@ -9,9 +9,10 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from facewatch.errors import InvalidInput
-from facewatch.types import Match, MatchStatus
+from facewatch.types import Box, Match, MatchStatus
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_COORDINATE = 1_000_000
 
 
 def _printable(value: str) -> str:
@@ -261,3 +262,17 @@ class ReadyOut(BaseModel):
     people: int
     templates: int
     model: str | None
+
+
+def parse_box(values: str | list[int], what: str = "box") -> Box:
+    """A box from the wire: ``"left,top,right,bottom"`` (a form field) or four integers."""
+    parts = values.split(",") if isinstance(values, str) else values
+    try:
+        left, top, right, bottom = (int(value) for value in parts)
+    except ValueError:
+        raise InvalidInput(f"{what} must be four integers: left,top,right,bottom") from None
+    if right <= left or bottom <= top:
+        raise InvalidInput(f"{what} must have right > left and bottom > top")
+    if max(abs(left), abs(top), abs(right), abs(bottom)) > _MAX_COORDINATE:
+        raise InvalidInput(f"{what} coordinates must lie within +-{_MAX_COORDINATE}")
+    return Box(left, top, right, bottom)

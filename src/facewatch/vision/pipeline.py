@@ -31,6 +31,14 @@ _CROP_PASSES = ((0.25, 128), (0.15, 160))
 shorter side (px, before the border) the crop is scaled to; the detector runs at that scale.
 Measured on 282 crops (benchmarks/results.md, "Face crops: one scaled pass"): more faces
 found than one plain pass plus a 4x padded retry, at about 60% of its CPU."""
+HINT_MARGIN = 0.15
+"""Around a face box the client gives (``face_box``): the region searched, as a fraction of
+the box's side on every side (a replicated border where it leaves the image)."""
+HINT_SIDE = 90
+"""The given box's longer side (px) the region is scaled to: about the detector's native
+face size, so one or two levels of its pyramid cover it."""
+HINT_MIN_IOU = 0.3
+"""A face found near the given box must overlap it this much to be taken for it."""
 
 
 class FaceAnalyzer:
@@ -49,6 +57,13 @@ class FaceAnalyzer:
     image as it is, if nothing is found). That is both cheaper and surer than searching the
     upsampled crop at every scale. Larger images whose
     shorter side is at most ``small_image_side`` get one padded retry when nothing is found.
+
+    A client that has found the face already (an edge agent knows where the face lies in
+    the crop it cut) may say so with ``face_box``: the detector then checks only the region
+    around that box, scaled so the face is about its native size (a third of the pixels of
+    a crop pass, and fewer pyramid levels). The box is a hint, never trusted: the face the
+    detector confirms there is the one analysed, and when it confirms none the image is
+    searched as if no box had been given.
     """
 
     def __init__(
@@ -94,10 +109,15 @@ class FaceAnalyzer:
         self._landmarker.load()
         self._embedder.load()
 
-    def analyze(self, image: RGBImage, *, embed: bool = True) -> list[Face]:
-        """Every face in ``image``, left to right; ``embed=False`` skips the embeddings."""
+    def analyze(
+        self, image: RGBImage, *, embed: bool = True, face_box: Box | None = None
+    ) -> list[Face]:
+        """Every face in ``image``, left to right; ``embed=False`` skips the embeddings.
+
+        ``face_box``: where the client found the one face it wants analysed (see the class).
+        """
         image = ensure_rgb(image)
-        detections = self.detect(image)
+        detections = self.detect(image, face_box)
         faces = sorted(
             (self._describe(image, detection) for detection in detections),
             key=lambda face: (face.box.left, face.box.top),
@@ -109,8 +129,12 @@ class FaceAnalyzer:
         logger.debug("analyzed %dx%d image: %d faces", image.shape[1], image.shape[0], len(faces))
         return faces
 
-    def detect(self, image: RGBImage) -> list[DetectedFace]:
-        """The detector's faces; face crops and small images as the class says."""
+    def detect(self, image: RGBImage, face_box: Box | None = None) -> list[DetectedFace]:
+        """The detector's faces; face crops, small images and given boxes as the class says."""
+        if face_box is not None:
+            confirmed = self._detect_near(image, face_box)
+            if confirmed is not None:
+                return [confirmed]
         shorter = min(image.shape[:2])
         if shorter <= self.crop_side:
             return self._detect_crop(image)
@@ -132,6 +156,24 @@ class FaceAnalyzer:
             if found:
                 return found
         return self._detector.detect(image)
+
+    def _detect_near(self, image: RGBImage, box: Box) -> DetectedFace | None:
+        """The face the detector finds around ``box`` that overlaps it most, if enough."""
+        height, width = image.shape[:2]
+        if box.width <= 0 or box.height <= 0 or 2 * box.clip(width, height).area < box.area:
+            return None  # mostly outside the image: not a box in it
+        grow = round(max(box.width, box.height) * HINT_MARGIN)
+        region = Box(box.left - grow, box.top - grow, box.right + grow, box.bottom + grow)
+        scale = HINT_SIDE / max(box.width, box.height)
+        pixels = _region(image, region, scale)
+        near = [
+            DetectedFace(_unmap_box(face.box, 0, scale, region).clip(width, height), face.score)
+            for face in self._detector.detect(pixels, native_scale=True)
+        ]
+        overlapping = [face for face in near if face.box.iou(box) >= HINT_MIN_IOU]
+        best = max(overlapping, key=lambda face: face.box.iou(box), default=None)
+        logger.debug("face box %s confirmed: %s", box.as_list(), best is not None)
+        return best
 
     def _detect_transformed(
         self, image: RGBImage, padding: float, scale: float, *, native_scale: bool
@@ -176,11 +218,30 @@ def _pad_and_scale(image: RGBImage, pad: int, scale: float) -> RGBImage:
     return np.ascontiguousarray(padded, dtype=np.uint8)
 
 
-def _unmap_box(box: Box, pad: int, scale: float) -> Box:
-    """Map a box found in the padded, scaled image back to the original image."""
+def _region(image: RGBImage, region: Box, scale: float) -> RGBImage:
+    """``region`` of ``image`` (replicated where it leaves the image), scaled by ``scale``."""
+    height, width = image.shape[:2]
+    inside = region.clip(width, height)
+    bordered = cv2.copyMakeBorder(
+        image[inside.top : inside.bottom, inside.left : inside.right],
+        inside.top - region.top,
+        region.bottom - inside.bottom,
+        inside.left - region.left,
+        region.right - inside.right,
+        cv2.BORDER_REPLICATE,
+    )
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    scaled = cv2.resize(bordered, None, fx=scale, fy=scale, interpolation=interpolation)
+    return np.ascontiguousarray(scaled, dtype=np.uint8)
+
+
+def _unmap_box(box: Box, pad: int, scale: float, region: Box | None = None) -> Box:
+    """Map a box found in the padded, scaled image (or ``region`` of it) back to the image."""
+    dx = (region.left if region else 0) - pad
+    dy = (region.top if region else 0) - pad
     return Box(
-        round(box.left / scale) - pad,
-        round(box.top / scale) - pad,
-        round(box.right / scale) - pad,
-        round(box.bottom / scale) - pad,
+        round(box.left / scale) + dx,
+        round(box.top / scale) + dy,
+        round(box.right / scale) + dx,
+        round(box.bottom / scale) + dy,
     )

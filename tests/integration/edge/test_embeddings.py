@@ -236,6 +236,36 @@ def test_a_batch_of_crops_keeps_its_order_and_stores_a_repeated_key_once(
     assert stored.json()["total"] == 3
 
 
+def test_a_crops_face_box_is_checked_and_a_bad_one_fails_its_item_alone(
+    admin: httpx.Client, obama: int, testdata: Path
+) -> None:
+    photo = load_image(testdata / KNN / "test" / "obama1.jpg", max_pixels=40_000_000)
+    (face,) = create_analyzer(Settings()).analyze(photo, embed=False)
+    top, left = 100, 500
+    crop = encode_jpeg(np.ascontiguousarray(photo[top:700, left:1000]))
+    box = face.box
+    inside = [box.left - left, box.top - top, box.right - left, box.bottom - top]
+    base = {"camera_id": "box-cam", "kind": "crop", "image": 0}
+    items = [
+        {**base, "idempotency_key": "x-box", "box": inside},
+        {**base, "idempotency_key": "x-empty-box", "box": [50, 50, 50, 90]},
+        {**base, "idempotency_key": "x-far-box", "box": [4000, 4000, 4100, 4100]},
+    ]
+
+    results = {r["idempotency_key"]: r for r in batch(admin, items, files=[crop]).json()["results"]}
+
+    (named,) = results["x-box"]["detections"]
+    assert named["person_id"] == obama
+    found = named["box"]
+    assert abs(found[0] - inside[0]) < 0.2 * (inside[2] - inside[0])
+    assert (results["x-empty-box"]["status"], results["x-empty-box"]["code"]) == (
+        400,
+        "invalid_input",
+    )
+    # A box beside the image is no hint: the crop is searched as if none had been given.
+    assert results["x-far-box"]["detections"][0]["person_id"] == obama
+
+
 @pytest.mark.parametrize(
     ("files", "status"),
     [

@@ -124,6 +124,30 @@ def test_analyze_all_without_workers_gives_the_same_answers(
     assert [f.box for f in found[0]] == [f.box for f in local.analyze(images[0])]
 
 
+@pytest.mark.parametrize("analyse_in", ["pool", "local"])
+def test_face_boxes_reach_the_analysis_each_with_its_image(
+    pool: AnalysisPool, local: FaceAnalyzer, images: list[RGBImage], analyse_in: str
+) -> None:
+    two = images[2]  # two_people.jpg
+    left, right = local.analyze(two)
+    analyzer = pool if analyse_in == "pool" else local
+
+    found = analyze_all(analyzer, [two, two, two], [right.box, None, left.box])
+
+    assert not any(isinstance(faces, Exception) for faces in found)
+    first, both, last = found
+    assert [f.box.iou(right.box) > 0.5 for f in first] == [True]
+    assert len(both) == 2
+    assert [f.box.iou(left.box) > 0.5 for f in last] == [True]
+
+
+def test_analyze_all_wants_one_face_box_per_image(
+    local: FaceAnalyzer, images: list[RGBImage]
+) -> None:
+    with pytest.raises(ValueError, match="shorter"):
+        analyze_all(local, images[:2], [None])
+
+
 def _wait_until_dead(pid: int) -> None:
     deadline = time.monotonic() + 10
     stat = Path(f"/proc/{pid}/stat")

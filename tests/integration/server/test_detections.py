@@ -154,6 +154,41 @@ def test_bad_ingest_fields_are_refused(
     assert_error(response, status)
 
 
+def test_a_crop_sent_with_its_face_box_is_stored_as_that_face(
+    client: TestClient,
+    admin: dict[str, str],
+    ingest_key: dict[str, str],
+    enrolled: dict[str, int],
+    knn: Path,
+) -> None:
+    photo = knn / "test" / "obama1.jpg"
+    (face,) = client.post("/api/v1/recognize", files=upload(photo), headers=admin).json()["faces"]
+    left, top, right, bottom = face["box"]
+    margin = (right - left) // 2
+    crop = crop_of(photo, (left - margin, top - margin, right + margin, bottom + margin))
+    inside = f"{margin},{margin},{margin + right - left},{margin + bottom - top}"
+
+    body = ingest(client, ingest_key, crop, camera_id="hint-cam", face_box=inside)
+
+    (detection,) = body["detections"]  # type: ignore[misc]
+    assert detection["person_id"] == enrolled["obama"]
+    assert abs(detection["box"][0] - margin) < 0.2 * (right - left)
+
+
+def test_a_bad_face_box_is_refused_and_nothing_is_stored(
+    client: TestClient, admin: dict[str, str], ingest_key: dict[str, str], knn: Path
+) -> None:
+    response = client.post(
+        DETECTIONS,
+        files=upload(knn / "test" / "obama1.jpg"),
+        data={"camera_id": "bad-hint-cam", "face_box": "3,3,1,1"},
+        headers=ingest_key,
+    )
+    assert_error(response, 400, "invalid_input")
+    listed = client.get(DETECTIONS, params={"camera_id": "bad-hint-cam"}, headers=admin)
+    assert listed.json()["total"] == 0
+
+
 def test_an_ingest_key_cannot_read_detections(
     client: TestClient, ingest_key: dict[str, str]
 ) -> None:

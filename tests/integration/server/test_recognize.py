@@ -140,3 +140,45 @@ def test_a_form_without_the_image_field_is_422(client: TestClient, admin: dict[s
 def test_a_raw_body_instead_of_multipart_is_415(client: TestClient, admin: dict[str, str]) -> None:
     headers = {**admin, "content-type": "image/jpeg"}
     assert_error(client.post(RECOGNIZE, content=_jpeg_bytes(), headers=headers), 415)
+
+
+def test_a_face_box_sent_with_a_crop_gives_that_face_named(
+    client: TestClient, admin: dict[str, str], enrolled: dict[str, int], knn: Path
+) -> None:
+    path = knn / "test" / "obama_and_biden.jpg"
+    photo = Image.open(path).convert("RGB")
+    whole = client.post(RECOGNIZE, files=upload(path), headers=admin)
+    obama = next(f for f in whole.json()["faces"] if f.get("name") == "obama")
+    left, top, right, bottom = obama["box"]
+    # A crop that also holds part of a neighbour: the box says which face is meant.
+    margin = right - left
+    origin = (max(left - margin, 0), max(top - margin, 0))
+    crop = photo.crop((*origin, right + margin, bottom + margin))
+    buffer = io.BytesIO()
+    crop.save(buffer, "JPEG", quality=90)
+    inside = [left - origin[0], top - origin[1], right - origin[0], bottom - origin[1]]
+
+    response = client.post(
+        RECOGNIZE,
+        files={"image": ("crop.jpg", buffer.getvalue())},
+        data={"face_box": ",".join(map(str, inside))},
+        headers=admin,
+    )
+
+    assert response.status_code == 200, response.text
+    (face,) = response.json()["faces"]
+    assert face["name"] == "obama"
+    assert abs(face["box"][0] - inside[0]) < 0.2 * (right - left)
+
+
+@pytest.mark.parametrize("face_box", ["1,2,3", "a,b,c,d", "10,10,5,20", "0,0,9999999,10"])
+def test_a_bad_face_box_is_400(
+    client: TestClient, admin: dict[str, str], knn: Path, face_box: str
+) -> None:
+    response = client.post(
+        RECOGNIZE,
+        files=upload(knn / "test" / "obama1.jpg"),
+        data={"face_box": face_box},
+        headers=admin,
+    )
+    assert_error(response, 400, "invalid_input")

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from facewatch.config import Settings
-from facewatch.types import Face
-from facewatch.vision.detectors import HaarDetector, UltraLightOnnxDetector
+from facewatch.types import Box, DetectedFace, Face, RGBImage
+from facewatch.vision.detectors import HaarDetector, HogDetector, UltraLightOnnxDetector
 from facewatch.vision.embedders import DlibResNetEmbedder
 from facewatch.vision.image import crop_face
 from facewatch.vision.landmarks import Landmarker
-from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
+from facewatch.vision.pipeline import HINT_MARGIN, HINT_SIDE, FaceAnalyzer, create_analyzer
 
 from .conftest import EXAMPLES, JOHNS, ImageLoader
 
@@ -177,3 +177,117 @@ def test_create_analyzer_wires_the_configured_detector_and_embedder() -> None:
 
     assert analyzer.detector.name == "haar"
     assert (analyzer.model_id, analyzer.embedding_dim) == ("dlib_resnet_v1", 128)
+
+
+# --- a face box given by the client (an edge agent knows where the face lies in its crop) ---
+
+
+class _SpyDetector(HogDetector):
+    """HOG that remembers the size of every image it is asked to search."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.searched: list[tuple[int, int]] = []
+
+    def detect(self, image: RGBImage, *, native_scale: bool = False) -> list[DetectedFace]:
+        self.searched.append((image.shape[1], image.shape[0]))
+        return super().detect(image, native_scale=native_scale)
+
+
+@pytest.fixture
+def spy(landmarker: Landmarker, embedder: DlibResNetEmbedder) -> tuple[FaceAnalyzer, _SpyDetector]:
+    detector = _SpyDetector()
+    return FaceAnalyzer(detector, landmarker, embedder), detector
+
+
+def _edge_crop(analyzer: FaceAnalyzer, image: RGBImage, face_side: int) -> tuple[RGBImage, Box]:
+    """The crop an edge agent cuts (40% margin, scaled) and the face box within it."""
+    box = analyzer.detect(image)[0].box
+    crop = crop_face(image, box, margin=0.4)
+    height, width = image.shape[:2]
+    dx, dy = round(box.width * 0.4), round(box.height * 0.4)
+    origin = Box(box.left - dx, box.top - dy, box.right + dx, box.bottom + dy).clip(width, height)
+    scale = face_side / box.width
+    small = np.ascontiguousarray(cv2.resize(crop, None, fx=scale, fy=scale), dtype=np.uint8)
+    inner = Box(
+        round((box.left - origin.left) * scale),
+        round((box.top - origin.top) * scale),
+        round((box.right - origin.left) * scale),
+        round((box.bottom - origin.top) * scale),
+    )
+    return small, inner
+
+
+@pytest.mark.parametrize("face_side", [45, 70, 110])
+def test_a_given_face_box_is_confirmed_on_a_small_region_with_the_same_face(
+    spy: tuple[FaceAnalyzer, _SpyDetector],
+    analyzer: FaceAnalyzer,
+    load: ImageLoader,
+    face_side: int,
+) -> None:
+    hinted, detector = spy
+    crop, box = _edge_crop(analyzer, load(f"{EXAMPLES}/obama-480p.jpg"), face_side)
+    searched_alone = analyzer.analyze(crop)
+
+    (face,) = hinted.analyze(crop, face_box=box)
+
+    # One search, of the box's region scaled to the detector's size: not a whole crop pass.
+    (searched,) = detector.searched
+    side = HINT_SIDE * (1 + 2 * HINT_MARGIN)
+    assert max(searched) <= side + 2
+    assert face.box.iou(box) >= 0.5
+    (alone,) = searched_alone
+    assert face.embedding is not None
+    assert alone.embedding is not None
+    assert np.linalg.norm(face.embedding - alone.embedding) < 0.1
+
+
+def test_a_face_box_where_no_face_is_falls_back_to_searching_the_image(
+    spy: tuple[FaceAnalyzer, _SpyDetector], analyzer: FaceAnalyzer, load: ImageLoader
+) -> None:
+    hinted, detector = spy
+    crop, box = _edge_crop(analyzer, load(f"{EXAMPLES}/obama-480p.jpg"), 70)
+    corner = Box(0, 0, box.width // 2, box.height // 2)
+
+    faces = hinted.analyze(crop, face_box=corner, embed=False)
+
+    assert [f.box for f in faces] == [f.box for f in analyzer.analyze(crop, embed=False)]
+    assert len(detector.searched) >= 2  # the region, then the crop passes
+
+
+def test_a_face_box_on_an_image_without_a_face_finds_nothing(
+    spy: tuple[FaceAnalyzer, _SpyDetector],
+) -> None:
+    hinted, _ = spy
+    blank = np.full((120, 100, 3), 90, dtype=np.uint8)
+
+    assert hinted.analyze(blank, face_box=Box(20, 20, 80, 80)) == []
+
+
+@pytest.mark.parametrize(
+    "outside", [Box(500, 500, 600, 600), Box(-300, -300, 40, 40), Box(-10, -10, 400, 400)]
+)
+def test_a_face_box_mostly_outside_the_image_is_ignored(
+    spy: tuple[FaceAnalyzer, _SpyDetector], analyzer: FaceAnalyzer, load: ImageLoader, outside: Box
+) -> None:
+    hinted, detector = spy
+    crop, _ = _edge_crop(analyzer, load(f"{EXAMPLES}/obama-480p.jpg"), 70)
+
+    faces = hinted.analyze(crop, face_box=outside, embed=False)
+
+    assert [f.box for f in faces] == [f.box for f in analyzer.analyze(crop, embed=False)]
+    assert max(detector.searched[0]) > HINT_SIDE * (1 + 2 * HINT_MARGIN) + 2  # a crop pass
+
+
+def test_a_face_box_in_a_group_photo_gives_that_face_only(
+    analyzer: FaceAnalyzer, multiface_faces: list[Face], load: ImageLoader
+) -> None:
+    image = load(MULTIFACE)
+    target = multiface_faces[2]
+
+    (face,) = analyzer.analyze(image, face_box=target.box)
+
+    assert face.box.iou(target.box) >= 0.5
+    assert face.embedding is not None
+    assert target.embedding is not None
+    assert np.linalg.norm(face.embedding - target.embedding) < 0.2

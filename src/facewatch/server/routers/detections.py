@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from facewatch.errors import InvalidInput
 from facewatch.server.deps import IngestKey, Multipart, ReadKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
-from facewatch.server.schemas import CameraId, DetectionOut, IngestOut, Page
+from facewatch.server.schemas import CameraId, DetectionOut, IngestOut, Page, parse_box
 from facewatch.server.services.detections import (
     DetectionQuery,
     IngestRequest,
@@ -46,8 +46,19 @@ def ingest_detection(
         Token | None, Form(description="Replaying a key returns the first result")
     ] = None,
     edge_id: Annotated[str | None, Form(max_length=128)] = None,
+    face_box: Annotated[
+        str | None,
+        Form(
+            max_length=64,
+            description=(
+                "Where the face lies in the image, left,top,right,bottom (an edge agent "
+                "knows it): a hint the server checks, for a cheaper detection"
+            ),
+        ),
+    ] = None,
 ) -> IngestOut:
     """Recognise the faces of an image from a camera and store each as a detection."""
+    hint = parse_box(face_box, "face_box") if face_box is not None else None
     upload = read_upload(image, runtime.settings.max_upload_bytes)
     request = IngestRequest(
         image=upload.data,
@@ -56,6 +67,7 @@ def ingest_detection(
         track_id=track_id,
         idempotency_key=idempotency_key,
         edge_id=edge_id,
+        face_box=hint,
     )
     return ingest(runtime, request)
 

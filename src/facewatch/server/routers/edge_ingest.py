@@ -31,7 +31,7 @@ from facewatch.server.deps import IngestKey, Multipart, RuntimeDep
 from facewatch.server.errors import status_for
 from facewatch.server.events import DetectionFacts
 from facewatch.server.routers.people import ERRORS
-from facewatch.server.schemas import CameraId, DetectionOut, IngestOut
+from facewatch.server.schemas import CameraId, DetectionOut, IngestOut, parse_box
 from facewatch.server.services.detections import (
     IngestRequest,
     detection_out,
@@ -108,7 +108,7 @@ def ingest_embedding(
     dim = runtime.analyzer.embedding_dim
     face = EdgeFace(
         vector=_vector(read_upload(embedding, dim * 4).data, runtime, model, dtype),
-        box=_box([part.strip() for part in box.split(",")]),
+        box=parse_box(box),
         quality=quality,
         thumbnail=_thumbnail(read_upload(thumbnail, _MAX_THUMBNAIL_BYTES).data)
         if thumbnail is not None
@@ -154,7 +154,15 @@ class BatchItem(BaseModel):
     vector: int | None = Field(default=None, ge=0, description="Embedding: row in `vectors`")
     thumbnail: int | None = Field(default=None, ge=0, description="Index among `files`")
     model: str | None = Field(default=None, max_length=80)
-    box: list[int] | None = Field(default=None, min_length=4, max_length=4)
+    box: list[int] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description=(
+            "Embedding: the face box in the frame. Crop (optional): where the face lies in "
+            "the crop, a hint the server checks (a cheaper detection)"
+        ),
+    )
     quality: float = Field(default=0.0, ge=0, le=1)
 
 
@@ -284,6 +292,7 @@ def _crop_request(item: BatchItem, blobs: list[bytes]) -> IngestRequest:
         track_id=item.track_id,
         idempotency_key=item.idempotency_key,
         edge_id=item.edge_id,
+        face_box=None if item.box is None else parse_box(item.box, "face box"),
     )
 
 
@@ -297,7 +306,7 @@ def _edge_face(
     thumbnail = None if item.thumbnail is None else _part(blobs, item.thumbnail, "thumbnail")
     return EdgeFace(
         vector=_vector(row, runtime, item.model, dtype),
-        box=_box(item.box),
+        box=parse_box(item.box),
         quality=item.quality,
         thumbnail=None if thumbnail is None else _thumbnail(thumbnail),
         captured_at=_utc(item.captured_at),
@@ -329,16 +338,6 @@ def _vector(data: bytes, runtime: Runtime, model: str, dtype: VectorType) -> Emb
     if not np.all(np.isfinite(vector)):
         raise InvalidInput("embedding holds NaN or infinite values")
     return vector
-
-
-def _box(values: list[str] | list[int]) -> Box:
-    try:
-        left, top, right, bottom = (int(value) for value in values)
-    except ValueError:
-        raise InvalidInput("box must be four integers: left,top,right,bottom") from None
-    if right <= left or bottom <= top:
-        raise InvalidInput("box must have right > left and bottom > top")
-    return Box(left, top, right, bottom)
 
 
 def _thumbnail(data: bytes) -> bytes:

@@ -16,7 +16,7 @@ from facewatch.server.services.unknown_ingest import assign_unknowns, respect_ex
 from facewatch.server.services.workers import analyze_all
 from facewatch.store.models import Detection
 from facewatch.store.unit_of_work import UnitOfWork
-from facewatch.types import MatchStatus, RGBImage
+from facewatch.types import Box, MatchStatus, RGBImage
 from facewatch.vision.exif import PhotoMetadata, read_metadata, time_zone
 from facewatch.vision.image import crop_face, decode_image, encode_jpeg
 
@@ -34,6 +34,8 @@ class IngestRequest:
     track_id: str | None = None
     idempotency_key: str | None = None
     edge_id: str | None = None
+    face_box: Box | None = None
+    """Where the client found the face in ``image``: a hint the analysis checks."""
 
 
 def ingest(runtime: Runtime, request: IngestRequest) -> IngestOut:
@@ -43,9 +45,11 @@ def ingest(runtime: Runtime, request: IngestRequest) -> IngestOut:
         if replay is not None:
             return replay
     image = decode_image(request.image, max_pixels=runtime.settings.max_image_pixels)
+    settings = runtime.settings
     faces = recognize(
-        image, runtime.analyzer, runtime.gallery, runtime.thresholds, runtime.settings.top_k
-    )
+        image, runtime.analyzer, runtime.gallery, runtime.thresholds, settings.top_k,
+        request.face_box,
+    )  # fmt: skip
     return _finish(runtime, request, image, faces)
 
 
@@ -72,7 +76,11 @@ def ingest_many(
             results[number] = exc
             continue
         pending.append((number, request, image))
-    found = analyze_all(runtime.analyzer, [image for _, _, image in pending])
+    found = analyze_all(
+        runtime.analyzer,
+        [image for _, _, image in pending],
+        [request.face_box for _, request, _ in pending],
+    )
     for (number, request, image), faces in zip(pending, found, strict=True):
         try:
             if isinstance(faces, FacewatchError):

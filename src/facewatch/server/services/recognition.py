@@ -9,7 +9,7 @@ import numpy as np
 from facewatch.gallery.gallery import Gallery
 from facewatch.gallery.matching import Thresholds, assign
 from facewatch.server.services.workers import Analyzer
-from facewatch.types import Face, Match, RGBImage
+from facewatch.types import Box, Face, Match, RGBImage
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +26,13 @@ def recognize(
     gallery: Gallery,
     thresholds: Thresholds,
     top_k: int,
+    face_box: Box | None = None,
 ) -> list[RecognizedFace]:
-    """Detect, embed and match every face; no person is given to two faces of the image."""
-    faces = analyzer.analyze(image)
+    """Detect, embed and match every face; no person is given to two faces of the image.
+
+    ``face_box``: where the client found the face (``FaceAnalyzer`` checks it, cheaply).
+    """
+    faces = analyzer.analyze(image, face_box=face_box)
     return match_faces(faces, gallery, thresholds, top_k)
 
 

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Protocol
@@ -32,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facewatch.config import Settings
 from facewatch.errors import FacewatchError, ModelUnavailable
-from facewatch.types import Face, RGBImage
+from facewatch.types import Box, Face, RGBImage
 from facewatch.vision.embedders import create_embedder
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
@@ -56,7 +57,9 @@ class Analyzer(Protocol):
     @property
     def embedding_dim(self) -> int: ...
 
-    def analyze(self, image: RGBImage, *, embed: bool = True) -> list[Face]: ...
+    def analyze(
+        self, image: RGBImage, *, embed: bool = True, face_box: Box | None = None
+    ) -> list[Face]: ...
 
     def warm_up(self) -> None: ...
 
@@ -65,6 +68,7 @@ class Analyzer(Protocol):
 class _Job:
     image: RGBImage
     embed: bool
+    face_box: Box | None
     result: Future[list[Face]]
 
 
@@ -104,22 +108,26 @@ def worker_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"embedder_threads": 1})
 
 
+Task = tuple[RGBImage, bool, Box | None]
+"""What a worker is sent per image: the pixels, whether to embed, the client's face box."""
+
+
 def analyze_batch(
-    analyzer: FaceAnalyzer, batch: Sequence[tuple[RGBImage, bool]]
+    analyzer: FaceAnalyzer, batch: Sequence[Task]
 ) -> list[list[Face] | FacewatchError]:
     """Every image's faces, the embeddings of all images computed in one model call.
 
     An image that fails (say, not RGB) gets its error in its place; the others go on.
     """
     found: list[list[Face] | FacewatchError] = []
-    for image, _ in batch:
+    for image, _, face_box in batch:
         try:
-            found.append(analyzer.analyze(image, embed=False))
+            found.append(analyzer.analyze(image, embed=False, face_box=face_box))
         except FacewatchError as exc:
             found.append(exc)
     wanted = [
         face
-        for (_, embed), faces in zip(batch, found, strict=True)
+        for (_, embed, _), faces in zip(batch, found, strict=True)
         if embed and not isinstance(faces, FacewatchError)
         for face in faces
     ]
@@ -150,17 +158,22 @@ def _serve(connection: Connection, settings: Settings) -> None:
 
 
 def analyze_all(
-    analyzer: Analyzer, images: Sequence[RGBImage]
+    analyzer: Analyzer,
+    images: Sequence[RGBImage],
+    face_boxes: Sequence[Box | None] | None = None,
 ) -> list[list[Face] | FacewatchError]:
-    """Every image's faces, or the error it gave, in order.
+    """Every image's faces, or the error it gave, in order (``face_boxes``: per image, the
+    client's face box or None; see ``FaceAnalyzer``).
 
     With an ``AnalysisPool`` the images are queued together, so that every worker takes a
     share and their faces are embedded in shared batches; another analyser takes them one
     after the other.
     """
+    boxes = list(face_boxes) if face_boxes is not None else [None] * len(images)
+    pairs = list(zip(images, boxes, strict=True))
     if not isinstance(analyzer, AnalysisPool):
-        return [_analyze_one(analyzer, image) for image in images]
-    futures = [analyzer.submit(image) for image in images]
+        return [_analyze_one(analyzer, image, box) for image, box in pairs]
+    futures = [analyzer.submit(image, face_box=box) for image, box in pairs]
     found: list[list[Face] | FacewatchError] = []
     for future in futures:
         try:
@@ -170,16 +183,20 @@ def analyze_all(
     return found
 
 
-async def analyze_async(analyzer: Analyzer, image: RGBImage) -> list[Face]:
+async def analyze_async(
+    analyzer: Analyzer, image: RGBImage, face_box: Box | None = None
+) -> list[Face]:
     """``analyze`` awaited: no thread waits on a worker (the pool's future is awaited)."""
     if isinstance(analyzer, AnalysisPool):
-        return await asyncio.wrap_future(analyzer.submit(image))
-    return await run_in_threadpool(analyzer.analyze, image)
+        return await asyncio.wrap_future(analyzer.submit(image, face_box=face_box))
+    return await run_in_threadpool(partial(analyzer.analyze, image, face_box=face_box))
 
 
-def _analyze_one(analyzer: Analyzer, image: RGBImage) -> list[Face] | FacewatchError:
+def _analyze_one(
+    analyzer: Analyzer, image: RGBImage, face_box: Box | None
+) -> list[Face] | FacewatchError:
     try:
-        return analyzer.analyze(image)
+        return analyzer.analyze(image, face_box=face_box)
     except FacewatchError as exc:
         return exc
 
@@ -220,7 +237,7 @@ class _Worker:
             raise message
         logger.debug("analysis worker %s (pid %s) ready", self.number, self._process.pid)
 
-    def run(self, batch: list[tuple[RGBImage, bool]]) -> list[list[Face] | FacewatchError]:
+    def run(self, batch: list[Task]) -> list[list[Face] | FacewatchError]:
         """Send a batch and wait for its results."""
         try:
             self._connection.send(batch)
@@ -306,7 +323,9 @@ class AnalysisPool:
             self._threads.append(thread)
         logger.info("%s analysis workers ready (batches of up to %s)", self.size, self.max_batch)
 
-    def submit(self, image: RGBImage, *, embed: bool = True) -> Future[list[Face]]:
+    def submit(
+        self, image: RGBImage, *, embed: bool = True, face_box: Box | None = None
+    ) -> Future[list[Face]]:
         """Queue an image; the future holds its faces, as ``FaceAnalyzer.analyze`` gives them."""
         if self._closed:
             raise RuntimeError("the analysis pool is closed")
@@ -314,12 +333,14 @@ class AnalysisPool:
         if not any(thread.is_alive() for thread in self._threads):
             raise ModelUnavailable("no analysis worker is running (see the server log)")
         result: Future[list[Face]] = Future()
-        self._queue.put(_Job(image, embed, result))
+        self._queue.put(_Job(image, embed, face_box, result))
         return result
 
-    def analyze(self, image: RGBImage, *, embed: bool = True) -> list[Face]:
+    def analyze(
+        self, image: RGBImage, *, embed: bool = True, face_box: Box | None = None
+    ) -> list[Face]:
         """Every face in ``image``, analysed by a worker; blocks the calling thread only."""
-        return self.submit(image, embed=embed).result()
+        return self.submit(image, embed=embed, face_box=face_box).result()
 
     def close(self) -> None:
         """Stop the workers once the queued images are done."""
@@ -350,7 +371,7 @@ class AnalysisPool:
     def _serve(self, worker: _Worker, jobs: list[_Job]) -> _Worker | None:
         """Run one batch; the worker to go on with (a new one if it died, None if none)."""
         try:
-            results = worker.run([(job.image, job.embed) for job in jobs])
+            results = worker.run([(job.image, job.embed, job.face_box) for job in jobs])
             for job, outcome in zip(jobs, results, strict=True):
                 if isinstance(outcome, FacewatchError):
                     job.result.set_exception(outcome)
