@@ -52,6 +52,19 @@ class Box:
             max(0, min(self.bottom, height)),
         )
 
+    def moved(self, dx: int, dy: int) -> Box:
+        """The same box ``dx`` px to the right and ``dy`` px down."""
+        return Box(self.left + dx, self.top + dy, self.right + dx, self.bottom + dy)
+
+    def scaled(self, factor: float) -> Box:
+        """The box in an image scaled by ``factor`` (rounded to whole pixels)."""
+        return Box(
+            round(self.left * factor),
+            round(self.top * factor),
+            round(self.right * factor),
+            round(self.bottom * factor),
+        )
+
     def iou(self, other: Box) -> float:
         """Intersection over union with another box."""
         inter = Box(

@@ -21,7 +21,7 @@ from facewatch.edge.config import BestShotConfig, Policy
 from facewatch.edge.types import Dispatch, Frame, Shot, ShotReason, TrackedFace
 from facewatch.errors import ConfigurationError
 from facewatch.vision.align import align_face
-from facewatch.vision.image import crop_face
+from facewatch.vision.image import crop_face, crop_region
 from facewatch.vision.landmarks import Landmarker
 from facewatch.vision.quality import assess_quality
 
@@ -46,6 +46,8 @@ class ShotMaker:
     def _shot(self, frame: Frame, face: TrackedFace) -> Shot:
         landmarks = self.landmarker.locate(frame.image, face.box)
         chip = align_face(frame.image, face.box, landmarks)
+        height, width = frame.image.shape[:2]
+        region = crop_region(face.box, self.margin, width, height)
         return Shot(
             camera_id=frame.camera_id,
             track_id=face.track_id,
@@ -53,6 +55,7 @@ class ShotMaker:
             captured_at=frame.captured_at,
             box=face.box,
             crop=crop_face(frame.image, face.box, self.margin),
+            face_in_crop=face.box.moved(-region.left, -region.top),
             chip=chip,
             quality=assess_quality(face.box, landmarks, chip),
         )

@@ -168,9 +168,12 @@ class CameraPipeline:
         track = f"{self.run_id}-{shot.track_id}"
         if embedding is None:
             encoded = self.stages.encoder.encode(shot.crop)
+            # Where the face lies in the crop as sent: the server checks there only.
+            face = shot.face_in_crop.scaled(encoded.width / shot.crop.shape[1])
+            fields = {"face_box": ",".join(str(v) for v in face.as_list())}
             return OutboxItem(
                 key, ItemKind.CROP, self.camera_id, shot.captured_at, encoded.data,
-                encoded.media_type, track_id=track,
+                encoded.media_type, track_id=track, fields=fields,
             )  # fmt: skip
         fields = {
             "model": embedding.model,

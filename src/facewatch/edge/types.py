@@ -73,6 +73,8 @@ class Shot:
     """The face box in full-frame pixels."""
     crop: RGBImage
     """The face with its margin, at full resolution (scaled down by the encoder)."""
+    face_in_crop: Box
+    """``box`` in ``crop``'s pixels: sent with the crop, the server checks only there."""
     chip: RGBImage
     """The aligned 150 x 150 chip (for quality and for embeddings mode)."""
     quality: Quality

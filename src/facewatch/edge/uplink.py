@@ -276,6 +276,8 @@ class Uplink:
             entry["model"] = item.fields.get("model", "")
             entry["box"] = [int(v) for v in item.fields.get("box", "0,0,0,0").split(",")]
             entry["quality"] = float(item.fields.get("quality", "0"))
+        elif "face_box" in item.fields:  # a crop: where its face lies (older items: unknown)
+            entry["box"] = [int(v) for v in item.fields["face_box"].split(",")]
         return entry
 
 

@@ -88,14 +88,20 @@ def encode_jpeg(image: RGBImage, quality: int = 90) -> bytes:
 
 def crop_face(image: RGBImage, box: Box, margin: float = 0.4) -> RGBImage:
     """The face box grown by ``margin`` x its size on every side, clipped to the image."""
+    height, width = image.shape[:2]
+    grown = crop_region(box, margin, width, height)
+    return np.ascontiguousarray(image[grown.top : grown.bottom, grown.left : grown.right])
+
+
+def crop_region(box: Box, margin: float, width: int, height: int) -> Box:
+    """Where ``crop_face`` cuts: ``box`` grown by ``margin`` on every side, in the image."""
     if margin < 0:
         raise ValueError(f"margin must not be negative, not {margin}")
-    height, width = image.shape[:2]
     dx, dy = round(box.width * margin), round(box.height * margin)
     grown = Box(box.left - dx, box.top - dy, box.right + dx, box.bottom + dy).clip(width, height)
     if grown.area == 0:
         raise InvalidInput(f"face box {box.as_list()} lies outside the {width}x{height} image")
-    return np.ascontiguousarray(image[grown.top : grown.bottom, grown.left : grown.right])
+    return grown
 
 
 def ensure_rgb(image: RGBImage) -> RGBImage:

@@ -239,9 +239,4 @@ def _unmap_box(box: Box, pad: int, scale: float, region: Box | None = None) -> B
     """Map a box found in the padded, scaled image (or ``region`` of it) back to the image."""
     dx = (region.left if region else 0) - pad
     dy = (region.top if region else 0) - pad
-    return Box(
-        round(box.left / scale) + dx,
-        round(box.top / scale) + dy,
-        round(box.right / scale) + dx,
-        round(box.bottom / scale) + dy,
-    )
+    return box.scaled(1 / scale).moved(dx, dy)

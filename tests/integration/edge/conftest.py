@@ -3,6 +3,7 @@ and an httpx transport that records what the agent sent and can lose answers on 
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import socket
@@ -24,6 +25,10 @@ from facewatch.server.services.runtime import Runtime
 
 CLIP = "facenet_pytorch/examples/video.mp4"
 _FIELD = re.compile(rb'name="(idempotency_key|manifest)"\r\n\r\n(.*?)\r\n--', re.DOTALL)
+_MANIFEST_GZ = re.compile(
+    rb'name="manifest_gz"; filename="[^"]*"\r\nContent-Type: [^\r]*\r\n\r\n(.*?)\r\n--',
+    re.DOTALL,
+)
 
 
 class LiveServer:
@@ -108,9 +113,13 @@ class RecordingTransport(httpx.BaseTransport):
         self.failures = 0
         self.lost = 0
         self.answers: dict[str, list[list[int]]] = defaultdict(list)
+        self.crop_boxes: dict[str, list[int] | None] = {}
+        """Per crop of an edge batch: the face box the agent sent with it (None: none)."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
+        if request.url.path.endswith("/edge/batch"):
+            self._remember_boxes(request.read())
         try:
             response = self._inner.handle_request(request)
         except httpx.TransportError:
@@ -128,6 +137,13 @@ class RecordingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+    def _remember_boxes(self, body: bytes) -> None:
+        match = _MANIFEST_GZ.search(body)
+        assert match is not None
+        for item in json.loads(gzip.decompress(match.group(1)))["items"]:
+            if item["kind"] == "crop":
+                self.crop_boxes[item["idempotency_key"]] = item.get("box")
 
 
 @pytest.fixture(scope="module")

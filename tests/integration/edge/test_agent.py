@@ -18,6 +18,7 @@ import pytest
 from facewatch.edge.agent import EdgeAgent, RunSummary
 from facewatch.edge.config import EdgeConfig
 from facewatch.edge.outbox import Outbox
+from facewatch.types import Box
 
 from .conftest import LiveServer, RecordingTransport
 
@@ -70,6 +71,20 @@ def test_the_clip_arrives_as_detections_with_track_ids_and_edge_id(
     assert all(d["track_id"].startswith(f"{run_id}-") for d in detections)
     assert all(d["crop_sha256"] for d in detections)
     assert {d["status"] for d in detections} == {"unknown"}  # nobody is enrolled
+
+
+def test_each_crop_goes_with_the_face_box_the_server_finds_its_face_in(
+    server: LiveServer, best: tuple[RunSummary, str, RecordingTransport]
+) -> None:
+    _, _, transport = best
+    assert transport.crop_boxes
+    assert all(box is not None for box in transport.crop_boxes.values())
+    stored = {d["id"]: d["box"] for d in server.detections(camera_id="street-best")}
+    for key, box in transport.crop_boxes.items():
+        assert box is not None
+        for detection in transport.answers[key][0]:
+            found = Box(*stored[detection])
+            assert found.iou(Box(*box)) >= 0.5, key
 
 
 def test_best_shots_send_a_few_crops_per_track_instead_of_every_face(

@@ -26,6 +26,7 @@ def make_shot(track_id: int, score: float, frame_index: int = 0) -> Shot:
         captured_at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
         box=Box(0, 0, 10, 10),
         crop=np.zeros((20, 20, 3), dtype=np.uint8),
+        face_in_crop=Box(5, 5, 15, 15),
         chip=np.zeros((150, 150, 3), dtype=np.uint8),
         quality=Quality(score=score, size=10, sharpness=50.0, yaw=0.0, roll=0.0),
     )

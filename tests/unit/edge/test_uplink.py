@@ -23,8 +23,11 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CREATED = {"detections": [{"id": 1}], "replayed": False}
 
 
-def crop(key: str) -> OutboxItem:
-    return OutboxItem(key, ItemKind.CROP, "gate-1", T0, b"\xff\xd8\xffjpeg", "image/jpeg", "r-7")
+def crop(key: str, face_box: str | None = "3,4,50,60") -> OutboxItem:
+    fields = {"face_box": face_box} if face_box else {}
+    return OutboxItem(
+        key, ItemKind.CROP, "gate-1", T0, b"\xff\xd8\xffjpeg", "image/jpeg", "r-7", fields
+    )
 
 
 def uplink(handler: Callable[[httpx.Request], httpx.Response]) -> Uplink:
@@ -48,6 +51,7 @@ def test_a_crop_goes_to_the_detections_route_as_multipart_with_its_fields() -> N
     assert request.headers["content-type"].startswith("multipart/form-data")
     for field in (b"gate-1:r:7:0", b"site-a", b"r-7", b"2026-11-23T09:00:00+00:00", b"jpeg"):
         assert field in body
+    assert form_field(body, "face_box") == "3,4,50,60"
     assert delivery.status is DeliveryStatus.DELIVERED
     assert delivery.faces == 1
     assert len(body) < delivery.request_bytes < delivery.wire_bytes
@@ -225,22 +229,26 @@ def test_a_batch_is_one_request_with_a_manifest_the_crops_and_one_vector_table()
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        keys = ["c1", "e1", "e2"]
+        keys = ["c1", "e1", "e2", "c0"]
         return httpx.Response(200, json={"results": [{"idempotency_key": k, "status": 201}
                                                      for k in keys]})  # fmt: skip
 
-    deliveries = uplink(handler).deliver_many([crop("c1"), embedding("e1"), embedding("e2")])
+    items = [crop("c1"), embedding("e1"), embedding("e2"), crop("c0", face_box=None)]
+    deliveries = uplink(handler).deliver_many(items)
     (request,) = seen
     body = request.read()
     manifest = json.loads(form_field(body, "manifest_gz"))
     assert request.url.path == "/api/v1/edge/batch"
     assert manifest["dtype"] == "float16"
     assert [(i["kind"], i.get("image"), i.get("vector")) for i in manifest["items"]] == [
-        ("crop", 0, None), ("embedding", None, 0), ("embedding", None, 1),
+        ("crop", 0, None), ("embedding", None, 0), ("embedding", None, 1), ("crop", 1, None),
     ]  # fmt: skip
     assert manifest["items"][1]["box"] == [1, 2, 30, 40]
+    # A crop's face box (where its face lies) rides along; an item queued without one: none.
+    assert manifest["items"][0]["box"] == [3, 4, 50, 60]
+    assert "box" not in manifest["items"][3]
     assert b"\x01" * 512 in body
-    assert [d.status for d in deliveries] == [DeliveryStatus.DELIVERED] * 3
+    assert [d.status for d in deliveries] == [DeliveryStatus.DELIVERED] * 4
     assert sum(d.request_bytes for d in deliveries) > len(body)
 
 
