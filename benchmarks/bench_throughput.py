@@ -16,6 +16,10 @@ per phase, each request one face crop:
   per request (a JSON manifest and the crops as file parts), each stored as ``detections``
   stores it; the crops of a batch are analysed side by side by the workers.
 
+A route named with ``+box`` (``recognize+box``, ``detections+box``, ``batch+box``) sends each
+crop with the face box the client found in it, as the edge agent does (``face_box``; ``box``
+in a batch manifest): the server then checks that region only instead of searching the crop.
+
 Crops: every face dlib's HOG (upsampled once) finds in frames 0, 8, ..., 96 of
 facenet_pytorch/examples/video.mp4 (pedestrians walking toward the camera, 1920x1080),
 cut as the reference crop of bench_api_latency.py is (the box, 7 px wider on each side;
@@ -29,7 +33,7 @@ phase. The older system managed 7.6 requests per second per 2 vCPUs.
 
     python benchmarks/bench_throughput.py                       # markdown on stdout
     python benchmarks/bench_throughput.py --seconds 30 --rounds 3 --concurrency 16
-    python benchmarks/bench_throughput.py --runtimes onnx --routes recognize
+    python benchmarks/bench_throughput.py --runtimes onnx --routes recognize,recognize+box
 
 Test data comes from FACEWATCH_TESTDATA (default ../shared/testdata).
 """
@@ -75,6 +79,14 @@ RUNTIMES = ("onnx", "dlib")
 
 
 @dataclass(frozen=True)
+class Crop:
+    """A face crop as JPEG bytes and the face box within it (where HOG found the face)."""
+
+    data: bytes
+    face_box: list[int]
+
+
+@dataclass(frozen=True)
 class Server:
     runtime: str
     base_url: str
@@ -107,24 +119,25 @@ class Phase:
 # --- crops ------------------------------------------------------------------------------------
 
 
-def make_crops(video: Path) -> list[bytes]:
+def make_crops(video: Path) -> list[Crop]:
     """JPEG crops of every face HOG finds in the sampled frames."""
-    crops: list[bytes] = []
+    crops: list[Crop] = []
     for rgb, box in video_faces(video, FRAMES):
-        crop = rgb[max(box.top, 0) : box.bottom, max(box.left - MARGIN, 0) : box.right + MARGIN]
+        left, top = max(box.left - MARGIN, 0), max(box.top, 0)
+        crop = rgb[top : box.bottom, left : box.right + MARGIN]
         bgr = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
         ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
         if ok:
-            crops.append(encoded.tobytes())
+            crops.append(Crop(encoded.tobytes(), box.moved(-left, -top).as_list()))
     if not crops:
         raise SystemExit(f"no faces found in {video}")
     return crops
 
 
-def crop_sizes(crops: Sequence[bytes]) -> str:
+def crop_sizes(crops: Sequence[Crop]) -> str:
     import numpy as np
 
-    shapes = [cv2.imdecode(np.frombuffer(c, np.uint8), cv2.IMREAD_COLOR).shape for c in crops]
+    shapes = [cv2.imdecode(np.frombuffer(c.data, np.uint8), 1).shape for c in crops]
     widths = sorted(s[1] for s in shapes)
     heights = sorted(s[0] for s in shapes)
     return (
@@ -199,19 +212,25 @@ def _part(name: str, value: bytes, filename: str | None = None) -> bytes:
     return head.encode() + b"\r\n" + value + b"\r\n"
 
 
-def request_bytes(server: Server, route: str, crops: Sequence[bytes], number: int) -> bytes:
+def request_bytes(server: Server, route: str, crops: Sequence[Crop], number: int) -> bytes:
     """One whole HTTP/1.1 request (a lean client: the load generator shares the cores)."""
     key = f"bench-{os.getpid()}-{number}"
+    route, _, hint = route.partition("+")
     if route == "batch":
-        items = [
+        items: list[dict[str, Any]] = [
             {"kind": "crop", "camera_id": "bench-cam", "idempotency_key": f"{key}-{n}", "image": n}
             for n in range(len(crops))
         ]
+        if hint:
+            for item, crop in zip(items, crops, strict=True):
+                item["box"] = crop.face_box
         body = _part("manifest", json.dumps({"items": items}).encode())
-        body += b"".join(_part("files", crop, f"crop{n}.jpg") for n, crop in enumerate(crops))
+        body += b"".join(_part("files", c.data, f"crop{n}.jpg") for n, c in enumerate(crops))
         path = BATCH_ROUTE
     else:
-        body = _part("image", crops[0], "crop.jpg")
+        body = _part("image", crops[0].data, "crop.jpg")
+        if hint:
+            body += _part("face_box", ",".join(map(str, crops[0].face_box)).encode())
         if route == "detections":
             body += _part("camera_id", b"bench-cam")
             body += _part("idempotency_key", key.encode())
@@ -250,7 +269,7 @@ async def _exchange(
 async def _connection(
     server: Server,
     phase: Phase,
-    crops: Sequence[bytes],
+    crops: Sequence[Crop],
     counter: Iterator[int],
     deadline: float,
     batch: int,
@@ -261,7 +280,7 @@ async def _connection(
     try:
         while time.perf_counter() < deadline:
             number = next(counter)
-            size = batch if phase.route == "batch" else 1
+            size = batch if phase.route.startswith("batch") else 1
             sent = [crops[(number * size + n) % len(crops)] for n in range(size)]
             request = request_bytes(server, phase.route, sent, number)
             started = time.perf_counter()
@@ -277,7 +296,7 @@ async def _connection(
 
 
 async def _drive(
-    server: Server, phase: Phase, crops: Sequence[bytes], args: argparse.Namespace
+    server: Server, phase: Phase, crops: Sequence[Crop], args: argparse.Namespace
 ) -> None:
     counter = iter(range(10**9))
 
@@ -305,7 +324,7 @@ async def _drive(
     phase.client_cpu = time.process_time() - client_before
 
 
-def run(args: argparse.Namespace, crops: Sequence[bytes], servers: list[Server]) -> list[Phase]:
+def run(args: argparse.Namespace, crops: Sequence[Crop], servers: list[Server]) -> list[Phase]:
     phases: list[Phase] = []
     for round_number in range(args.rounds):
         order = servers[round_number % len(servers) :] + servers[: round_number % len(servers)]
@@ -369,11 +388,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the servers")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--runtimes", default=",".join(RUNTIMES), help="onnx,dlib")
-    parser.add_argument("--routes", default=",".join(ROUTES), help="recognize,detections,batch")
+    parser.add_argument(
+        "--routes",
+        default=",".join(ROUTES),
+        help="recognize,detections,batch, each also with +box (the crop's face box sent)",
+    )
     parser.add_argument("--batch", type=int, default=16, help="crops per batch request")
     args = parser.parse_args(argv)
     args.runtimes = [r for r in args.runtimes.split(",") if r]
     args.routes = [r for r in args.routes.split(",") if r]
+    for route in args.routes:
+        if route.removesuffix("+box") not in ROUTES:
+            parser.error(f"unknown route {route!r}: {', '.join(ROUTES)}, each also with +box")
     return args
 
 
