@@ -148,6 +148,26 @@ def test_the_gallery_copy_holds_people_and_decrypted_embeddings_but_no_photos(
     assert copy.thresholds.match == server.settings.match_threshold
 
 
+def test_each_gallery_copy_taken_is_in_the_audit_log_and_a_304_poll_is_not(
+    server: LiveServer, admin: httpx.Client, people: dict[str, int]
+) -> None:
+    key = server.key("gallery")
+    headers = {"Authorization": f"Bearer {key}"}
+    actor = f"key:{key[3:11]}"  # fw_<prefix>_<secret>
+
+    def copies() -> list[dict[str, Any]]:
+        entries = admin.get("/api/v1/audit", params={"action": "gallery.copied", "limit": 500})
+        assert entries.status_code == 200, entries.text
+        return [e for e in entries.json()["items"] if e["actor"] == actor]
+
+    with httpx.Client(base_url=server.url, headers=headers) as client:
+        version = gallery(client).json()["version"]
+        assert gallery(client, since=version).status_code == 304
+    (entry,) = copies()
+    assert entry["target"] == f"gallery:{version}"
+    assert entry["details"] == {"templates": 2, "people": 2}
+
+
 def test_a_change_to_the_gallery_gives_a_new_version(
     server: LiveServer, admin: httpx.Client, people: dict[str, int]
 ) -> None:

@@ -10,7 +10,8 @@ The answer carries a ``version`` (also the ``ETag``): the agent polls with
 ``?since=<version>`` and gets ``304 Not Modified`` while nothing changed, so a poll costs one
 small aggregate query. The route needs a key with scope ``gallery`` (``admin`` implies it):
 an ``ingest`` key alone cannot download biometric templates, so a crops-mode agent that is
-stolen gives away no gallery.
+stolen gives away no gallery. Every copy sent is recorded in the audit log
+(``gallery.copied``, by the key that took it).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy import select
 from facewatch.server.deps import RuntimeDep, require
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.security import Scope
+from facewatch.server.services.audit import record
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.sync import read_fingerprint
 from facewatch.store.models import ApiKey, Person
@@ -91,7 +93,10 @@ def get_edge_gallery(
     with runtime.uow() as uow:
         out = _gallery(runtime, uow, version)
     response.headers["ETag"] = version
-    # Templates are biometric data: leave a trace of who took a copy.
+    # Templates are biometric data: the audit log keeps who took a copy of which version
+    # (a poll answered 304 took nothing and is not recorded).
+    details = {"templates": len(out.templates), "people": len(out.people)}
+    record(runtime, "gallery.copied", target=f"gallery:{version}", details=details)
     logger.info(
         "edge gallery %s sent to key %s: %s templates of %s people",
         version,
