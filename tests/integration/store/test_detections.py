@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from sqlalchemy import event
 
 from facewatch.errors import Conflict, InvalidInput, NotFound
 from facewatch.store.models import Detection
@@ -29,6 +30,44 @@ def _add(uow: UnitOfWork, **fields: Any) -> Detection:
         "quality": 0.5,
     }
     return uow.detections.add(**(values | fields))
+
+
+def test_a_new_detection_holds_its_camera_person_and_crop(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow:
+        uow.cameras.add("gate", "Gate")
+        ada = uow.people.add("Ada")
+        crop = uow.images.get_or_add(uow.put_blob(b"crop"), "image/jpeg", 10, 10, 4)
+        uow.commit()
+    with uow_factory() as uow:
+        added = _add(
+            uow,
+            camera_id="gate",
+            person_id=ada.id,
+            crop_image_id=crop.id,
+            status=MatchStatus.KNOWN,
+            latitude=48.85,
+            longitude=2.35,
+        )
+        statements: list[str] = []
+        event.listen(uow.session.get_bind(), "before_cursor_execute", _record(statements))
+        # Read back as ingest answers, with no further query.
+        camera, person, image = added.camera, added.person, added.crop_image
+        assert camera is not None
+        assert person is not None
+        assert image is not None
+        assert (camera.name, person.name, image.sha256) == ("Gate", "Ada", crop.sha256)
+        assert statements == []
+        uow.commit()
+    with uow_factory() as uow:
+        stored = uow.detections.get(added.id)
+        assert (stored.latitude, stored.longitude) == (48.85, 2.35)
+
+
+def _record(statements: list[str]) -> Callable[..., None]:
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    return record
 
 
 @pytest.fixture

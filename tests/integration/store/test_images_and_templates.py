@@ -28,6 +28,16 @@ def test_an_image_row_is_added_once_per_sha256(uow_factory: UowFactory) -> None:
         assert (first.width, first.height, first.size_bytes) == (1, 2, 3)
 
 
+def test_an_image_row_stored_earlier_is_found_not_added_again(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow:
+        first = uow.images.get_or_add(blob_key(b"a"), "image/png", 1, 2, 3)
+        uow.commit()
+    with uow_factory() as uow:
+        again = uow.images.get_or_add(blob_key(b"a"), "image/jpeg", 7, 8, 9)
+        assert again.id == first.id
+        assert (again.content_type, again.width, again.height) == ("image/png", 1, 2)
+
+
 def test_an_image_row_needs_a_valid_sha256(uow_factory: UowFactory) -> None:
     with uow_factory() as uow, pytest.raises(InvalidInput):
         uow.images.get_or_add("../../etc/passwd", "image/png", 1, 1, 1)

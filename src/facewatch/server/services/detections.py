@@ -14,7 +14,7 @@ from facewatch.server.services.recognition import RecognizedFace, match_faces, r
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns, respect_exclusions
 from facewatch.server.services.workers import analyze_all
-from facewatch.store.models import Detection
+from facewatch.store.models import Camera, Detection
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import Box, MatchStatus, RGBImage
 from facewatch.vision.exif import PhotoMetadata, read_metadata, time_zone
@@ -139,10 +139,12 @@ def _store(
     metadata: PhotoMetadata,
 ) -> IngestOut:
     with runtime.uow() as uow:
-        _ensure_camera(uow, request.camera_id)
+        # Held for the whole unit (the session keeps only rows something refers to): each
+        # detection then finds its camera in the session, with no query.
+        camera = _ensure_camera(uow, request.camera_id)
         faces = respect_exclusions(runtime, uow, faces)
         rows = [
-            _store_face(uow, runtime.model_id, request, image, index, face, metadata)
+            _store_face(uow, runtime.model_id, request, camera, image, index, face, metadata)
             for index, face in enumerate(faces)
         ]
         assign_unknowns(runtime, uow, rows)
@@ -158,18 +160,19 @@ def _store(
         return IngestOut(detections=[detection_out(row) for row in rows], replayed=False)
 
 
-def _ensure_camera(uow: UnitOfWork, camera_id: str) -> None:
+def _ensure_camera(uow: UnitOfWork, camera_id: str) -> Camera:
     """Register a camera seen for the first time under its id (it can be described later)."""
     try:
-        uow.cameras.get(camera_id)
+        return uow.cameras.get(camera_id)
     except NotFound:
-        uow.cameras.add(camera_id, name=camera_id)
+        return uow.cameras.add(camera_id, name=camera_id)
 
 
 def _store_face(
     uow: UnitOfWork,
     model_id: str,
     request: IngestRequest,
+    camera: Camera,
     image: RGBImage,
     index: int,
     recognized: RecognizedFace,
@@ -182,9 +185,9 @@ def _store_face(
     crop_row = uow.images.get_or_add(
         sha, "image/jpeg", int(crop.shape[1]), int(crop.shape[0]), len(jpeg)
     )
-    row = uow.detections.add(
+    return uow.detections.add(
         captured_at=request.captured_at or datetime.now(UTC),
-        camera_id=request.camera_id,
+        camera_id=camera.id,
         person_id=match.person_id if match.status is MatchStatus.KNOWN else None,
         status=match.status,
         distance=match.distance,
@@ -200,9 +203,9 @@ def _store_face(
         edge_id=request.edge_id,
         idempotency_key=request.idempotency_key,
         face_index=index,
+        latitude=metadata.latitude,
+        longitude=metadata.longitude,
     )
-    row.latitude, row.longitude = metadata.latitude, metadata.longitude
-    return row
 
 
 def detection_out(row: Detection) -> DetectionOut:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
-from facewatch.errors import Conflict, InvalidInput, NotFound
+from facewatch.errors import InvalidInput, NotFound
 from facewatch.store.embeddings import box_to_list, embedding_to_bytes
 from facewatch.store.models import Camera, Detection, Image, Person, utcnow
 from facewatch.store.repositories.common import Page, check_text, fetch_page, flush_or_conflict
@@ -43,13 +43,16 @@ class DetectionRepository:
         idempotency_key: str | None = None,
         face_index: int = 0,
         received_at: datetime | None = None,
+        latitude: float | None = None,
+        longitude: float | None = None,
     ) -> Detection:
         """Store one detection; ``Conflict`` if (idempotency_key, face_index) is stored already.
 
         ``NotFound`` if the camera, person or crop image does not exist. Timestamps must
-        be timezone-aware.
+        be timezone-aware. After a ``Conflict`` the unit of work must end (the database's
+        unique constraint found the clash, see ``flush_or_conflict``).
         """
-        self._check_references(camera_id, person_id, crop_image_id)
+        camera, person, crop = self._references(camera_id, person_id, crop_image_id)
         detection = Detection(
             captured_at=_aware("captured_at", captured_at),
             received_at=_aware("received_at", received_at or utcnow()),
@@ -69,8 +72,11 @@ class DetectionRepository:
             edge_id=_optional_text(Detection.edge_id, edge_id),
             idempotency_key=_optional_text(Detection.idempotency_key, idempotency_key),
             face_index=face_index,
+            latitude=latitude,
+            longitude=longitude,
         )
-        self._raise_if_duplicate(idempotency_key, face_index)
+        # Set alongside the ids: the row holds them, so reading them back costs no query.
+        detection.camera, detection.person, detection.crop_image = camera, person, crop
         self._session.add(detection)
         flush_or_conflict(self._session, _duplicate(idempotency_key, face_index))
         return detection
@@ -151,22 +157,21 @@ class DetectionRepository:
         )
         return self._session.scalar(statement)
 
-    def _check_references(
+    def _references(
         self, camera_id: str | None, person_id: int | None, crop_image_id: int | None
-    ) -> None:
-        if camera_id is not None and self._session.get(Camera, camera_id) is None:
-            raise NotFound(f"camera {camera_id!r} not found")
-        if person_id is not None and self._session.get(Person, person_id) is None:
-            raise NotFound(f"person {person_id} not found")
-        if crop_image_id is not None and self._session.get(Image, crop_image_id) is None:
-            raise NotFound(f"image {crop_image_id} not found")
+    ) -> tuple[Camera | None, Person | None, Image | None]:
+        """The camera, person and crop a detection refers to; ``NotFound`` for a missing one.
 
-    def _raise_if_duplicate(self, key: str | None, face_index: int) -> None:
-        if key is None:
-            return
-        clash = select(Detection.id).filter_by(idempotency_key=key, face_index=face_index)
-        if self._session.scalar(clash) is not None:
-            raise Conflict(_duplicate(key, face_index))
+        Rows the session holds already (the caller's camera, a crop just added) cost no query.
+        """
+        camera = person = crop = None
+        if camera_id is not None and (camera := self._session.get(Camera, camera_id)) is None:
+            raise NotFound(f"camera {camera_id!r} not found")
+        if person_id is not None and (person := self._session.get(Person, person_id)) is None:
+            raise NotFound(f"person {person_id} not found")
+        if crop_image_id is not None and (crop := self._session.get(Image, crop_image_id)) is None:
+            raise NotFound(f"image {crop_image_id} not found")
+        return camera, person, crop
 
 
 def _with_relations(statement: Select[Detection]) -> Select[Detection]:

@@ -35,31 +35,39 @@ class ImageRepository:
     def get_or_add(
         self, sha256: str, content_type: str, width: int, height: int, size_bytes: int
     ) -> Image:
-        """The image row of blob ``sha256``, added if new (safe against concurrent adds)."""
+        """The image row of blob ``sha256``, added if new (safe against concurrent adds).
+
+        Tries the insert first: a blob is stored because it is new (a face crop nearly
+        always is), so a new image costs one statement, and a known one two.
+        """
         check_blob_key(sha256)
         check_text(Image.content_type, content_type)
-        image = self.get_by_sha256(sha256)
-        if image is None:
-            self._insert_ignoring_duplicates(
-                sha256=sha256,
-                content_type=content_type,
-                width=width,
-                height=height,
-                size_bytes=size_bytes,
-                created_at=utcnow(),
-            )
+        image = self._insert_ignoring_duplicates(
+            sha256=sha256,
+            content_type=content_type,
+            width=width,
+            height=height,
+            size_bytes=size_bytes,
+            created_at=utcnow(),
+        )
+        if image is None:  # stored before, or by a concurrent transaction
             image = self.get_by_sha256(sha256)
-        assert image is not None  # inserted above, or by a concurrent transaction
+        assert image is not None
         return image
 
-    def _insert_ignoring_duplicates(self, **values: object) -> None:
-        """INSERT ... ON CONFLICT DO NOTHING: a concurrent add of the same blob wins quietly."""
+    def _insert_ignoring_duplicates(self, **values: object) -> Image | None:
+        """INSERT ... ON CONFLICT DO NOTHING RETURNING: the new row, or ``None`` if the blob
+        has one already (a concurrent add of the same blob wins quietly)."""
         dialect = self._session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
-            insert(Image).values(**values).on_conflict_do_nothing(index_elements=[Image.sha256])
+            insert(Image)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[Image.sha256])
+            .returning(Image)
         )
-        self._session.execute(statement)
+        # An ORM insert: the returned row joins the session like a loaded one.
+        return self._session.scalar(statement)
 
     def unreferenced(self, sha256s: Iterable[str]) -> set[str]:
         """Those of ``sha256s`` that no template and no detection refers to."""

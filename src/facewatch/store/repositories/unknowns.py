@@ -29,10 +29,15 @@ class CentroidRow(NamedTuple):
     """What the assignment cache needs of one identity."""
 
     unknown_id: str
-    centroid: Embedding
+    data: bytes
+    """The centroid as stored, decoded by ``centroid`` (only if the reader needs it)."""
     active: bool
     """False once named: it takes no new faces."""
     updated_at: datetime
+
+    @property
+    def centroid(self) -> Embedding:
+        return embedding_from_bytes(self.data)
 
 
 class ClusterFace(NamedTuple):
@@ -144,7 +149,7 @@ class UnknownRepository:
         if changed_since is not None:
             statement = statement.where(UnknownIdentity.updated_at >= changed_since)
         return [
-            CentroidRow(uid, embedding_from_bytes(data), person_id is None, updated)
+            CentroidRow(uid, data, person_id is None, updated)
             for uid, data, person_id, updated in self._session.execute(statement)
         ]
 
@@ -351,24 +356,29 @@ class UnknownRepository:
         ids = list(set(person_ids))
         if not ids:
             return {}
-        faces = (
-            select(IdentityExclusion.person_id, Detection.embedding)
-            .join(Detection, Detection.id == IdentityExclusion.detection_id)
-            .where(
-                IdentityExclusion.person_id.in_(ids),
-                Detection.model == model,
-                Detection.embedding.is_not(None),
+        # One query: each rule joins the face or the identity it was made about, when that
+        # is of ``model`` (the two columns are read with their own types, hence no UNION).
+        statement = (
+            select(IdentityExclusion.person_id, Detection.embedding, UnknownIdentity.centroid)
+            .outerjoin(
+                Detection,
+                (Detection.id == IdentityExclusion.detection_id)
+                & (Detection.model == model)
+                & Detection.embedding.is_not(None),
             )
-        )
-        identities = (
-            select(IdentityExclusion.person_id, UnknownIdentity.centroid)
-            .join(UnknownIdentity, UnknownIdentity.id == IdentityExclusion.unknown_id)
-            .where(IdentityExclusion.person_id.in_(ids), UnknownIdentity.model == model)
+            .outerjoin(
+                UnknownIdentity,
+                (UnknownIdentity.id == IdentityExclusion.unknown_id)
+                & (UnknownIdentity.model == model),
+            )
+            .where(IdentityExclusion.person_id.in_(ids))
         )
         found: dict[int, builtins.list[Embedding]] = {}
-        for statement in (faces, identities):
-            for person_id, data in self._session.execute(statement):
-                if person_id is not None:
+        for person_id, face, centroid in self._session.execute(statement):
+            if person_id is None:
+                continue
+            for data in (face, centroid):
+                if data is not None:
                     found.setdefault(person_id, []).append(_vector(data))
         return found
 
