@@ -42,12 +42,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -212,9 +214,15 @@ def _part(name: str, value: bytes, filename: str | None = None) -> bytes:
     return head.encode() + b"\r\n" + value + b"\r\n"
 
 
+RUN = uuid.uuid4().hex[:12]
+"""Idempotency keys are bench-<RUN>-<n>-<item>: each phase counts n on from the last, so no
+key is sent twice (a repeated key is answered from the database, not analysed)."""
+_numbers = itertools.count()
+
+
 def request_bytes(server: Server, route: str, crops: Sequence[Crop], number: int) -> bytes:
     """One whole HTTP/1.1 request (a lean client: the load generator shares the cores)."""
-    key = f"bench-{os.getpid()}-{number}"
+    key = f"bench-{RUN}-{number}"
     route, _, hint = route.partition("+")
     if route == "batch":
         items: list[dict[str, Any]] = [
@@ -298,7 +306,7 @@ async def _connection(
 async def _drive(
     server: Server, phase: Phase, crops: Sequence[Crop], args: argparse.Namespace
 ) -> None:
-    counter = iter(range(10**9))
+    counter = _numbers
 
     async def load(seconds: float) -> None:
         deadline = time.perf_counter() + seconds
