@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facewatch.errors import Forbidden, Unauthorized, UnsupportedMediaType
@@ -68,6 +68,17 @@ EnrollKey = Annotated[ApiKey, Depends(require(Scope.ENROLL))]
 IngestKey = Annotated[ApiKey, Depends(require(Scope.INGEST))]
 ReadKey = Annotated[ApiKey, Depends(require(Scope.READ))]
 RecognizeKey = Annotated[ApiKey, Depends(require(Scope.READ, Scope.INGEST))]
+FaceBoxForm = Annotated[
+    str | None,
+    Form(
+        max_length=64,
+        description=(
+            "Where the face lies in the image, left,top,right,bottom (an edge agent knows "
+            "it): a hint the server checks, for a cheaper detection"
+        ),
+    ),
+]
+"""The optional ``face_box`` form field of the upload routes (``schemas.face_box_hint``)."""
 
 
 # --- API key or dashboard session ------------------------------------------------------

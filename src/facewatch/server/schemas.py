@@ -264,6 +264,11 @@ class ReadyOut(BaseModel):
     model: str | None
 
 
+def face_box_hint(text: str | None) -> Box | None:
+    """The ``face_box`` form field of an upload as a box (None when not sent)."""
+    return None if text is None else parse_box(text, "face_box")
+
+
 def parse_box(values: str | list[int], what: str = "box") -> Box:
     """A box from the wire: ``"left,top,right,bottom"`` (a form field) or four integers."""
     parts = values.split(",") if isinstance(values, str) else values

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from facewatch.errors import InvalidInput
-from facewatch.server.deps import IngestKey, Multipart, ReadKey, RuntimeDep
+from facewatch.server.deps import FaceBoxForm, IngestKey, Multipart, ReadKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
-from facewatch.server.schemas import CameraId, DetectionOut, IngestOut, Page, parse_box
+from facewatch.server.schemas import CameraId, DetectionOut, IngestOut, Page, face_box_hint
 from facewatch.server.services.detections import (
     DetectionQuery,
     IngestRequest,
@@ -46,19 +46,10 @@ def ingest_detection(
         Token | None, Form(description="Replaying a key returns the first result")
     ] = None,
     edge_id: Annotated[str | None, Form(max_length=128)] = None,
-    face_box: Annotated[
-        str | None,
-        Form(
-            max_length=64,
-            description=(
-                "Where the face lies in the image, left,top,right,bottom (an edge agent "
-                "knows it): a hint the server checks, for a cheaper detection"
-            ),
-        ),
-    ] = None,
+    face_box: FaceBoxForm = None,
 ) -> IngestOut:
     """Recognise the faces of an image from a camera and store each as a detection."""
-    hint = parse_box(face_box, "face_box") if face_box is not None else None
+    hint = face_box_hint(face_box)
     upload = read_upload(image, runtime.settings.max_upload_bytes)
     request = IngestRequest(
         image=upload.data,

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from facewatch.server.deps import Multipart, RecognizeKey, RuntimeDep
+from facewatch.server.deps import FaceBoxForm, Multipart, RecognizeKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
-from facewatch.server.schemas import FaceOut, RecognizeOut, parse_box
+from facewatch.server.schemas import FaceOut, RecognizeOut, face_box_hint
 from facewatch.server.services.recognition import match_faces
 from facewatch.server.services.workers import analyze_async
 from facewatch.server.uploads import read_upload
@@ -33,22 +33,13 @@ async def recognize_image(
     runtime: RuntimeDep,
     _: RecognizeKey,
     candidates: Annotated[bool, Form(description="Include the top-k candidates")] = False,
-    face_box: Annotated[
-        str | None,
-        Form(
-            max_length=64,
-            description=(
-                "Where the face lies in the image, left,top,right,bottom (an edge agent "
-                "knows it): a hint the server checks, for a cheaper detection"
-            ),
-        ),
-    ] = None,
+    face_box: FaceBoxForm = None,
 ) -> RecognizeOut:
     """Find every face and say who it is: known, uncertain (with a candidate) or unknown."""
     # async: a face crop is decoded on the event loop (a large photo in the thread pool) and
     # the analysis worker's answer is awaited, so no thread sits waiting for it.
     settings = runtime.settings
-    hint = parse_box(face_box, "face_box") if face_box is not None else None
+    hint = face_box_hint(face_box)
     upload = read_upload(image, settings.max_upload_bytes)
     decode = partial(decode_image, upload.data, max_pixels=settings.max_image_pixels)
     pixels = (
