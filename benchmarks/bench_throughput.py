@@ -34,6 +34,11 @@ phase. The older system managed 7.6 requests per second per 2 vCPUs.
     python benchmarks/bench_throughput.py                       # markdown on stdout
     python benchmarks/bench_throughput.py --seconds 30 --rounds 3 --concurrency 16
     python benchmarks/bench_throughput.py --runtimes onnx --routes recognize,recognize+box
+    python benchmarks/bench_throughput.py --runtimes onnx,onnx:lookup --routes recognize
+
+A runtime named ``onnx:lookup`` (or ``dlib:lookup``) is that runtime's server with
+``FACEWATCH_API_KEY_CACHE_SECONDS=0``: every request looks its API key up in the database,
+as every request did before the verified-key cache.
 
 Test data comes from FACEWATCH_TESTDATA (default ../shared/testdata).
 """
@@ -78,6 +83,8 @@ OLD_SYSTEM_RPS = 7.6
 ROUTES = ("recognize", "detections", "batch")
 BATCH_ROUTE = "/api/v1/edge/batch"
 RUNTIMES = ("onnx", "dlib")
+VARIANTS = {"lookup": {"FACEWATCH_API_KEY_CACHE_SECONDS": "0"}}
+"""Server settings a runtime name may add after a colon (``onnx:lookup``)."""
 
 
 @dataclass(frozen=True)
@@ -153,11 +160,14 @@ def crop_sizes(crops: Sequence[Crop]) -> str:
 
 @contextmanager
 def server(runtime: str, data_dir: Path) -> Iterator[Server]:
-    """A `facewatch serve` subprocess with ``FACEWATCH_EMBEDDER=runtime``; stopped after."""
+    """A `facewatch serve` subprocess with ``FACEWATCH_EMBEDDER=runtime`` (and the settings of
+    a ``:variant``); stopped after."""
+    embedder, _, variant = runtime.partition(":")
     env = {
         **os.environ,
+        **VARIANTS.get(variant, {}),
         "FACEWATCH_DATA_DIR": str(data_dir),
-        "FACEWATCH_EMBEDDER": runtime,
+        "FACEWATCH_EMBEDDER": embedder,
         # Capacity is measured, not the per-key rate limits (600 recognitions a minute...).
         "FACEWATCH_RATE_LIMIT_RECOGNIZE_PER_MINUTE": "0",
         "FACEWATCH_RATE_LIMIT_INGEST_PER_MINUTE": "0",
@@ -395,7 +405,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per phase")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the servers")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-    parser.add_argument("--runtimes", default=",".join(RUNTIMES), help="onnx,dlib")
+    parser.add_argument(
+        "--runtimes", default=",".join(RUNTIMES), help="onnx,dlib, each also with :lookup"
+    )
     parser.add_argument(
         "--routes",
         default=",".join(ROUTES),
@@ -405,6 +417,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.runtimes = [r for r in args.runtimes.split(",") if r]
     args.routes = [r for r in args.routes.split(",") if r]
+    for runtime in args.runtimes:
+        embedder, _, variant = runtime.partition(":")
+        if embedder not in RUNTIMES or (variant and variant not in VARIANTS):
+            parser.error(f"unknown runtime {runtime!r}: {', '.join(RUNTIMES)}, each also :lookup")
     for route in args.routes:
         if route.removesuffix("+box") not in ROUTES:
             parser.error(f"unknown route {route!r}: {', '.join(ROUTES)}, each also with +box")

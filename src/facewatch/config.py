@@ -240,6 +240,18 @@ class Settings(BaseSettings):
         default=16, ge=1, le=256, description="Most images one analysis worker takes at once."
     )
 
+    api_key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long a verified API key is trusted without another database lookup; a "
+            "revocation made through this server, or heard from another replica, applies at "
+            "once; one the replicas do not hear of (the CLI on a SQLite file the server "
+            "has open) within this time. 0: every request looks its key up."
+        ),
+    )
+
     # --- dashboard logins (docs/dashboard.md) -------------------------------------------
     session_idle_minutes: int = Field(
         default=480,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from facewatch.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from facewatch.security import audit
@@ -29,28 +31,58 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def require(*scopes: Scope) -> Callable[..., ApiKey]:
+def require(*scopes: Scope) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that admits an API key holding (or implying) any of ``scopes``."""
 
-    def check(
+    async def check(
         runtime: RuntimeDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiKey:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized("an API key is needed: send 'Authorization: Bearer <key>'")
-        with runtime.uow() as uow:
-            key = uow.api_keys.authenticate(credentials.credentials)
-            if key is not None:
-                uow.commit()
+        # async: a key verified a moment ago is admitted on the event loop; only a lookup
+        # in the database goes to the thread pool.
+        token = _bearer_token(credentials)
+        key = runtime.verified_keys.get(token)
         if key is None:
-            raise Unauthorized("invalid, expired or revoked API key")
-        audit.identify(f"key:{key.prefix}")
-        if not grants(key.scopes, *scopes):
-            needed = " or ".join(s.value for s in scopes)
-            raise Forbidden(f"this API key lacks the '{needed}' scope")
-        return key
+            key = await run_in_threadpool(_look_up, runtime, token)
+        return _admit(key, scopes)
 
     return check
+
+
+def authenticate_key(
+    runtime: Runtime, credentials: HTTPAuthorizationCredentials | None, *scopes: Scope
+) -> ApiKey:
+    """``require``'s check from a synchronous dependency (it may query the database)."""
+    token = _bearer_token(credentials)
+    key = runtime.verified_keys.get(token) or _look_up(runtime, token)
+    return _admit(key, scopes)
+
+
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("an API key is needed: send 'Authorization: Bearer <key>'")
+    return credentials.credentials
+
+
+def _look_up(runtime: Runtime, token: str) -> ApiKey:
+    """The key ``token`` is, from the database (remembered in ``runtime.verified_keys``)."""
+    started = time.monotonic()
+    with runtime.uow() as uow:
+        key = uow.api_keys.authenticate(token)
+        if key is not None:
+            uow.commit()
+    if key is None:
+        raise Unauthorized("invalid, expired or revoked API key")
+    runtime.verified_keys.put(token, key, started)
+    return key
+
+
+def _admit(key: ApiKey, scopes: tuple[Scope, ...]) -> ApiKey:
+    audit.identify(f"key:{key.prefix}")
+    if not grants(key.scopes, *scopes):
+        needed = " or ".join(s.value for s in scopes)
+        raise Forbidden(f"this API key lacks the '{needed}' scope")
+    return key
 
 
 async def multipart_only(request: Request) -> None:
@@ -109,7 +141,6 @@ def require_key_or_session(scope: Scope, permission: Permission) -> Callable[...
     """A dependency admitting an API key with ``scope``, or a dashboard session whose
     role grants ``permission`` (for GET routes the browser calls, such as the SSE stream;
     routes that change state through a session must also check its CSRF token)."""
-    check_key = require(scope)
 
     def check(
         request: Request,
@@ -117,7 +148,7 @@ def require_key_or_session(scope: Scope, permission: Permission) -> Callable[...
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is not None:
-            return Principal(api_key=check_key(runtime, credentials))
+            return Principal(api_key=authenticate_key(runtime, credentials, scope))
         user = sessions.resolve(runtime, session_token(request))
         if user is None:
             raise Unauthorized(

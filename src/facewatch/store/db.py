@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,11 @@ class Database:
     def safe_url(self) -> str:
         """The URL with any password masked, for logs and messages."""
         return self.url.render_as_string(hide_password=True)
+
+    def listen(self, identifier: str, listener: Callable[..., None]) -> None:
+        """Register a session event (``after_flush``, ``after_commit``...) for the sessions
+        of this database only."""
+        event.listen(self._sessions, identifier, listener)
 
     def new_session(self) -> Session:
         """A new Session; the caller closes it (prefer ``session()`` or ``UnitOfWork``)."""

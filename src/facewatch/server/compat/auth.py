@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from facewatch.server.deps import RuntimeDep, require
+from facewatch.server.deps import RuntimeDep, authenticate_key
 from facewatch.server.security import Scope
 from facewatch.store.models import ApiKey
 
@@ -23,12 +23,11 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 def compat_access(*scopes: Scope) -> Callable[..., ApiKey | None]:
     """A dependency admitting a key with any of ``scopes``, or no key if anonymous is on."""
-    check_key = require(*scopes)
 
     def check(runtime: RuntimeDep, credentials: Credentials) -> ApiKey | None:
         if credentials is None and runtime.settings.compat_allow_anonymous:
             return None
-        return check_key(runtime, credentials)
+        return authenticate_key(runtime, credentials, *scopes)
 
     return check
 

@@ -32,6 +32,7 @@ from facewatch.gallery.index import (
 from facewatch.gallery.matching import Thresholds, thresholds_from
 from facewatch.security.audit import Access
 from facewatch.server.events.bus import EventBus
+from facewatch.server.services.api_keys import KEYS_CHANNEL, VerifiedKeys
 from facewatch.server.services.sync import (
     GALLERY_CHANNEL,
     ChangeFeed,
@@ -44,6 +45,7 @@ from facewatch.store.audit_trail import install_audit_trail
 from facewatch.store.blobs import BlobStore, create_blob_store
 from facewatch.store.db import Database, open_database
 from facewatch.store.encryption import ProtectedBlobStore, attach_keyring, keyring_from_settings
+from facewatch.store.repositories.api_keys import watch_key_changes
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
@@ -94,6 +96,13 @@ class Runtime:
     access_log: AccessLogWriter | None = None
     """Writes the audit entries of sensitive reads in batches (server/services/audit.py)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    verified_keys: VerifiedKeys = field(init=False)
+    """API keys verified a moment ago (services/api_keys.py)."""
+
+    def __post_init__(self) -> None:
+        self.verified_keys = VerifiedKeys(self.settings.api_key_cache_seconds)
+        watch_key_changes(self.db, self._keys_changed)
+        self.changes.subscribe(KEYS_CHANNEL, self._forget_keys)
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -117,6 +126,14 @@ class Runtime:
             if self._pool is None:
                 self._pool = AnalysisPool(self.settings)
         self._pool.warm_up()
+
+    def _keys_changed(self) -> None:
+        """A committed change made some key admit less: forget, and tell the replicas."""
+        self.verified_keys.clear()
+        self.changes.publish(KEYS_CHANNEL, self.changes.replica_id)
+
+    def _forget_keys(self, _payload: str) -> None:
+        self.verified_keys.clear()
 
     def close(self) -> None:
         if self.access_log is not None:

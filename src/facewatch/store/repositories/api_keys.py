@@ -7,16 +7,19 @@ import hashlib
 import hmac
 import secrets
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from facewatch.errors import Conflict, InvalidInput, NotFound
 from facewatch.store.models import ApiKey, utcnow
 from facewatch.store.repositories.common import check_text
+
+if TYPE_CHECKING:
+    from facewatch.store.db import Database
 
 KEY_MARKER = "fw"
 PREFIX_LENGTH = 8
@@ -26,6 +29,10 @@ _PREFIX_ALPHABET = string.ascii_letters + string.digits
 # Recording every use would make each authenticated request a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _CREATE_ATTEMPTS = 5
+_ADMITTING = ("prefix", "secret_hash", "scopes", "revoked_at", "expires_at")
+"""The columns that decide whether a key admits a request (``last_used_at`` does not)."""
+_KEYS_CHANGED = "facewatch.api_keys_changed"
+"""Session ``info`` flag: this transaction changed what some existing key admits."""
 
 
 class ParsedKey(NamedTuple):
@@ -199,3 +206,32 @@ def _check_scopes(scopes: Iterable[str]) -> builtins.list[str]:
     if not all(isinstance(scope, str) and scope.strip() for scope in unique):
         raise InvalidInput("every scope must be a non-empty string")
     return unique
+
+
+def watch_key_changes(db: Database, callback: Callable[[], None]) -> None:
+    """Call ``callback`` after every commit, through ``db``'s sessions, that revoked,
+    expired, re-scoped or deleted an API key (a new key, or a new ``last_used_at``, is no
+    reason to distrust keys verified before: see ``server/services/api_keys.py``)."""
+
+    def after_flush(session: Session, _context: Any) -> None:
+        deleted = any(isinstance(obj, ApiKey) for obj in session.deleted)
+        if deleted or any(_admits_differently(obj) for obj in session.dirty):
+            session.info[_KEYS_CHANGED] = True
+
+    def after_commit(session: Session) -> None:
+        if session.info.pop(_KEYS_CHANGED, False):
+            callback()
+
+    def after_rollback(session: Session) -> None:
+        session.info.pop(_KEYS_CHANGED, None)
+
+    db.listen("after_flush", after_flush)
+    db.listen("after_commit", after_commit)
+    db.listen("after_rollback", after_rollback)
+
+
+def _admits_differently(obj: object) -> bool:
+    if not isinstance(obj, ApiKey):
+        return False
+    attributes = inspect(obj).attrs
+    return any(attributes[name].history.has_changes() for name in _ADMITTING)
