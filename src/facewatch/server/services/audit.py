@@ -17,7 +17,6 @@ import logging
 import queue
 import re
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -233,11 +232,12 @@ class AccessRecorder:
 
     A recognition is a read of biometric data, so every one is recorded; written one
     transaction each they cost the server about a quarter of its CPU per recognition. Here a
-    request only queues its entry (the response has gone by then); the writer takes what
-    has queued for up to ``max_delay`` seconds and appends it in one transaction. Reading
-    or exporting the log (``list_entries``, ``export_entries``) flushes first, so the log
-    is never read without the reads already answered; ``close`` (at shutdown) writes what
-    is left. A crash loses at most the last ``max_delay`` seconds of read entries.
+    request only queues its entry (the response has gone by then); the writer wakes at the
+    first entry, waits ``max_delay`` seconds and appends what has queued by then in one
+    transaction (``max_batch`` entries at most). Reading or exporting the log
+    (``list_entries``, ``export_entries``) flushes first, so the log is never read without
+    the reads already answered; ``close`` (at shutdown) writes what is left. A crash loses
+    at most the last ``max_delay`` seconds of read entries.
     """
 
     def __init__(self, runtime: Runtime, *, max_delay: float = 0.25, max_batch: int = 500):
@@ -245,6 +245,7 @@ class AccessRecorder:
         self._max_delay = max_delay
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[audit.Access | _Flush | None] = queue.SimpleQueue()
+        self._urgent = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-access-log", daemon=True)
         self._thread.start()
         self._closed = False
@@ -262,6 +263,7 @@ class AccessRecorder:
             return
         marker = _Flush(threading.Event())
         self._queue.put(marker)
+        self._urgent.set()
         if not marker.done.wait(timeout):
             logger.warning("the audit log writer did not flush within %s s", timeout)
 
@@ -270,36 +272,42 @@ class AccessRecorder:
         if self._closed:
             return
         self._queue.put(None)
+        self._urgent.set()
         self._thread.join()
         self._closed = True
 
     def _run(self) -> None:
         stop = False
         while not stop:
+            first = self._queue.get()
+            if isinstance(first, audit.Access):
+                # Let the batch gather: the writer wakes once per max_delay, not once per
+                # request (each wake-up takes the GIL from the event loop). A flush or a
+                # close cuts the wait short.
+                self._urgent.wait(self._max_delay)
+            self._urgent.clear()
             batch: list[audit.Access] = []
             markers: list[_Flush] = []
-            first = self._queue.get()
-            deadline = time.monotonic() + self._max_delay
-            item: audit.Access | _Flush | None = first
-            while True:
+            for item in (first, *self._drain()):
                 if item is None:
                     stop = True
                 elif isinstance(item, _Flush):
                     markers.append(item)
                 else:
                     batch.append(item)
-                if stop or markers or len(batch) >= self._max_batch:
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    item = self._queue.get(timeout=remaining)
-                except queue.Empty:
-                    break
-            _write_accesses(self._runtime, batch)
+            for start in range(0, len(batch), self._max_batch):
+                _write_accesses(self._runtime, batch[start : start + self._max_batch])
             for marker in markers:
                 marker.done.set()
+
+    def _drain(self) -> list[audit.Access | _Flush | None]:
+        """Whatever is queued now."""
+        items: list[audit.Access | _Flush | None] = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return items
 
 
 # --- settings --------------------------------------------------------------------------
