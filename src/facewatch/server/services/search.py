@@ -208,13 +208,9 @@ def _add_lookalikes(
             )
     cache = centroid_cache(runtime)
     cache.refresh(uow, runtime.model_id)
-    ids, centroids = cache.snapshot()
-    if not ids:
-        return
-    distances = pairwise_distances(probe, centroids)[0]
-    for unknown_id, distance in zip(ids, distances.tolist(), strict=True):
+    for unknown_id, distance in cache.within(probe, limit):
         key = ("unknown", unknown_id)
-        if distance <= limit and key not in identities:
+        if key not in identities:
             identities[key] = _unseen("unknown", distance, None, None, unknown_id)
 
 

@@ -39,15 +39,25 @@ logger = logging.getLogger(__name__)
 _CLOCK_SLACK = timedelta(seconds=5)
 """Re-read identities changed this long before the newest change seen (replicas' clocks)."""
 _FULL_RELOAD_SECONDS = 300.0
+_FIRST_CAPACITY = 256
+"""Rows of the centroid matrix when its first identity arrives (it doubles when full)."""
 
 
 class CentroidCache:
-    """The centroids of the active (unnamed) identities of one model, kept in memory."""
+    """The centroids of the active (unnamed) identities of one model, kept in memory.
+
+    The centroids are rows of one matrix, changed in place: a face joining an identity
+    rewrites its row, a new identity appends one (the matrix doubles when full), a named
+    or deleted one is replaced by the last row. So a stranger's face costs one row, not a
+    copy of every centroid; ``nearest`` and ``within`` search the matrix under the lock.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._model: str | None = None
-        self._centroids: dict[str, Embedding] = {}
+        self._ids: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._matrix: FloatMatrix = np.zeros((0, 0), np.float32)
         self._versions: dict[str, datetime] = {}
         """The ``updated_at`` of each identity as last read from the database."""
         self._watermark: datetime | None = None
@@ -59,62 +69,113 @@ class CentroidCache:
         with self._lock:
             full = model != self._model or time.monotonic() - self._loaded_at > _FULL_RELOAD_SECONDS
             if full:
-                self._model, self._centroids, self._watermark = model, {}, None
-                self._versions = {}
+                self._model, self._watermark = model, None
+                self._empty()
                 self._loaded_at = time.monotonic()
             since = None if self._watermark is None else self._watermark - _CLOCK_SLACK
         rows = uow.unknowns.centroids(model, changed_since=since)
         with self._lock:
-            changed = False
             for row in rows:
                 if self._watermark is None or row.updated_at > self._watermark:
                     self._watermark = row.updated_at
                 if self._versions.get(row.unknown_id) == row.updated_at:
                     continue  # read before, unchanged since (every change moves updated_at)
                 self._versions[row.unknown_id] = row.updated_at
-                changed = True
                 if row.active:
-                    self._centroids[row.unknown_id] = row.centroid
+                    self._set(row.unknown_id, row.centroid)
                 else:
-                    self._centroids.pop(row.unknown_id, None)
-            if changed or full:
-                self._snapshot = None
+                    self._remove(row.unknown_id)
+
+    def nearest(
+        self, faces: FloatMatrix, threshold: float, forbidden: Sequence[Iterable[str]]
+    ) -> list[str | None]:
+        """``assign_frame`` over the cached identities: the one each face joins, or None."""
+        with self._lock:
+            if not self._ids:
+                return [None] * len(faces)
+            blocked = [[self._rows[u] for u in ids if u in self._rows] for ids in forbidden]
+            picks = assign_frame(faces, self._matrix[: len(self._ids)], threshold, blocked)
+            return [None if pick is None else self._ids[pick] for pick in picks]
+
+    def within(self, probe: FloatMatrix, limit: float) -> list[tuple[str, float]]:
+        """The identities whose centroid lies within ``limit`` of ``probe`` (one row)."""
+        with self._lock:
+            if not self._ids:
+                return []
+            distances = pairwise_distances(probe, self._matrix[: len(self._ids)])[0]
+            near = np.flatnonzero(distances <= limit)
+            return [(self._ids[i], float(distances[i])) for i in near.tolist()]
 
     def snapshot(self) -> tuple[list[str], FloatMatrix]:
-        """The identity ids and their centroids as one matrix (row ``i`` is ``ids[i]``)."""
+        """A copy of the identity ids and their centroids (row ``i`` is ``ids[i]``)."""
         with self._lock:
             if self._snapshot is None:
-                ids = list(self._centroids)
-                matrix = (
-                    np.stack([self._centroids[i] for i in ids]).astype(np.float32)
-                    if ids
-                    else np.zeros((0, 0), np.float32)
-                )
-                self._snapshot = (ids, matrix)
+                size = len(self._ids)
+                matrix = self._matrix[:size].copy() if size else np.zeros((0, 0), np.float32)
+                self._snapshot = (list(self._ids), matrix)
             return self._snapshot
 
     # A centroid changed here is not (or not yet) the version read last: the next read of
     # that identity is taken whatever its version, as if it had changed.
     def put(self, unknown_id: str, centroid: Embedding) -> None:
         with self._lock:
-            self._centroids[unknown_id] = centroid
+            self._set(unknown_id, centroid)
             self._versions.pop(unknown_id, None)
-            self._snapshot = None
 
     def drop(self, unknown_ids: Iterable[str]) -> None:
         with self._lock:
             for unknown_id in unknown_ids:
-                self._centroids.pop(unknown_id, None)
+                self._remove(unknown_id)
                 self._versions.pop(unknown_id, None)
-            self._snapshot = None
 
     def clear(self) -> None:
         """Forget everything: the next call reloads (after a re-clustering)."""
         with self._lock:
             self._model = None
-            self._centroids = {}
-            self._versions = {}
-            self._snapshot = None
+            self._empty()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ids)
+
+    # --- the matrix (called with the lock held) ---------------------------------------
+    def _empty(self) -> None:
+        self._ids, self._rows, self._versions = [], {}, {}
+        self._matrix = np.zeros((0, 0), np.float32)
+        self._snapshot = None
+
+    def _set(self, unknown_id: str, centroid: Embedding) -> None:
+        self._snapshot = None
+        row = self._rows.get(unknown_id)
+        if row is None:
+            row = len(self._ids)
+            if row == len(self._matrix) or self._matrix.shape[1] != len(centroid):
+                self._grow(len(centroid))
+            self._ids.append(unknown_id)
+            self._rows[unknown_id] = row
+        self._matrix[row] = centroid
+
+    def _remove(self, unknown_id: str) -> None:
+        row = self._rows.pop(unknown_id, None)
+        if row is None:
+            return
+        self._snapshot = None
+        last = len(self._ids) - 1
+        if row != last:  # the last row takes the freed place
+            moved = self._ids[last]
+            self._matrix[row] = self._matrix[last]
+            self._ids[row] = moved
+            self._rows[moved] = row
+        self._ids.pop()
+
+    def _grow(self, dim: int) -> None:
+        size = len(self._ids)
+        if self._matrix.shape[1] != dim and size:
+            raise ValueError(f"a {dim}-d centroid among {self._matrix.shape[1]}-d ones")
+        grown = np.zeros((max(2 * len(self._matrix), _FIRST_CAPACITY), dim), np.float32)
+        if size:
+            grown[:size] = self._matrix[:size]
+        self._matrix = grown
 
 
 _caches: weakref.WeakKeyDictionary[Database, CentroidCache] = weakref.WeakKeyDictionary()
@@ -198,18 +259,15 @@ def _by_distance(
     blocked: list[set[str]],
 ) -> list[str | None]:
     """The nearest identity within the threshold for each face without one yet."""
-    ids, matrix = cache.snapshot()
     rest = [i for i, unknown_id in enumerate(chosen) if unknown_id is None]
-    if not rest or not ids:
+    if not rest:
         return chosen
-    row_of = {unknown_id: n for n, unknown_id in enumerate(ids)}
     taken = {unknown_id for unknown_id in chosen if unknown_id is not None}
-    forbidden = [[row_of[u] for u in taken | blocked[i] if u in row_of] for i in rest]
     threshold = runtime.settings.unknown_cluster_threshold
-    picks = assign_frame(vectors[rest], matrix, threshold, forbidden)
+    picks = cache.nearest(vectors[rest], threshold, [taken | blocked[i] for i in rest])
     result = list(chosen)
     for i, pick in zip(rest, picks, strict=True):
-        result[i] = None if pick is None else ids[pick]
+        result[i] = pick
     return result
 
 
