@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import event
 
 from facewatch.config import Settings
+from facewatch.server.schemas import IngestOut
+from facewatch.server.services.detections import IngestRequest, ingest_many
+from facewatch.server.services.runtime import Runtime
 from support import assert_error, blob_files, upload
 
 DETECTIONS = "/api/v1/detections"
@@ -198,3 +204,71 @@ def test_an_ingest_key_cannot_read_detections(
 def test_a_reversed_time_range_is_400(client: TestClient, admin: dict[str, str]) -> None:
     params = {"since": "2026-01-02T00:00Z", "until": "2026-01-01T00:00Z"}
     assert_error(client.get(DETECTIONS, params=params, headers=admin), 400)
+
+
+def _batch(knn: Path, keys: list[str]) -> list[IngestRequest]:
+    images = [
+        crop_of(knn / "test" / "obama1.jpg", (400, 100, 1100, 800)),
+        (knn / "test" / "alex_lacamoire1.jpg").read_bytes(),
+    ]
+    return [
+        IngestRequest(
+            image=images[n % len(images)],
+            camera_id="batch-cam",
+            captured_at=None,
+            idempotency_key=key,
+        )
+        for n, key in enumerate(keys)
+    ]
+
+
+def _commits_of_this_thread(runtime: Runtime, action: Callable[[], object]) -> int:
+    """DBAPI commits made by the calling thread while ``action`` runs (the app's own
+    threads, such as the audit writer, commit on their own)."""
+    me, commits = threading.get_ident(), []
+
+    def note(_connection: object) -> None:
+        if threading.get_ident() == me:
+            commits.append(1)
+
+    event.listen(runtime.db.engine, "commit", note)
+    try:
+        action()
+    finally:
+        event.remove(runtime.db.engine, "commit", note)
+    return len(commits)
+
+
+def test_an_edge_batch_is_stored_in_one_transaction(
+    runtime: Runtime, admin: dict[str, str], enrolled: dict[str, int], knn: Path
+) -> None:
+    requests = _batch(knn, [f"one-tx-{n}" for n in range(3)])
+    outcomes: list[object] = []
+
+    commits = _commits_of_this_thread(
+        runtime, lambda: outcomes.extend(ingest_many(runtime, requests))
+    )
+
+    assert commits == 1
+    assert all(isinstance(o, IngestOut) and not o.replayed for o in outcomes)
+    names = [[d.name for d in o.detections] for o in outcomes if isinstance(o, IngestOut)]
+    assert names == [["obama"], ["alex_lacamoire"], ["obama"]]
+
+
+def test_a_batch_whose_transaction_fails_is_stored_image_by_image(
+    client: TestClient, runtime: Runtime, admin: dict[str, str], enrolled: dict[str, int], knn: Path
+) -> None:
+    # The second and third items share a key: the transaction of the whole batch fails on
+    # it, and each image is then stored alone; the third is answered as the second was.
+    requests = _batch(knn, ["fail-tx-1", "fail-tx-2", "fail-tx-2"])
+    before = client.get(DETECTIONS, params={"camera_id": "batch-cam"}, headers=admin).json()
+
+    first, second, third = ingest_many(runtime, requests)
+
+    assert isinstance(first, IngestOut)
+    assert isinstance(second, IngestOut)
+    assert isinstance(third, IngestOut)
+    assert (first.replayed, second.replayed, third.replayed) == (False, False, True)
+    assert third.detections == second.detections
+    after = client.get(DETECTIONS, params={"camera_id": "batch-cam"}, headers=admin).json()
+    assert after["total"] == before["total"] + 2

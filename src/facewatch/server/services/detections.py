@@ -59,8 +59,10 @@ def ingest_many(
     """``ingest`` for many images at once (an edge batch), each answered on its own.
 
     The images are analysed side by side (with analysis workers, every worker takes a share
-    and their faces are embedded in shared batches), then each is stored in its own
-    transaction: one bad image fails alone.
+    and their faces are embedded in shared batches), then stored together in one
+    transaction. If that transaction fails (a key another request stored meanwhile, a
+    database error), each image is stored again in a transaction of its own: one bad image
+    fails alone.
     """
     results: list[IngestOut | FacewatchError | None] = [None] * len(requests)
     pending: list[tuple[int, IngestRequest, RGBImage]] = []
@@ -81,34 +83,79 @@ def ingest_many(
         [image for _, _, image in pending],
         [request.face_box for _, request, _ in pending],
     )
+    ready: list[tuple[int, _Ready]] = []
     for (number, request, image), faces in zip(pending, found, strict=True):
         try:
             if isinstance(faces, FacewatchError):
                 raise faces
             settings, gallery = runtime.settings, runtime.gallery
             matched = match_faces(faces, gallery, runtime.thresholds, settings.top_k)
-            results[number] = _finish(runtime, request, image, matched)
+            ready.append((number, _prepare(runtime, request, image, matched)))
+        except FacewatchError as exc:
+            results[number] = exc
+    together = _store_together(runtime, [item for _, item in ready])
+    for position, (number, item) in enumerate(ready):
+        try:
+            results[number] = together[position] if together else _store_alone(runtime, item)
         except FacewatchError as exc:
             results[number] = exc
     return [result for result in results if result is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """One image recognised and about to be stored."""
+
+    request: IngestRequest
+    """With its capture time settled."""
+    image: RGBImage
+    faces: list[RecognizedFace]
+    metadata: PhotoMetadata
+
+
+def _prepare(
+    runtime: Runtime, request: IngestRequest, image: RGBImage, faces: list[RecognizedFace]
+) -> _Ready:
+    metadata = read_metadata(request.image, time_zone(runtime.settings.exif_timezone))
+    # One time for every face of the frame: faces sharing it were seen together.
+    captured_at = request.captured_at or metadata.taken_at or datetime.now(UTC)
+    return _Ready(replace(request, captured_at=captured_at), image, faces, metadata)
+
+
+def _store_together(runtime: Runtime, items: list[_Ready]) -> list[IngestOut] | None:
+    """Store every image in one transaction; None if it failed (nothing is then stored)."""
+    if len(items) < 2:
+        return None
+    try:
+        with runtime.uow() as uow:
+            stored = [_store_rows(runtime, uow, item) for item in items]
+            uow.commit()
+            outs = [_stored_out(rows) for rows in stored]
+    except Exception as exc:  # each is stored again alone, and fails alone if it must
+        logger.info("edge batch of %s images stored one by one: %s", len(items), exc)
+        return None
+    for rows in stored:
+        runtime.events.publish([DetectionFacts.of(row) for row in rows])
+    return outs
+
+
+def _store_alone(runtime: Runtime, item: _Ready) -> IngestOut:
+    """Store one image (or answer as a same-key winner did)."""
+    try:
+        return _store(runtime, item)
+    except Conflict:
+        # Another request with the same key won the race: answer as it did.
+        replay = _replay(runtime, item.request.idempotency_key or "")
+        if replay is None:
+            raise
+        return replay
 
 
 def _finish(
     runtime: Runtime, request: IngestRequest, image: RGBImage, faces: list[RecognizedFace]
 ) -> IngestOut:
     """Store the recognised faces of one image (or answer as a same-key winner did)."""
-    metadata = read_metadata(request.image, time_zone(runtime.settings.exif_timezone))
-    # One time for every face of the frame: faces sharing it were seen together.
-    captured_at = request.captured_at or metadata.taken_at or datetime.now(UTC)
-    request = replace(request, captured_at=captured_at)
-    try:
-        return _store(runtime, request, image, faces, metadata)
-    except Conflict:
-        # Another request with the same key won the race: answer as it did.
-        replay = _replay(runtime, request.idempotency_key or "")
-        if replay is None:
-            raise
-        return replay
+    return _store_alone(runtime, _prepare(runtime, request, image, faces))
 
 
 def _replays(runtime: Runtime, keys: list[str]) -> dict[str, IngestOut]:
@@ -131,35 +178,40 @@ def _replay(runtime: Runtime, key: str) -> IngestOut | None:
         return IngestOut(detections=[detection_out(row) for row in rows], replayed=True)
 
 
-def _store(
-    runtime: Runtime,
-    request: IngestRequest,
-    image: RGBImage,
-    faces: list[RecognizedFace],
-    metadata: PhotoMetadata,
-) -> IngestOut:
+def _store(runtime: Runtime, item: _Ready) -> IngestOut:
     with runtime.uow() as uow:
-        # Held for the whole unit (the session keeps only rows something refers to): each
-        # detection then finds its camera in the session, with no query.
-        camera = _ensure_camera(uow, request.camera_id)
-        faces = respect_exclusions(runtime, uow, faces)
-        rows = [
-            _store_face(uow, runtime.model_id, request, camera, image, index, face, metadata)
-            for index, face in enumerate(faces)
-        ]
-        assign_unknowns(runtime, uow, rows)
+        rows = _store_rows(runtime, uow, item)
         uow.commit()
         # Only now are the rows real; publishing only queues, so it never slows ingest.
         runtime.events.publish([DetectionFacts.of(row) for row in rows])
-        # DEBUG: at INFO this line alone took 4% of the server's CPU under a stream of crops
-        # (the access log and the edge batch summary already say what arrived).
-        logger.debug(
-            "camera %s: %s faces stored (%s known)",
-            request.camera_id,
-            len(rows),
-            sum(r.status == MatchStatus.KNOWN for r in rows),
-        )
-        return IngestOut(detections=[detection_out(row) for row in rows], replayed=False)
+        return _stored_out(rows)
+
+
+def _store_rows(runtime: Runtime, uow: UnitOfWork, item: _Ready) -> list[Detection]:
+    """Add one image's detections (its crops, its strangers' identities) to ``uow``."""
+    request = item.request
+    # Held for the whole unit (the session keeps only rows something refers to): each
+    # detection then finds its camera in the session, with no query.
+    camera = _ensure_camera(uow, request.camera_id)
+    faces = respect_exclusions(runtime, uow, item.faces)
+    rows = [
+        _store_face(uow, runtime.model_id, request, camera, item.image, index, face, item.metadata)
+        for index, face in enumerate(faces)
+    ]
+    assign_unknowns(runtime, uow, rows)
+    # DEBUG: at INFO this line alone took 4% of the server's CPU under a stream of crops
+    # (the access log and the edge batch summary already say what arrived).
+    logger.debug(
+        "camera %s: %s faces stored (%s known)",
+        request.camera_id,
+        len(rows),
+        sum(r.status == MatchStatus.KNOWN for r in rows),
+    )
+    return rows
+
+
+def _stored_out(rows: list[Detection]) -> IngestOut:
+    return IngestOut(detections=[detection_out(row) for row in rows], replayed=False)
 
 
 def _ensure_camera(uow: UnitOfWork, camera_id: str) -> Camera:
