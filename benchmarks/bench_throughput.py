@@ -38,7 +38,12 @@ phase. The older system managed 7.6 requests per second per 2 vCPUs.
 
 A runtime named ``onnx:lookup`` (or ``dlib:lookup``) is that runtime's server with
 ``FACEWATCH_API_KEY_CACHE_SECONDS=0``: every request looks its API key up in the database,
-as every request did before the verified-key cache.
+as every request did before the verified-key cache. ``--baseline DIR`` adds, for each
+runtime, a server run from another checkout's ``DIR/src`` (say, a clone at an earlier
+commit), named ``<runtime>@baseline``, to compare a change side by side in one run:
+
+    git clone -q . /tmp/base && git -C /tmp/base checkout -q <commit>
+    python benchmarks/bench_throughput.py --runtimes onnx --baseline /tmp/base
 
 Test data comes from FACEWATCH_TESTDATA (default ../shared/testdata).
 """
@@ -84,6 +89,7 @@ ROUTES = ("recognize", "detections", "batch")
 BATCH_ROUTE = "/api/v1/edge/batch"
 RUNTIMES = ("onnx", "dlib")
 VARIANTS = {"lookup": {"FACEWATCH_API_KEY_CACHE_SECONDS": "0"}}
+BASELINE = "@baseline"
 """Server settings a runtime name may add after a colon (``onnx:lookup``)."""
 
 
@@ -159,12 +165,14 @@ def crop_sizes(crops: Sequence[Crop]) -> str:
 
 
 @contextmanager
-def server(runtime: str, data_dir: Path) -> Iterator[Server]:
+def server(runtime: str, data_dir: Path, baseline: Path | None = None) -> Iterator[Server]:
     """A `facewatch serve` subprocess with ``FACEWATCH_EMBEDDER=runtime`` (and the settings of
-    a ``:variant``); stopped after."""
-    embedder, _, variant = runtime.partition(":")
+    a ``:variant``), from ``baseline/src`` if given; stopped after."""
+    embedder, _, variant = runtime.removesuffix(BASELINE).partition(":")
+    source = {"PYTHONPATH": str(baseline / "src")} if baseline is not None else {}
     env = {
         **os.environ,
+        **source,
         **VARIANTS.get(variant, {}),
         "FACEWATCH_DATA_DIR": str(data_dir),
         "FACEWATCH_EMBEDDER": embedder,
@@ -368,7 +376,7 @@ def markdown(phases: Sequence[Phase], args: argparse.Namespace, sizes: str) -> s
         "| server CPU ms/crop: main + workers | client CPU ms/crop | load (1 min) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for runtime in args.runtimes:
+    for runtime in dict.fromkeys(p.runtime for p in phases):
         for route in args.routes:
             mine = [p for p in phases if p.runtime == runtime and p.route == route]
             done = sum(p.done for p in mine)
@@ -414,6 +422,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="recognize,detections,batch, each also with +box (the crop's face box sent)",
     )
     parser.add_argument("--batch", type=int, default=16, help="crops per batch request")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout: each runtime also runs from DIR/src, named <runtime>@baseline",
+    )
     args = parser.parse_args(argv)
     args.runtimes = [r for r in args.runtimes.split(",") if r]
     args.routes = [r for r in args.routes.split(",") if r]
@@ -421,6 +435,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         embedder, _, variant = runtime.partition(":")
         if embedder not in RUNTIMES or (variant and variant not in VARIANTS):
             parser.error(f"unknown runtime {runtime!r}: {', '.join(RUNTIMES)}, each also :lookup")
+    if args.baseline is not None and not (args.baseline / "src" / "facewatch").is_dir():
+        parser.error(f"--baseline {args.baseline}: no src/facewatch there")
     for route in args.routes:
         if route.removesuffix("+box") not in ROUTES:
             parser.error(f"unknown route {route!r}: {', '.join(ROUTES)}, each also with +box")
@@ -440,6 +456,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             started = stack.enter_context(server(runtime, data_dir))
             enrol(started, testdata / TRAIN_DIR)
             servers.append(started)
+            if args.baseline is not None:
+                data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                old = stack.enter_context(server(runtime + BASELINE, data_dir, args.baseline))
+                enrol(old, testdata / TRAIN_DIR)
+                servers.append(old)
         phases = run(args, crops, servers)
     print(markdown(phases, args, sizes))
 
