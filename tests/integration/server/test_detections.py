@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -11,11 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 
 from facewatch.config import Settings
 from facewatch.server.schemas import IngestOut
+from facewatch.server.services import detections as detections_service
 from facewatch.server.services.detections import IngestRequest, ingest_many
 from facewatch.server.services.runtime import Runtime
+from facewatch.server.services.unknown_ingest import assign_unknowns
 from support import assert_error, blob_files, upload
 
 DETECTIONS = "/api/v1/detections"
@@ -272,3 +276,30 @@ def test_a_batch_whose_transaction_fails_is_stored_image_by_image(
     assert third.detections == second.detections
     after = client.get(DETECTIONS, params={"camera_id": "batch-cam"}, headers=admin).json()
     assert after["total"] == before["total"] + 2
+
+
+def test_a_failed_batch_transaction_is_logged_without_its_statement(
+    runtime: Runtime,
+    enrolled: dict[str, int],
+    knn: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A database error's text carries its statement's parameters, embeddings among them.
+    calls: list[int] = []
+
+    def fail_once(*args: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("INSERT INTO detections VALUES (?)", (b"embedding",), None)
+        assign_unknowns(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(detections_service, "assign_unknowns", fail_once)
+    requests = _batch(knn, ["log-tx-1", "log-tx-2"])
+    with caplog.at_level(logging.INFO, logger=detections_service.__name__):
+        outcomes = ingest_many(runtime, requests)
+
+    assert all(isinstance(o, IngestOut) and not o.replayed for o in outcomes)
+    (line,) = [r.getMessage() for r in caplog.records if "one by one" in r.getMessage()]
+    assert line.endswith("(IntegrityError)")
+    assert "embedding" not in line

@@ -132,7 +132,9 @@ def _store_together(runtime: Runtime, items: list[_Ready]) -> list[IngestOut] | 
             uow.commit()
             outs = [_stored_out(rows) for rows in stored]
     except Exception as exc:  # each is stored again alone, and fails alone if it must
-        logger.info("edge batch of %s images stored one by one: %s", len(items), exc)
+        # Not the exception's text: a database error's carries its parameters (embeddings).
+        reason = exc.message if isinstance(exc, FacewatchError) else type(exc).__name__
+        logger.info("edge batch of %s images stored one by one (%s)", len(items), reason)
         return None
     for rows in stored:
         runtime.events.publish([DetectionFacts.of(row) for row in rows])
