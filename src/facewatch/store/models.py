@@ -445,3 +445,28 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="ok")
     """``ok``, ``denied`` (refused by a check) or ``failed``."""
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class ModelState(Base):
+    """One fact about the embedding models of this install (``serving_model``, a re-embed's
+    progress), shared by every replica through the database."""
+
+    __tablename__ = "model_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, object]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PendingEmbedding(Base):
+    """A detection's face embedded by a model that does not serve yet (a re-embed under way);
+    moved into ``detections`` when that model starts serving."""
+
+    __tablename__ = "pending_embeddings"
+
+    detection_id: Mapped[int] = mapped_column(
+        ForeignKey("detections.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(80), primary_key=True)
+    embedding: Mapped[bytes] = mapped_column(EncryptedBytes("detections.embedding"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
