@@ -33,7 +33,8 @@ class DetectorConfig(_Strict):
     """The fast candidate detector of one camera."""
 
     kind: DetectorKind = Field(
-        default="hog", description="hog (dlib), haar (OpenCV) or onnx (an Ultra-Light file)."
+        default="hog",
+        description="hog (dlib), haar (OpenCV) or onnx (the Ultra-Light detector).",
     )
     width: int = Field(
         default=960,
@@ -64,17 +65,12 @@ class DetectorConfig(_Strict):
         default=20, ge=8, le=400, description="Haar only: smallest face in downscaled pixels."
     )
     onnx_path: Path | None = Field(
-        default=None, description="ONNX only: the Ultra-Light detector file."
+        default=None,
+        description="ONNX only: an Ultra-Light detector file (default: the packaged RFB-640).",
     )
     onnx_score: float = Field(
         default=0.5, gt=0, lt=1, description="ONNX only: lowest face score kept."
     )
-
-    @model_validator(mode="after")
-    def _onnx_needs_a_file(self) -> DetectorConfig:
-        if self.kind == "onnx" and self.onnx_path is None:
-            raise ValueError("detector kind 'onnx' needs onnx_path")
-        return self
 
 
 class MotionConfig(_Strict):

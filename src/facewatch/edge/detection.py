@@ -62,9 +62,7 @@ def _face_detector(config: DetectorConfig) -> FaceDetector:
             return HogDetector(upsample=config.upsample, adjust_threshold=config.threshold)
         case "haar":
             return HaarDetector(min_neighbors=config.min_neighbors, min_size=config.min_size)
-        case "onnx":
-            if config.onnx_path is None:
-                raise ConfigurationError("detector kind 'onnx' needs onnx_path")
+        case "onnx":  # no path: the packaged RFB-640
             return UltraLightOnnxDetector(config.onnx_path, score_threshold=config.onnx_score)
         case other:
             raise ConfigurationError(f"unknown detector kind {other!r}")

@@ -21,9 +21,7 @@ def create_detector(settings: Settings) -> FaceDetector:
             )
         case "haar":
             return HaarDetector()
-        case "onnx":
-            if settings.onnx_detector_path is None:
-                raise ConfigurationError("detector 'onnx' needs onnx_detector_path")
+        case "onnx":  # no path: the Ultra-Light file shipped in the package
             return UltraLightOnnxDetector(
                 settings.onnx_detector_path, score_threshold=settings.onnx_score_threshold
             )

@@ -1,12 +1,14 @@
-"""Adapter for a user-supplied Ultra-Light-Fast-Generic-Face-Detector ONNX file (RFB-320/640).
+"""The Ultra-Light-Fast-Generic-Face-Detector on onnxruntime (RFB-320/640 ONNX files).
 
 The model reads a fixed-size RGB image normalised to (x - 127) / 128 in CHW order and returns
 ``scores`` (1 x N x 2, column 1 is "face") and ``boxes`` (1 x N x 4, corners normalised to 0..1).
-No package ships these weights, so Facewatch never loads them unless a path is configured.
+Facewatch ships the RFB-640 file (MIT licence, vision/weights/ULTRA_LIGHT_NOTICE), checked
+against its sha256 when it loads; a user-supplied file of either size may be given instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,10 @@ _DLIB_CENTRE_SHIFT = 0.069
 _DLIB_SIDE_PER_HEIGHT = 0.80
 _DLIB_SIDE_PER_WIDTH = 1.10
 
+PACKAGED_MODEL = Path(__file__).resolve().parents[1] / "weights" / "ultra_light_640.onnx"
+"""The RFB-640 detector shipped inside the package (vision/weights/ULTRA_LIGHT_NOTICE)."""
+PACKAGED_SHA256 = "84483bcd328b3aa15b5c807cec9b825fa87f1864840dec067acc9588754d1712"
+
 
 @dataclass(frozen=True, slots=True)
 class _ModelIO:
@@ -60,12 +66,22 @@ class UltraLightOnnxDetector(FaceDetector):
     name = "onnx"
 
     def __init__(
-        self, model_path: Path, *, score_threshold: float = 0.7, nms_iou: float = 0.3
+        self,
+        model_path: Path | None = None,
+        *,
+        score_threshold: float = 0.7,
+        nms_iou: float = 0.3,
+        sha256: str | None = None,
     ) -> None:
+        """``model_path`` None: the packaged RFB-640 file, checked against its sha256.
+
+        ``sha256``: the checksum a user-supplied file must have (none: not checked).
+        """
         super().__init__()
         if not 0.0 < score_threshold < 1.0:
             raise ValueError(f"score_threshold must be in (0, 1), not {score_threshold}")
-        self.model_path = model_path
+        self.model_path = PACKAGED_MODEL if model_path is None else model_path
+        self.sha256 = PACKAGED_SHA256 if model_path is None else sha256
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self._session: ort.InferenceSession | None = None
@@ -80,6 +96,8 @@ class UltraLightOnnxDetector(FaceDetector):
 
     def _load(self) -> None:
         path = require_file(self.model_path, "ONNX face detector")
+        if self.sha256 is not None:
+            _check_sha256(path, self.sha256)
         options = ort.SessionOptions()
         options.log_severity_level = _ORT_WARNINGS_OFF
         try:
@@ -163,6 +181,16 @@ def _to_input(image: RGBImage, io: _ModelIO) -> npt.NDArray[np.float32]:
     resized = cv2.resize(image, (io.width, io.height), interpolation=cv2.INTER_LINEAR)
     normalised = (resized.astype(np.float32) - 127.0) / 128.0
     return np.ascontiguousarray(normalised.transpose(2, 0, 1)[np.newaxis])
+
+
+def _check_sha256(path: Path, expected: str) -> None:
+    """``ModelUnavailable`` unless the file's sha256 is ``expected`` (a damaged or swapped file)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != expected.lower():
+        raise ModelUnavailable(
+            f"{path} is not the expected Ultra-Light detector: sha256 {digest}, "
+            f"expected {expected}; reinstall facewatch"
+        )
 
 
 def _inspect(session: ort.InferenceSession, path: Path) -> _ModelIO:
