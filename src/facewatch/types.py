@@ -136,7 +136,7 @@ class Face:
     detector_score: float
     landmarks: Landmarks
     chip: RGBImage
-    """The aligned 150 x 150 RGB chip the embedder reads."""
+    """The aligned RGB chip the embedder reads (its ``align``; side: its ``chip_size``)."""
     quality: Quality
     embedding: Embedding | None = None
 

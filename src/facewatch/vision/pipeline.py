@@ -9,7 +9,6 @@ import numpy as np
 
 from facewatch.config import Settings
 from facewatch.types import Box, DetectedFace, Face, RGBImage
-from facewatch.vision.align import align_face
 from facewatch.vision.detectors import FaceDetector, create_detector
 from facewatch.vision.embedders import Embedder, create_embedder
 from facewatch.vision.image import ensure_rgb
@@ -194,7 +193,7 @@ class FaceAnalyzer:
 
     def _describe(self, image: RGBImage, detection: DetectedFace) -> Face:
         landmarks = self._landmarker.locate(image, detection.box)
-        chip = align_face(image, detection.box, landmarks)
+        chip = self._embedder.align(image, detection.box, landmarks)
         return Face(
             box=detection.box,
             detector_score=detection.score,

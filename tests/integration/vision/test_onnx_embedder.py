@@ -26,15 +26,17 @@ def chips(testdata: Path) -> list[RGBImage]:
     return [load_image(p, max_pixels=10**6) for p in sorted(folder.glob("*/*.jpg"))[:7]]
 
 
-def test_onnx_is_the_default_runtime_with_dlibs_model_id(cache: Path) -> None:
-    embedder = create_embedder(Settings(model_cache_dir=cache, embedder_threads=2))
+def test_embedder_dlib_runs_dlibs_model_on_onnxruntime(cache: Path) -> None:
+    settings = Settings(embedder="dlib", model_cache_dir=cache, embedder_threads=2)
+
+    embedder = create_embedder(settings)
 
     assert isinstance(embedder, OnnxResNetEmbedder)
     assert (embedder.model_id, embedder.dim, embedder.threads) == ("dlib_resnet_v1", 128, 2)
 
 
-def test_embedder_dlib_keeps_the_dlib_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FACEWATCH_EMBEDDER", "dlib")
+def test_embedder_dlib_native_keeps_the_dlib_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACEWATCH_EMBEDDER", "dlib_native")
 
     assert isinstance(create_embedder(Settings()), DlibResNetEmbedder)
 

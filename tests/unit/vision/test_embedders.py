@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facewatch.config import Settings
+from facewatch.config import EmbedderName, Settings
 from facewatch.errors import InvalidImage
 from facewatch.types import RGBImage
 from facewatch.vision.align import align_face
 from facewatch.vision.detectors import HogDetector
-from facewatch.vision.embedders import DlibResNetEmbedder, create_embedder
+from facewatch.vision.embedders import (
+    DlibResNetEmbedder,
+    EdgeFaceEmbedder,
+    Embedder,
+    OnnxResNetEmbedder,
+    create_embedder,
+)
 from facewatch.vision.landmarks import Landmarker
 
 from .conftest import EXAMPLES, JOHNS, ImageLoader
@@ -87,8 +93,19 @@ def test_a_chip_of_the_wrong_size_is_refused(embedder: DlibResNetEmbedder) -> No
         embedder.embed([np.zeros((112, 112, 3), dtype=np.uint8)])
 
 
-def test_create_embedder_gives_dlibs_resnet_with_its_model_id() -> None:
-    embedder = create_embedder(Settings(embedder="dlib"))
+@pytest.mark.parametrize(
+    ("name", "kind", "model_id"),
+    [
+        ("edgeface", EdgeFaceEmbedder, "edgeface_xs_int8"),
+        ("dlib", OnnxResNetEmbedder, "dlib_resnet_v1"),
+        ("onnx", OnnxResNetEmbedder, "dlib_resnet_v1"),
+        ("dlib_native", DlibResNetEmbedder, "dlib_resnet_v1"),
+    ],
+)
+def test_create_embedder_gives_the_named_embedder_with_its_model_id(
+    name: EmbedderName, kind: type[Embedder], model_id: str
+) -> None:
+    embedder = create_embedder(Settings(embedder=name))
 
-    assert isinstance(embedder, DlibResNetEmbedder)
-    assert (embedder.model_id, embedder.dim) == ("dlib_resnet_v1", 128)
+    assert type(embedder) is kind
+    assert embedder.model_id == model_id

@@ -176,7 +176,7 @@ def test_create_analyzer_wires_the_configured_detector_and_embedder() -> None:
     analyzer = create_analyzer(Settings(detector="haar"))
 
     assert analyzer.detector.name == "haar"
-    assert (analyzer.model_id, analyzer.embedding_dim) == ("dlib_resnet_v1", 128)
+    assert (analyzer.model_id, analyzer.embedding_dim) == ("edgeface_xs_int8", 512)
 
 
 # --- a face box given by the client (an edge agent knows where the face lies in its crop) ---

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from facewatch.errors import ModelUnavailable
 from facewatch.types import RGBImage
 from facewatch.vision.embedders.base import Embedder
+from facewatch.vision.embedders.specs import DLIB_RESNET_V1
 from facewatch.vision.models import face_recognition_model_path
 
 logger = logging.getLogger(__name__)
@@ -24,9 +25,7 @@ class DlibResNetEmbedder(Embedder):
     randomly jittered copies per chip (slower, slightly more stable, not deterministic).
     """
 
-    model_id = "dlib_resnet_v1"
-    dim = 128
-    chip_size = 150
+    spec = DLIB_RESNET_V1
 
     def __init__(
         self, model_path: Path | None = None, *, batch_size: int = 32, num_jitters: int = 0

@@ -21,6 +21,7 @@ from facewatch.types import RGBImage
 from facewatch.vision.convert import DLIB_RESNET, ensure_converted
 from facewatch.vision.convert.onnx_graph import INPUT_NAME, OUTPUT_NAME
 from facewatch.vision.embedders.base import Embedder
+from facewatch.vision.embedders.specs import DLIB_RESNET_V1
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,7 @@ class OnnxResNetEmbedder(Embedder):
     ``cache_dir`` where its conversion is kept (default: the user cache dir).
     """
 
-    model_id = "dlib_resnet_v1"
-    dim = 128
-    chip_size = 150
+    spec = DLIB_RESNET_V1
 
     def __init__(
         self,
