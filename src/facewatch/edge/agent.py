@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from facewatch.edge.alerts import LocalAlerts
-from facewatch.edge.bestshot import ShotMaker, create_policy
+from facewatch.edge.bestshot import ShotMaker, create_policy, shot_verdict
 from facewatch.edge.config import CameraConfig, EdgeConfig
 from facewatch.edge.detection import create_candidate_detector
 from facewatch.edge.encoder import CropEncoder, ShotEmbedder
@@ -29,7 +29,7 @@ from facewatch.edge.motion import MotionGate
 from facewatch.edge.observer import CameraObserver
 from facewatch.edge.outbox import Outbox, QueuedItem
 from facewatch.edge.overlay import Display, FrameRecorder, TrackResult, check_display
-from facewatch.edge.pipeline import CameraPipeline, Stages, is_first_shot
+from facewatch.edge.pipeline import CameraPipeline, Stages, is_first_shot, shot_sequence
 from facewatch.edge.recognition import LocalRecognizer
 from facewatch.edge.sampler import FrameSampler
 from facewatch.edge.sources import FrameSource, open_source
@@ -337,6 +337,10 @@ class EdgeAgent:
             track = self._own_track(item.track_id)
             if track is not None and self.config.mode != "local":  # local: its own verdicts
                 camera.observer.answered(track, delivery.results)
+                verdict = shot_verdict(result.status for result in delivery.results)
+                camera.pipeline.stages.policy.answered(
+                    track, shot_sequence(item.idempotency_key), verdict
+                )
             metrics.add(
                 sent=1,
                 replayed=int(delivery.replayed),

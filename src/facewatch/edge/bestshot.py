@@ -6,16 +6,21 @@ frontal pose: ``facewatch.vision.quality``). A ``ShotPolicy`` then decides what 
 * ``best`` (default): the first usable shot as soon as the track is confirmed (seen in
   ``confirm_frames`` frames: a live alert), then a new shot only when the quality improves
   markedly, and the best remaining shot when the track ends if it beats every shot sent,
-  never more than ``max_shots`` per track; a track never confirmed sends nothing;
+  never more than ``max_shots`` per track; a track never confirmed sends nothing; when the
+  answer to a track's latest shot is ``uncertain`` (named neither way), the track's next
+  usable shot goes out at once instead of waiting for a markedly better one, so a person
+  whose first shot fell between the thresholds is judged again a frame or two later;
 * ``every-frame``: every face of every processed frame (the older design, for benchmarks).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from facewatch.edge.config import BestShotConfig, Policy
 from facewatch.edge.types import Dispatch, Frame, Shot, ShotReason, TrackedFace
@@ -61,6 +66,28 @@ class ShotMaker:
         )
 
 
+class ShotVerdict(StrEnum):
+    """What the server (or the local gallery) made of a shot, as far as the policy cares."""
+
+    NAMED = "named"
+    """Known, or confidently nobody enrolled: no need for another look."""
+    UNCERTAIN = "uncertain"
+    """Between the thresholds: another shot may settle it."""
+    NO_FACE = "no_face"
+    """No face found in the shot (a false candidate, most likely)."""
+
+
+def shot_verdict(statuses: Iterable[str]) -> ShotVerdict:
+    """The verdict on a shot from the statuses of the faces found in it (``known``,
+    ``uncertain``, ``unknown``): uncertain only when no face of it was named."""
+    found = set(statuses)
+    if not found:
+        return ShotVerdict.NO_FACE
+    if "uncertain" in found and "known" not in found:
+        return ShotVerdict.UNCERTAIN
+    return ShotVerdict.NAMED
+
+
 class ShotPolicy(ABC):
     """Decides which shots go to the server."""
 
@@ -71,6 +98,10 @@ class ShotPolicy(ABC):
     @abstractmethod
     def end(self, track_ids: Iterable[int]) -> list[Dispatch]:
         """Tracks that ended; any last shots to send for them."""
+
+    def answered(self, track_id: int, sequence: int, verdict: ShotVerdict) -> None:
+        """The verdict on the shot ``sequence`` of a track (from any thread); ignored here."""
+        del track_id, sequence, verdict  # policies that act on answers override this
 
 
 class EveryFramePolicy(ShotPolicy):
@@ -102,6 +133,8 @@ class _TrackState:
     last_sent: float = 0.0
     pending: Shot | None = None
     """The best shot not sent yet that beats every shot sent (the first or final shot)."""
+    retry: bool = False
+    """The latest shot sent was answered uncertain: send the next usable one."""
 
 
 class BestShotPolicy(ShotPolicy):
@@ -110,8 +143,18 @@ class BestShotPolicy(ShotPolicy):
     def __init__(self, config: BestShotConfig) -> None:
         self.config = config
         self._tracks: dict[int, _TrackState] = {}
+        # Answers come from the uplink's thread; the frame loop takes them on its next frame.
+        self._answers: dict[int, int] = {}
+        self._answers_lock = threading.Lock()
+
+    def answered(self, track_id: int, sequence: int, verdict: ShotVerdict) -> None:
+        """An uncertain answer to a track's latest shot asks for its next usable shot."""
+        if verdict is ShotVerdict.UNCERTAIN:
+            with self._answers_lock:
+                self._answers[track_id] = max(sequence, self._answers.get(track_id, -1))
 
     def observe(self, shots: Sequence[Shot]) -> list[Dispatch]:
+        self._take_answers()
         sent: list[Dispatch] = []
         for shot in shots:
             if shot.quality.score < self.config.min_quality:
@@ -129,6 +172,15 @@ class BestShotPolicy(ShotPolicy):
                 sent.append(Dispatch(state.pending, ShotReason.FINAL, state.sent))
         return sent
 
+    def _take_answers(self) -> None:
+        """Mark the tracks whose latest shot sent was answered uncertain."""
+        with self._answers_lock:
+            answers, self._answers = self._answers, {}
+        for track_id, sequence in answers.items():
+            state = self._tracks.get(track_id)
+            if state is not None and sequence == state.sent - 1:  # not superseded since
+                state.retry = True
+
     def _consider(self, state: _TrackState, shot: Shot) -> Dispatch | None:
         score = shot.quality.score
         state.seen += 1
@@ -139,7 +191,10 @@ class BestShotPolicy(ShotPolicy):
                 return None
             return self._send(state, state.pending, ShotReason.FIRST)
         # One shot of the cap is kept for the end of the track.
-        if state.sent < self.config.max_shots - 1 and self._marked_gain(state.last_sent, score):
+        room = state.sent < self.config.max_shots - 1
+        if room and state.retry:
+            return self._send(state, shot, ShotReason.RETRY)
+        if room and self._marked_gain(state.last_sent, score):
             return self._send(state, shot, ShotReason.BETTER)
         if score > state.best_sent and (
             state.pending is None or score > state.pending.quality.score
@@ -163,7 +218,11 @@ class BestShotPolicy(ShotPolicy):
         state.sent += 1
         state.last_sent = shot.quality.score
         state.best_sent = max(state.best_sent, shot.quality.score)
-        state.pending = None
+        state.retry = False
+        if state.pending is not None and state.pending.quality.score <= state.best_sent:
+            state.pending = None  # a better unsent shot stays the candidate for the end
+        if state.pending is shot:
+            state.pending = None
         return dispatch
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from facewatch.edge.bestshot import ShotMaker, ShotPolicy
+from facewatch.edge.bestshot import ShotMaker, ShotPolicy, shot_verdict
 from facewatch.edge.config import CropConfig, Mode
 from facewatch.edge.detection import CandidateDetector
 from facewatch.edge.encoder import CropEncoder, ShotEmbedder
@@ -159,8 +159,14 @@ class CameraPipeline:
                 continue
             self.metrics.add(recognised_on_site=len(verdicts))
             for n, verdict in zip(members, verdicts, strict=True):
+                dispatch = dispatches[n]
+                self.stages.policy.answered(
+                    dispatch.shot.track_id,
+                    dispatch.sequence,
+                    shot_verdict([verdict.match.status.value]),
+                )
                 if self.observer is not None:
-                    self.observer.recognised(dispatches[n].shot, verdict)
+                    self.observer.recognised(dispatch.shot, verdict)
 
     def _item(self, dispatch: Dispatch, embedding: FaceEmbedding | None) -> OutboxItem:
         shot = dispatch.shot
@@ -200,3 +206,9 @@ def idempotency_key(camera_id: str, run_id: str, track_id: int, sequence: int) -
 def is_first_shot(key: str) -> bool:
     """Whether the item with this key is the first shot of its track (a live alert)."""
     return key.rsplit(":", 1)[-1] == "0"
+
+
+def shot_sequence(key: str) -> int:
+    """The number of the shot within its track that an idempotency key names (-1: none)."""
+    last = key.rsplit(":", 1)[-1]
+    return int(last) if last.isdigit() else -1

@@ -55,6 +55,9 @@ class ShotReason(StrEnum):
     """The first usable shot of a track (for live alerts)."""
     BETTER = "better"
     """Markedly better than the last shot sent of the track."""
+    RETRY = "retry"
+    """The track's next usable shot, sent because the server (or the local gallery) was
+    uncertain about the shot sent before it."""
     FINAL = "final"
     """The best shot of a track that ended, if better than every shot sent."""
     FRAME = "frame"

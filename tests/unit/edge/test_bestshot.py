@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
-from facewatch.edge.bestshot import BestShotPolicy, EveryFramePolicy, create_policy
+from facewatch.edge.bestshot import (
+    BestShotPolicy,
+    EveryFramePolicy,
+    ShotVerdict,
+    create_policy,
+    shot_verdict,
+)
 from facewatch.edge.config import BestShotConfig
 from facewatch.edge.types import Shot, ShotReason
 from facewatch.types import Box, Quality
@@ -121,3 +128,70 @@ def test_every_frame_sends_every_shot_with_a_running_sequence() -> None:
 def test_the_factory_builds_each_policy_by_name() -> None:
     assert isinstance(create_policy("best", CONFIG), BestShotPolicy)
     assert isinstance(create_policy("every-frame", CONFIG), EveryFramePolicy)
+
+
+def answered_run(
+    scores: list[float], answers: dict[int, ShotVerdict], config: BestShotConfig = CONFIG
+) -> list[tuple[str, float, int]]:
+    """As ``run``, the server answering shot ``sequence`` with ``answers[sequence]`` as soon
+    as it is sent (before the next frame)."""
+    policy = BestShotPolicy(config)
+    sent = []
+    for index, score in enumerate(scores):
+        for dispatch in policy.observe([make_shot(1, score, index)]):
+            sent.append(dispatch)
+            if dispatch.sequence in answers:
+                policy.answered(1, dispatch.sequence, answers[dispatch.sequence])
+    sent += policy.end([1])
+    return [(d.reason.value, d.shot.quality.score, d.sequence) for d in sent]
+
+
+def test_an_uncertain_first_shot_sends_the_next_usable_shot_at_once() -> None:
+    # 0.28 is no better than 0.3, but the server could not decide on the first shot.
+    sent = answered_run([0.3, 0.28, 0.29], {0: ShotVerdict.UNCERTAIN})
+    assert sent == [("first", 0.3, 0), ("retry", 0.28, 1)]
+
+
+@pytest.mark.parametrize("verdict", [ShotVerdict.NAMED, ShotVerdict.NO_FACE])
+def test_a_decided_or_faceless_first_shot_waits_for_a_better_one(verdict: ShotVerdict) -> None:
+    assert answered_run([0.3, 0.28, 0.29], {0: verdict}) == [("first", 0.3, 0)]
+
+
+def test_retries_keep_the_last_shot_of_the_cap_for_the_end() -> None:
+    uncertain = {n: ShotVerdict.UNCERTAIN for n in range(3)}
+    sent = answered_run([0.3, 0.28, 0.29, 0.27, 0.5], uncertain)
+    assert sent == [("first", 0.3, 0), ("retry", 0.28, 1), ("final", 0.5, 2)]
+
+
+def test_an_answer_to_an_older_shot_asks_for_nothing() -> None:
+    policy = BestShotPolicy(CONFIG)
+    policy.observe([make_shot(1, 0.2, 0)])
+    policy.observe([make_shot(1, 0.45, 1)])  # "better", sequence 1
+    policy.answered(1, 0, ShotVerdict.UNCERTAIN)  # late answer to shot 0
+    assert policy.observe([make_shot(1, 0.44, 2)]) == []
+
+
+def test_an_answer_for_a_track_that_ended_is_dropped() -> None:
+    policy = BestShotPolicy(CONFIG)
+    policy.observe([make_shot(1, 0.3, 0)])
+    policy.end([1])
+    policy.answered(1, 0, ShotVerdict.UNCERTAIN)
+    sent = policy.observe([make_shot(1, 0.3, 1)])  # the id comes back as a new track
+    assert [(d.reason, d.sequence) for d in sent] == [(ShotReason.FIRST, 0)]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "verdict"),
+    [
+        ([], ShotVerdict.NO_FACE),
+        (["uncertain"], ShotVerdict.UNCERTAIN),
+        (["uncertain", "unknown"], ShotVerdict.UNCERTAIN),
+        (["uncertain", "known"], ShotVerdict.NAMED),
+        (["unknown"], ShotVerdict.NAMED),
+        (["known"], ShotVerdict.NAMED),
+    ],
+)
+def test_the_verdict_on_a_shot_comes_from_its_faces_statuses(
+    statuses: list[str], verdict: ShotVerdict
+) -> None:
+    assert shot_verdict(statuses) is verdict
