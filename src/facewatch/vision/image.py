@@ -1,8 +1,9 @@
 """Turning untrusted bytes into RGB arrays, and RGB arrays back into JPEG crops.
 
 Only a whitelist of formats is opened (sniffed from the file signature, never from a name
-or a client's content type), the pixel count is checked from the header before any pixel is
-decoded, and every failure becomes one of Facewatch's input errors.
+or a client's content type), the pixel count and the shape (sides, aspect ratio) are checked
+from the header before any pixel is decoded, and every failure becomes one of Facewatch's
+input errors.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
 _WHITE = (255, 255, 255)
 
+MAX_ASPECT_RATIO = 20
+"""Longest side over shortest side of an accepted image. Cameras give 4:3 to 32:9 and a
+phone's panorama about 10:1; a strip of 65535 x 1 pixels is no photo, and the face-crop
+path (which scales a short side up to the detector's face size) turned it into 8.4 M x 128
+pixels and a worker of 11 GB."""
+MAX_IMAGE_SIDE = 30_000
+"""Longest side of an accepted image, in pixels (the largest sensors give about 16,000)."""
+
 
 def image_format(data: bytes) -> str:
     """The MIME type of an accepted image, from its signature (e.g. ``"image/jpeg"``)."""
@@ -56,13 +65,14 @@ def image_format(data: bytes) -> str:
 def decode_image(data: bytes, *, max_pixels: int) -> RGBImage:
     """Decode JPEG/PNG/WebP/BMP/GIF/TIFF bytes into an upright H x W x 3 uint8 RGB array.
 
-    Raises ``InvalidImage`` (empty, corrupt, truncated), ``UnsupportedMediaType`` (any other
-    format) or ``PayloadTooLarge`` (over ``max_pixels``, or over Pillow's own bomb limit of
-    about 89 Mpx). Animated GIF and multi-page TIFF give their first frame.
+    Raises ``InvalidImage`` (empty, corrupt, truncated, or a shape no camera makes: see
+    ``check_image_shape``), ``UnsupportedMediaType`` (any other format) or
+    ``PayloadTooLarge`` (over ``max_pixels``, or over Pillow's own bomb limit of about
+    89 Mpx). Animated GIF and multi-page TIFF give their first frame.
     """
     pil_format = _sniff(data)
     with _open(data, pil_format, max_pixels) as opened:
-        _check_pixels(opened.size, max_pixels)
+        check_image_shape(*opened.size, max_pixels=max_pixels)
         _decode_pixels(opened)
         upright = _upright(opened)
         return _to_rgb_array(upright)
@@ -146,13 +156,26 @@ def _open(data: bytes, pil_format: str, max_pixels: int) -> Image.Image:
         raise InvalidImage(f"corrupt {pil_format} image: {exc}") from exc
 
 
-def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
-    width, height = size
+def check_image_shape(width: int, height: int, *, max_pixels: int) -> None:
+    """Refuse an image of ``width`` x ``height`` that no camera or photo has.
+
+    ``InvalidImage`` when a side is empty, longer than ``MAX_IMAGE_SIDE`` or the aspect
+    ratio beyond ``MAX_ASPECT_RATIO``; ``PayloadTooLarge`` over ``max_pixels``.
+    """
     if width <= 0 or height <= 0:
         raise InvalidImage(f"image has no pixels ({width}x{height})")
     if width * height > max_pixels:
         raise PayloadTooLarge(
             f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
+        )
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise InvalidImage(
+            f"image is {width}x{height}: a side is longer than {MAX_IMAGE_SIDE:,} pixels"
+        )
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise InvalidImage(
+            f"image is {width}x{height}: its sides differ by more than {MAX_ASPECT_RATIO}:1, "
+            "no camera's or photo's shape"
         )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from facewatch.config import Settings
 from facewatch.types import Box, DetectedFace, Face, RGBImage
 from facewatch.vision.detectors import FaceDetector, create_detector
+from facewatch.vision.detectors.limits import check_native_shape, check_scaled_shape
 from facewatch.vision.embedders import Embedder, create_embedder
 from facewatch.vision.image import ensure_rgb
 from facewatch.vision.landmarks import Landmarker
@@ -209,6 +210,10 @@ def create_analyzer(settings: Settings) -> FaceAnalyzer:
 
 
 def _pad_and_scale(image: RGBImage, pad: int, scale: float) -> RGBImage:
+    """``image`` with a replicated border of ``pad``, scaled by ``scale``; ``InvalidImage``
+    (before any pixel is made) if the result would break the detectors' limits."""
+    height, width = image.shape[:2]
+    check_scaled_shape(round((height + 2 * pad) * scale), round((width + 2 * pad) * scale))
     padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
     if scale != 1.0:
         shrink = scale < 1.0
@@ -219,6 +224,8 @@ def _pad_and_scale(image: RGBImage, pad: int, scale: float) -> RGBImage:
 
 def _region(image: RGBImage, region: Box, scale: float) -> RGBImage:
     """``region`` of ``image`` (replicated where it leaves the image), scaled by ``scale``."""
+    check_native_shape(region.height, region.width)  # the bordered copy, before scaling
+    check_scaled_shape(round(region.height * scale), round(region.width * scale))
     height, width = image.shape[:2]
     inside = region.clip(width, height)
     bordered = cv2.copyMakeBorder(

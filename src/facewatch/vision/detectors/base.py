@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 
 from facewatch.types import DetectedFace, RGBImage
+from facewatch.vision.detectors.limits import check_native_shape
 from facewatch.vision.image import ensure_rgb
 from facewatch.vision.lazy import LazyModel
 
@@ -23,9 +24,12 @@ class FaceDetector(LazyModel):
 
         ``native_scale=True`` looks at the image's own scale only, with none of the
         detector's own upsampling: for callers that have scaled the image themselves.
+        ``InvalidImage`` for a shape the model's native code must not be given (see
+        ``detectors.limits``); detectors that upsample do so only within those limits.
         """
         image = ensure_rgb(image)
         height, width = image.shape[:2]
+        check_native_shape(height, width)
         with self._lock:
             self.load()
             found = self._detect_native(image) if native_scale else self._detect(image)

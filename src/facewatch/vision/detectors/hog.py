@@ -9,6 +9,7 @@ import dlib
 from facewatch.types import DetectedFace, RGBImage
 from facewatch.vision._dlib import from_rectangle
 from facewatch.vision.detectors.base import FaceDetector
+from facewatch.vision.detectors.limits import upsamples_within
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class HogDetector(FaceDetector):
         self._detector: dlib.fhog_object_detector | None = None
 
     def upsample_for(self, image: RGBImage) -> int:
-        """How many times ``image`` is upsampled before detection."""
+        """How many times ``image`` is upsampled before detection (``_run`` keeps it within
+        ``detectors.limits``)."""
         if self.upsample is not None:
             return self.upsample
         height, width = image.shape[:2]
@@ -56,6 +58,7 @@ class HogDetector(FaceDetector):
 
     def _run(self, image: RGBImage, times: int) -> list[DetectedFace]:
         assert self._detector is not None
+        times = upsamples_within(image.shape[0], image.shape[1], times)  # within the limits
         rects, scores, _ = self._detector.run(image, times, self.adjust_threshold)
         logger.debug("hog: %d faces (upsample %d)", len(rects), times)
         return [

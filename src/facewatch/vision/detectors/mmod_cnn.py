@@ -23,6 +23,7 @@ from facewatch.vision.convert import DLIB_MMOD, ensure_converted
 from facewatch.vision.convert.mmod import DetectionRow, MmodDecoding, decode, suppress
 from facewatch.vision.convert.onnx_graph import INPUT_NAME
 from facewatch.vision.detectors.base import FaceDetector
+from facewatch.vision.detectors.limits import upsamples_within
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class MmodCnnDetector(FaceDetector):
 
     def _detect_upsampled(self, image: RGBImage, upsample: int) -> list[DetectedFace]:
         assert self._decoding is not None
+        upsample = upsamples_within(image.shape[0], image.shape[1], upsample)
         scale = 2.0**upsample
         if upsample:
             image = _resized(
