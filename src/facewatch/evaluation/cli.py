@@ -25,6 +25,7 @@ from rich.table import Table
 
 from facewatch.config import Settings
 from facewatch.errors import InvalidInput
+from facewatch.evaluation.compare import EMBEDDER_NAMES, Contender, contenders
 from facewatch.evaluation.embeddings import EmbeddingCache, enrolment_cache
 from facewatch.evaluation.identification import REPORTED_FARS
 from facewatch.evaluation.plots import det_plot
@@ -36,7 +37,7 @@ from facewatch.evaluation.runs import (
     run_verification,
 )
 from facewatch.evaluation.verification import VerificationResult
-from facewatch.gallery.matching import Thresholds, thresholds_from
+from facewatch.gallery.matching import Thresholds
 from facewatch.vision.pipeline import create_analyzer
 
 eval_app = typer.Typer(
@@ -58,6 +59,17 @@ JsonOption = Annotated[bool, typer.Option("--json", help="End with a one-line JS
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML settings file (FACEWATCH_CONFIG_FILE).")
 ]
+EmbedderOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--embedder",
+        help=(
+            f"Embedder to evaluate ({', '.join(EMBEDDER_NAMES)}); repeat it to compare models "
+            "side by side in one run, each at its own default thresholds. Default: the "
+            "configured one (FACEWATCH_EMBEDDER)."
+        ),
+    ),
+]
 
 
 def default_cache_dir() -> Path:
@@ -73,16 +85,25 @@ def verify(
     no_cache: NoCacheOption = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
+    embedders: EmbedderOption = None,
 ) -> None:
     """LFW verification: 10-fold accuracy of 'same person?' through the real pipeline."""
     if not images.is_dir():
         raise InvalidInput(f"not a folder: {images}")
-    settings = _settings(config)
-    with _embedder(settings, cache_dir, no_cache) as (embedder, tracker):
-        result = run_verification(pairs, images, embedder, tracker)
-    _print_verification(result)
+    models = contenders(_settings(config), embedders)
+    results: list[tuple[Contender, VerificationResult]] = []
+    with _progress() as progress:
+        for model in models:
+            embedder = _pipeline(model.settings, cache_dir, no_cache)
+            tracker = _Bar(progress, model.name)
+            results.append((model, run_verification(pairs, images, embedder, tracker)))
+    for model, result in results:
+        _print_verification(result, model)
+    if len(results) > 1:
+        _print_verification_side_by_side(results)
     if as_json:
-        sys.stdout.write(json.dumps(result.summary()) + "\n")
+        summaries = [{**_names(model), **result.summary()} for model, result in results]
+        _write_summary(summaries)
 
 
 @eval_app.command("identify")
@@ -120,19 +141,28 @@ def identify(
     no_cache: NoCacheOption = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
+    embedders: EmbedderOption = None,
 ) -> None:
     """Open-set identification: rank-1, DIR at 1% and 0.1% false alarms, a DET plot."""
     protocol = _protocol(gallery, probes, unknown, lfw, enrolled, per_person, strangers)
-    settings = _settings(config)
-    thresholds = thresholds_from(settings)
-    with _embedder(settings, cache_dir, no_cache) as (embedder, tracker):
-        report = run_identification(protocol, embedder, thresholds, svm=svm, tracker=tracker)
-    _print_identification(report, thresholds)
+    models = contenders(_settings(config), embedders)
+    reports: list[tuple[Contender, IdentificationReport]] = []
+    with _progress() as progress:
+        for model in models:
+            embedder = _pipeline(model.settings, cache_dir, no_cache)
+            tracker = _Bar(progress, model.name)
+            report = run_identification(
+                protocol, embedder, model.thresholds, svm=svm, tracker=tracker
+            )
+            reports.append((model, report))
+    for model, report in reports:
+        _print_identification(report, model)
+    if len(reports) > 1:
+        _print_identification_side_by_side(reports)
     if plot is not None:
-        det_plot(report.rules, plot, f"{report.probes} probes, {report.unknown} strangers")
-        err.print(f"DET plot written to {plot}", highlight=False)
+        _plot(reports, plot)
     if as_json:
-        sys.stdout.write(json.dumps(report.summary()) + "\n")
+        _write_summary([_identification_summary(model, report) for model, report in reports])
 
 
 def _protocol(
@@ -163,11 +193,11 @@ def _settings(config: Path | None) -> Settings:
 
 
 class _Bar:
-    """A rich progress bar for the embedding step."""
+    """A rich progress bar for one embedder's embedding step."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, name: str) -> None:
         self._progress = progress
-        self._task = progress.add_task("embedding photos", total=None)
+        self._task = progress.add_task(f"embedding photos ({name})", total=None)
 
     def start(self, total: int) -> None:
         self._progress.update(self._task, total=total, completed=0)
@@ -177,14 +207,8 @@ class _Bar:
 
 
 @contextmanager
-def _embedder(
-    settings: Settings, cache_dir: Path | None, no_cache: bool
-) -> Iterator[tuple[Embedder, _Bar]]:
-    """The pipeline with its embedding cache, and a progress bar on stderr."""
-    analyzer = create_analyzer(settings)
-    folder = None if no_cache else (cache_dir or default_cache_dir())
-    cache = EmbeddingCache.for_analyzer(folder, analyzer)
-    enrolment = enrolment_cache(folder, analyzer, settings.enrolment_jitter)
+def _progress() -> Iterator[Progress]:
+    """Progress bars on stderr, gone when the run ends."""
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -195,11 +219,30 @@ def _embedder(
         transient=True,
     )
     with progress:
-        yield Embedder(analyzer, cache, settings.max_image_pixels, enrolment), _Bar(progress)
+        yield progress
 
 
-def _print_verification(result: VerificationResult) -> None:
-    table = Table("fold", "threshold", "accuracy", title="LFW verification")
+def _pipeline(settings: Settings, cache_dir: Path | None, no_cache: bool) -> Embedder:
+    """The pipeline of ``settings`` with its embedding caches (one file per model)."""
+    analyzer = create_analyzer(settings)
+    folder = None if no_cache else (cache_dir or default_cache_dir())
+    cache = EmbeddingCache.for_analyzer(folder, analyzer)
+    enrolment = enrolment_cache(folder, analyzer, settings.enrolment_jitter)
+    return Embedder(analyzer, cache, settings.max_image_pixels, enrolment)
+
+
+def _names(model: Contender) -> dict[str, object]:
+    return {"embedder": model.name, "model": model.model_id}
+
+
+def _write_summary(summaries: list[dict[str, object]]) -> None:
+    """The last line: one model's summary, or ``{"embedders": [...]}`` for several."""
+    line = summaries[0] if len(summaries) == 1 else {"embedders": summaries}
+    sys.stdout.write(json.dumps(line) + "\n")
+
+
+def _print_verification(result: VerificationResult, model: Contender) -> None:
+    table = Table("fold", "threshold", "accuracy", title=f"LFW verification, {model.label}")
     for i, (t, a) in enumerate(zip(result.fold_thresholds, result.fold_accuracies, strict=True)):
         table.add_row(str(i + 1), f"{t:.3f}", f"{a:.4f}")
     out.print(table)
@@ -210,7 +253,24 @@ def _print_verification(result: VerificationResult) -> None:
     )
 
 
-def _print_identification(report: IdentificationReport, thresholds: Thresholds) -> None:
+def _print_verification_side_by_side(results: list[tuple[Contender, VerificationResult]]) -> None:
+    table = Table("embedder", "accuracy", "±", "threshold", "pairs", "without a face")
+    table.title = "LFW verification, side by side"
+    for model, r in results:
+        table.add_row(
+            model.label,
+            f"{r.accuracy:.4f}",
+            f"{r.std:.4f}",
+            f"{r.threshold:.3f}",
+            str(r.pairs),
+            str(r.failed),
+        )
+    out.print(table)
+
+
+def _print_identification(report: IdentificationReport, model: Contender) -> None:
+    thresholds = model.thresholds
+    out.print(f"[bold]{model.label}[/bold]")
     out.print(
         f"gallery: {report.people} people, {report.templates} templates; probes: {report.probes} "
         f"({report.probes_without_face} without a face); strangers: {report.unknown} "
@@ -218,14 +278,14 @@ def _print_identification(report: IdentificationReport, thresholds: Thresholds) 
         highlight=False,
     )
     columns = ["rule", "rank-1", *(f"DIR at FAR {far:g}" for far in REPORTED_FARS)]
-    table = Table(*columns, title="open-set identification")
+    table = Table(*columns, title=f"open-set identification, {model.label}")
     for name, scored in report.rules.items():
         rates = [f"{scored.dir_at_far(far):.3f}" for far in REPORTED_FARS]
         table.add_row(name, f"{scored.rank1:.3f}", *rates)
     out.print(table)
     d = report.at_defaults
     out.print(
-        f"server defaults ({_describe(thresholds)}): known probes named right {d.known_right:.3f}, "
+        f"{_whose(model)} ({_describe(thresholds)}): known probes named right {d.known_right:.3f}, "
         f"named wrong {d.known_wrong:.3f}, uncertain {d.known_uncertain:.3f}; strangers named "
         f"{d.strangers_named:.3f}, uncertain {d.strangers_uncertain:.3f}",
         highlight=False,
@@ -237,6 +297,58 @@ def _print_identification(report: IdentificationReport, thresholds: Thresholds) 
             f"strangers named {named:.3f}",
             highlight=False,
         )
+
+
+def _print_identification_side_by_side(
+    reports: list[tuple[Contender, IdentificationReport]],
+) -> None:
+    far_columns = [f"DIR at FAR {far:g}" for far in REPORTED_FARS]
+    table = Table("embedder", "rank-1", *far_columns, "thresholds", "known named right")
+    table.add_column("strangers named")
+    table.title = "open-set identification, side by side (Facewatch's rule)"
+    for model, report in reports:
+        ours, d = report.rules["facewatch"], report.at_defaults
+        table.add_row(
+            model.label,
+            f"{ours.rank1:.3f}",
+            *(f"{ours.dir_at_far(far):.3f}" for far in REPORTED_FARS),
+            f"{model.thresholds.match:g} / {model.thresholds.unknown:g}",
+            f"{d.known_right:.3f}",
+            f"{d.strangers_named:.3f}",
+        )
+    out.print(table)
+    out.print(
+        "DIR: known probes named right at the threshold naming that share (FAR) of strangers; "
+        "the last three columns: the decision at each model's thresholds.",
+        highlight=False,
+    )
+
+
+def _plot(reports: list[tuple[Contender, IdentificationReport]], plot: Path) -> None:
+    first = reports[0][1]
+    title = f"{first.probes} probes, {first.unknown} strangers"
+    if len(reports) == 1:
+        curves = first.rules
+    else:
+        curves = {f"{m.name}: {rule}": c for m, r in reports for rule, c in r.rules.items()}
+    det_plot(curves, plot, title)
+    err.print(f"DET plot written to {plot}", highlight=False)
+
+
+def _identification_summary(model: Contender, report: IdentificationReport) -> dict[str, object]:
+    t = model.thresholds
+    thresholds = {
+        "match": t.match,
+        "unknown": t.unknown,
+        "margin_weight": t.margin_weight,
+        "margin_cap": t.margin_cap,
+    }
+    return {**_names(model), **report.summary(), "thresholds": thresholds}
+
+
+def _whose(model: Contender) -> str:
+    """Whose thresholds the decision ran at: the server's, or the model's own defaults."""
+    return "server's settings" if model.configured else "the model's defaults"
 
 
 def _describe(thresholds: Thresholds) -> str:

@@ -23,6 +23,7 @@ from facewatch.config import Settings
 from facewatch.evaluation.embeddings import EmbeddingCache
 from facewatch.evaluation.runs import Embedder
 from facewatch.vision.augment import enrolment_template
+from facewatch.vision.embedders import MODEL_SPECS
 from facewatch.vision.image import load_image
 from facewatch.vision.pipeline import create_analyzer
 
@@ -31,6 +32,8 @@ JOHNS = "dlib_faces/johns"
 LFW = "lfw_devtrain"
 PAIRS_OF_EACH_KIND = 10
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+VERIFY_THRESHOLDS = {"dlib_resnet_v1": (0.4, 0.75), "edgeface_xs_int8": (0.9, 1.3)}
+"""Where each model's best verification threshold lies on LFW pairs (Euclidean distance)."""
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +103,13 @@ def test_verify_reports_cross_validated_accuracy_on_lfw_pairs(
     )
     assert result.exit_code == 0, result.output
     found = summary(result.stdout)
-    assert sorted(found) == ["accuracy", "failed", "pairs", "std", "threshold"]
+    assert sorted(found) == ["accuracy", "embedder", "failed", "model", "pairs", "std", "threshold"]
+    assert found["embedder"] == Settings().embedder
     assert found["pairs"] == 2 * PAIRS_OF_EACH_KIND
     assert found["failed"] == 0
     assert found["accuracy"] >= 0.9  # type: ignore[operator]
-    assert 0.4 < found["threshold"] < 0.75  # type: ignore[operator]
+    low, high = VERIFY_THRESHOLDS[str(found["model"])]
+    assert low < found["threshold"] < high  # type: ignore[operator]
 
 
 def test_verify_reads_the_cache_instead_of_embedding_again(
@@ -249,3 +254,87 @@ def test_enrolment_faces_are_the_templates_the_server_makes(testdata: Path) -> N
     assert np.allclose(template, enrolment_template(analyzer.embedder, image, face), atol=1e-5)
     assert np.allclose(unjittered, face.embedding, atol=1e-5)
     assert np.linalg.norm(template - unjittered) > 0.02
+
+
+def test_verify_compares_embedders_side_by_side_in_one_run(
+    runner: CliRunner, testdata: Path, small_pairs: Path, cache_dir: Path
+) -> None:
+    images = str(testdata / LFW / "lfw")
+    args = ["eval", "verify", "--pairs", str(small_pairs), "--images", images]
+    models = ["--embedder", "edgeface", "--embedder", "dlib"]
+
+    result = runner.invoke(app, [*args, *models, "--cache-dir", str(cache_dir), "--json"])
+
+    assert result.exit_code == 0, result.output
+    found = summary(result.stdout)["embedders"]
+    assert [(m["embedder"], m["model"]) for m in found] == [  # type: ignore[attr-defined]
+        ("edgeface", "edgeface_xs_int8"),
+        ("dlib", "dlib_resnet_v1"),
+    ]
+    for model in found:  # type: ignore[attr-defined]
+        assert model["accuracy"] >= 0.9
+        low, high = VERIFY_THRESHOLDS[model["model"]]
+        assert low < model["threshold"] < high
+    assert "side by side" in result.stdout
+    assert {f.name for f in cache_dir.glob("*.npz")} >= {
+        "edgeface_xs_int8-HogDetector.npz",
+        "dlib_resnet_v1-HogDetector.npz",
+    }
+
+
+@pytest.mark.parametrize(
+    ("embedder", "model"), [("edgeface", "edgeface_xs_int8"), ("dlib", "dlib_resnet_v1")]
+)
+def test_identify_judges_each_embedder_at_its_own_default_thresholds(
+    runner: CliRunner, johns_set: Path, cache_dir: Path, embedder: str, model: str
+) -> None:
+    folders = [f"--{kind}={johns_set / kind}" for kind in ("gallery", "probes", "unknown")]
+    others = [name for name in ("edgeface", "dlib") if name != embedder]
+    args = ["eval", "identify", *folders, "--cache-dir", str(cache_dir), "--json"]
+
+    result = runner.invoke(
+        app,
+        [*args, "--embedder", embedder, "--embedder", others[0]],
+        env={"FACEWATCH_EMBEDDER": others[0]},
+    )
+
+    assert result.exit_code == 0, result.output
+    first = summary(result.stdout)["embedders"][0]  # type: ignore[index]
+    defaults = MODEL_SPECS[model].defaults
+    assert first["model"] == model
+    assert first["thresholds"] == {
+        "match": defaults.match_threshold,
+        "unknown": defaults.unknown_threshold,
+        "margin_weight": defaults.margin_weight,
+        "margin_cap": defaults.margin_cap,
+    }
+    assert first["rank1"] >= 0.9
+    assert first["known_right_at_default"] >= 0.8
+    assert first["strangers_named_at_default"] <= 0.12
+
+
+def test_identify_judges_the_configured_embedder_at_the_configured_thresholds(
+    runner: CliRunner, johns_set: Path, cache_dir: Path
+) -> None:
+    folders = [f"--{kind}={johns_set / kind}" for kind in ("gallery", "probes", "unknown")]
+    args = ["eval", "identify", *folders, "--cache-dir", str(cache_dir), "--json"]
+    configured = {"FACEWATCH_EMBEDDER": "dlib", "FACEWATCH_MATCH_THRESHOLD": "0.45"}
+
+    result = runner.invoke(app, [*args, "--embedder", "dlib"], env=configured)
+
+    assert result.exit_code == 0, result.output
+    found = summary(result.stdout)
+    assert found["thresholds"]["match"] == 0.45  # type: ignore[index]
+    assert "server's settings (match 0.45" in result.stdout
+
+
+def test_eval_refuses_an_unknown_embedder(
+    runner: CliRunner, small_pairs: Path, testdata: Path
+) -> None:
+    images = str(testdata / LFW / "lfw")
+    args = ["eval", "verify", "--pairs", str(small_pairs), "--images", images]
+
+    result = runner.invoke(app, [*args, "--embedder", "facenet"])
+
+    assert result.exit_code != 0
+    assert "unknown embedder 'facenet'" in str(result.exception)
