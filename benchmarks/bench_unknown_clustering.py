@@ -11,10 +11,13 @@
   (``services.unknowns.recluster``: read the faces, cluster, move them, recentre the
   strangers, commit) on a SQLite database holding those 10,012 faces as detections.
 
-Embeddings come from the real pipeline (HOG + dlib ResNet through onnxruntime), cached in
-the evaluation tools' embedding cache (the first run embeds LFW: many minutes).
+Embeddings come from the real pipeline (HOG, 5-point landmarks, the embedder of
+``--embedder``, default the configured one), cached in the evaluation tools' embedding cache
+(the first run embeds LFW: many minutes). The threshold defaults to the model's calibrated
+clustering threshold (its ``ModelSpec``; dlib 0.45).
 
-    python benchmarks/bench_unknown_clustering.py [--threshold 0.45] [--orders 5] [--database]
+    python benchmarks/bench_unknown_clustering.py [--embedder edgeface] [--threshold T]
+        [--orders 5] [--database]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from platformdirs import user_cache_dir
@@ -136,13 +140,17 @@ def timed(function: object, repeats: int) -> float:
     return statistics.median(times)
 
 
-def database_recluster(faces: np.ndarray, threshold: float) -> tuple[float, ReclusterOut]:
+def database_recluster(
+    faces: np.ndarray, threshold: float, embedder: str | None
+) -> tuple[float, ReclusterOut]:
     """Seconds of one re-clustering job over ``faces`` stored as strangers' detections
     (given the identities incremental assignment made, in a new SQLite database)."""
+    chosen: dict[str, Any] = {"embedder": embedder} if embedder else {}
     settings = Settings(
         data_dir=Path(tempfile.mkdtemp(prefix="bench-unknowns-")),
         analysis_workers=0,
         unknown_cluster_threshold=threshold,
+        **chosen,
     )
     runtime = Runtime.open(settings)
     try:
@@ -180,20 +188,26 @@ def _store_strangers(runtime: Runtime, faces: np.ndarray, labels: list[int]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threshold", type=float, default=Settings().unknown_cluster_threshold)
+    parser.add_argument("--embedder", default=None, help="Embedder (default: the configured one).")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="Default: the model's cluster threshold."
+    )
     parser.add_argument("--orders", type=int, default=5, help="Arrival orders tried.")
     parser.add_argument("--repeats", type=int, default=3, help="Timed runs (median).")
     parser.add_argument("--database", action="store_true", help="Also time the whole job.")
     args = parser.parse_args()
 
-    analyzer = create_analyzer(Settings(analysis_workers=0))
+    chosen: dict[str, Any] = {"embedder": args.embedder} if args.embedder else {}
+    settings = Settings(analysis_workers=0, **chosen)
+    analyzer = create_analyzer(settings)
     cache = EmbeddingCache.for_analyzer(Path(user_cache_dir("facewatch")) / "embeddings", analyzer)
-    t = args.threshold
+    defaults = analyzer.embedder.spec.defaults
+    t = args.threshold or settings.recognition(defaults).cluster_threshold
 
     john_faces, john_truth = johns(analyzer, cache)
     lfw_faces, lfw_truth, lfw_every = lfw(analyzer, cache)
 
-    print(f"threshold {t}")
+    print(f"{analyzer.model_id}, threshold {t}")
     print("| set | true identities | strangers found | purity | inverse purity |")
     print("|---|---|---|---|---|")
     print(
@@ -219,7 +233,7 @@ def main() -> None:
     print(f"re-cluster {len(lfw_every)} faces: {seconds:.2f} s (median of {args.repeats})")
     print(f"assign one face against {len(centroids)} centroids: {per_face * 1000:.2f} ms")
     if args.database:
-        seconds, report = database_recluster(lfw_every, t)
+        seconds, report = database_recluster(lfw_every, t, args.embedder)
         print(f"re-clustering job on SQLite, {len(lfw_every)} faces: {seconds:.2f} s; {report}")
     print(machine_line())
 
