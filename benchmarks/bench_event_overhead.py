@@ -112,7 +112,9 @@ def latency(
 ) -> dict[str, list[float]]:
     """Alternate the modes round by round, rotating their order, on one app."""
     typical = create_event_bus(
-        runtime.settings.model_copy(update={"event_cooldown_seconds": 60.0}), runtime.uow
+        runtime.settings.model_copy(update={"event_cooldown_seconds": 60.0}),
+        runtime.uow,
+        lambda: runtime.recognition.match_threshold,
     )
     typical.start()
     buses = {

@@ -26,6 +26,7 @@ from facewatch.security.cli import audit_app, config_app, parse_duration
 from facewatch.security.cli import register as register_security_commands
 from facewatch.server.schemas import PersonCreate
 from facewatch.server.security import parse_scopes
+from facewatch.server.services import models as model_service
 from facewatch.server.services import people as people_service
 from facewatch.server.services import users as users_service
 from facewatch.server.services.enrollment import Upload, add_faces
@@ -43,7 +44,10 @@ app = typer.Typer(
 people_app = typer.Typer(help="Enrol, list and remove people.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 admin_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-models_app = typer.Typer(help="Face models: convert dlib's networks to ONNX.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Face models: which one serves, re-embedding, dlib's ONNX conversion.",
+    no_args_is_help=True,
+)
 users_app = typer.Typer(help="Dashboard users: create, list, remove.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
 app.add_typer(keys_app, name="keys")
@@ -354,7 +358,7 @@ def identify(
 def _identify_file(runtime: Runtime, path: Path) -> list[dict[str, Any]]:
     settings = runtime.settings
     image = load_image(path, max_pixels=settings.max_image_pixels)
-    found = recognize(image, runtime.analyzer, runtime.gallery, runtime.thresholds, settings.top_k)
+    found = recognize(image, *runtime.serving().parts, settings.top_k)
     return [
         {
             "file": str(path),
@@ -508,6 +512,66 @@ def models_convert(
     for model in CONVERTIBLE_MODELS:
         path = ensure_converted(model, cache_dir=settings.model_cache_dir, rebuild=force)
         sys.stdout.write(f"{model.name}: {path}\n")
+
+
+@models_app.command("status")
+def models_status(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Which embedding model serves, which is configured, and what a re-embed has left."""
+    with opened(data_dir, config) as runtime:
+        status = model_service.read_status(runtime)
+    if as_json:
+        sys.stdout.write(json.dumps(model_service.status_dict(status)) + "\n")
+        return
+    out.print(f"serving:    {status.serving}", highlight=False)
+    out.print(f"configured: {status.configured}", highlight=False)
+    for model, count in sorted(status.templates.items()):
+        out.print(f"templates of {model}: {count}", highlight=False)
+    if status.state == "current":
+        out.print("up to date: the configured model serves", highlight=False)
+        return
+    out.print(
+        f"re-embedding: {status.progress:.0%} done; {status.templates_left} photos and "
+        f"{status.crops_left} crops left (run `facewatch models reembed`)",
+        highlight=False,
+    )
+    for person in status.people_left_out + status.people_without_photo:
+        out.print(f"  left out: {person.name} (#{person.person_id}): {person.reason}")
+
+
+@models_app.command("reembed")
+def models_reembed(
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Embed every stored photo and crop with the configured model, then switch to it."""
+    with opened(data_dir, config) as runtime:
+        reembedder = model_service.Reembedder(runtime)
+        if not reembedder.needed:
+            out.print(f"nothing to do: {runtime.serving_model} serves already", highlight=False)
+            return
+        source = runtime.serving_model
+        with progress() as bar:
+            task = bar.add_task(f"re-embedding {source} -> {reembedder.target}", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = reembedder.run(progress=advance)
+        status = model_service.read_status(runtime)
+    out.print(
+        f"{report.templates} photos and {report.crops} crops embedded by {reembedder.target} "
+        f"in {report.seconds:.1f} s; {report.failed_templates} photos without a usable face, "
+        f"{report.skipped_crops} crops without one",
+        highlight=False,
+    )
+    for person in status.people_left_out + status.people_without_photo:
+        out.print(f"  left out: {person.name} (#{person.person_id}): {person.reason}")
+    if report.switched:
+        out.print(f"now serving {reembedder.target}", highlight=False)
 
 
 # --- admin -----------------------------------------------------------------------------

@@ -6,8 +6,9 @@ Precedence, highest first: keyword arguments, environment variables, the YAML fi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 from platformdirs import user_data_dir
@@ -22,7 +23,7 @@ from pydantic_settings import (
 from facewatch.errors import ConfigurationError
 
 DetectorName = Literal["hog", "haar", "onnx", "mmod"]
-EmbedderName = Literal["onnx", "dlib"]
+EmbedderName = Literal["edgeface", "dlib", "onnx", "dlib_native"]
 IndexName = Literal["auto", "exact", "hnsw"]
 
 
@@ -89,10 +90,14 @@ class Settings(BaseSettings):
         default=0.7, gt=0, lt=1, description="Minimum face score of the ONNX detector."
     )
     embedder: EmbedderName = Field(
-        default="onnx",
+        default="edgeface",
         description=(
-            "Runtime of dlib's ResNet 128-d face descriptor: onnx (the model converted to ONNX "
-            "and run by onnxruntime, ~15x faster, same descriptors within 1e-4) or dlib."
+            "Face embedder: edgeface (EdgeFace-XS, 512-d, shipped in the package; 97% of known "
+            "people named at 1% of strangers with one photo each on LFW, docs/accuracy.md), "
+            "dlib (dlib's ResNet 128-d on onnxruntime; 'onnx' is the same) or dlib_native "
+            "(dlib's ResNet on dlib itself, ~20x slower). Changing it on an install with "
+            "people enrolled re-embeds their stored photos in the background "
+            "(docs/models.md); the old model answers until the new one covers everyone."
         ),
     )
     embedder_threads: int = Field(
@@ -115,35 +120,43 @@ class Settings(BaseSettings):
         ),
     )
 
-    # --- recognition (distances are Euclidean between 128-d dlib descriptors) ----------
-    match_threshold: float = Field(
-        default=0.5,
+    # --- recognition: each embedder declares its calibrated defaults (ModelSpec) ---------
+    # Distances are Euclidean between the model's embeddings (unit vectors for a cosine
+    # model). Unset (None), each threshold is the serving model's calibrated default; a
+    # value set here applies whatever the model, so set them only with one embedder.
+    match_threshold: float | None = Field(
+        default=None,
         gt=0,
         description=(
-            "At or under this distance a face is named. 0.5 names ~1% of strangers in a "
-            "100-person gallery (dlib's 1:1 value 0.6 names ~45%)."
+            "At or under this score a face is named; default: the model's (dlib 0.5, which "
+            "names ~1% of strangers in a 100-person gallery; EdgeFace: docs/accuracy.md)."
         ),
     )
-    unknown_threshold: float = Field(
-        default=0.6,
+    unknown_threshold: float | None = Field(
+        default=None,
         gt=0,
-        description="At or over this distance a face is unknown; between the two, uncertain.",
+        description=(
+            "At or over this score a face is unknown; between the two, uncertain; default: "
+            "the model's."
+        ),
     )
     top_k: int = Field(default=3, ge=1, le=50, description="Candidates returned per face.")
-    margin_weight: float = Field(
-        default=1.0,
+    margin_weight: float | None = Field(
+        default=None,
         ge=0,
         le=5,
         description=(
             "Penalty weight when the runner-up person is almost as near: the decision score is "
             "distance + weight * (margin_cap - min(lead, margin_cap)). It never names a face "
-            "the distance alone would not; with 629 people enrolled it cuts strangers named "
-            "from 5.4% to 1.8% (docs/accuracy.md). 0: distance alone. Needs top_k >= 2 (the "
-            "runner-up is among the candidates)."
+            "the distance alone would not (docs/accuracy.md). 0: distance alone. Needs "
+            "top_k >= 2 (the runner-up is among the candidates). Default: the model's."
         ),
     )
-    margin_cap: float = Field(
-        default=0.1, ge=0, le=1, description="A lead over the runner-up of this much costs nothing."
+    margin_cap: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="A lead over the runner-up of this much costs nothing; default: the model's.",
     )
 
     # --- gallery index -----------------------------------------------------------------
@@ -372,15 +385,15 @@ class Settings(BaseSettings):
     )
 
     # --- strangers: unknown identities, visits, photo metadata (docs/unknowns.md) -------
-    unknown_cluster_threshold: float = Field(
-        default=0.45,
+    unknown_cluster_threshold: float | None = Field(
+        default=None,
         gt=0,
         le=2,
         description=(
             "An unknown face joins the nearest stranger identity whose centroid is at most "
             "this far (else it starts a new one); re-clustering links two faces this close. "
-            "On 4,024 LFW people 0.45 mixes 4% of faces into another's stranger (0.5: 12%) "
-            "and splits 8% off (0.5: 4%); see docs/unknowns.md."
+            "Default: the model's (dlib 0.45: on 4,024 LFW people it mixes 4% of faces into "
+            "another's stranger and splits 8% off; see docs/unknowns.md)."
         ),
     )
     unknown_recluster_interval: float = Field(
@@ -591,7 +604,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_thresholds(self) -> Settings:
-        if self.unknown_threshold < self.match_threshold:
+        match, unknown = self.match_threshold, self.unknown_threshold
+        if match is not None and unknown is not None and unknown < match:
             raise ValueError("unknown_threshold must be at or above match_threshold")
         if self.detector == "onnx" and self.onnx_detector_path is None:
             raise ValueError("detector 'onnx' needs onnx_detector_path")
@@ -614,6 +628,25 @@ class Settings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
         return tuple(sources)
 
+    def recognition(self, defaults: RecognitionValues) -> Recognition:
+        """The recognition thresholds in force: each setting given here, else ``defaults``.
+
+        ``defaults`` are the serving model's calibrated values (``ModelSpec.defaults``).
+        """
+        resolved = Recognition(
+            match_threshold=_given(self.match_threshold, defaults.match_threshold),
+            unknown_threshold=_given(self.unknown_threshold, defaults.unknown_threshold),
+            margin_weight=_given(self.margin_weight, defaults.margin_weight),
+            margin_cap=_given(self.margin_cap, defaults.margin_cap),
+            cluster_threshold=_given(self.unknown_cluster_threshold, defaults.cluster_threshold),
+        )
+        if resolved.unknown_threshold < resolved.match_threshold:
+            raise ConfigurationError(
+                f"unknown_threshold {resolved.unknown_threshold} is below match_threshold "
+                f"{resolved.match_threshold} (one was set, the other is the model's default)"
+            )
+        return resolved
+
     # --- derived paths -----------------------------------------------------------------
     @property
     def resolved_database_url(self) -> str:
@@ -628,6 +661,40 @@ class Settings(BaseSettings):
                 raise ConfigurationError("blob_url points to S3 storage, not to a directory")
             return Path(self.blob_url.removeprefix("file://"))
         return self.data_dir / "blobs"
+
+
+class RecognitionValues(Protocol):
+    """Recognition thresholds, as a model declares them (``ModelSpec.defaults``)."""
+
+    @property
+    def match_threshold(self) -> float: ...
+
+    @property
+    def unknown_threshold(self) -> float: ...
+
+    @property
+    def margin_weight(self) -> float: ...
+
+    @property
+    def margin_cap(self) -> float: ...
+
+    @property
+    def cluster_threshold(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """The recognition thresholds in force for one model (``Settings.recognition``)."""
+
+    match_threshold: float
+    unknown_threshold: float
+    margin_weight: float
+    margin_cap: float
+    cluster_threshold: float
+
+
+def _given(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def _yaml_path(*sources: PydanticBaseSettingsSource) -> Path | None:

@@ -77,7 +77,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
             replicas.scheduler.add("retention.purge", interval, lambda: retention.purge(runtime))
         replicas.start()
         # Event sinks run on threads of their own; ingest only queues to them.
-        runtime.events = create_event_bus(settings, runtime.uow)
+        runtime.events = create_event_bus(
+            settings, runtime.uow, lambda: runtime.recognition.match_threshold
+        )
         runtime.events.start()
         app.state.metrics.watch_queues(event_bus_queues(runtime.events))
         runtime.events.observe(lambda event: app.state.metrics.count_event(event.type.value))

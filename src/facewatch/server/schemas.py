@@ -257,11 +257,24 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class ModelsOut(BaseModel):
+    """Which embedding model answers, and how far a re-embed to the configured one is."""
+
+    serving: str
+    configured: str
+    state: Literal["current", "reembedding"]
+    progress: float = Field(description="Share of the re-embed done, 0..1 (1 when current).")
+    people_left_out: int = Field(
+        description="People the configured model could not embed from any stored photo."
+    )
+
+
 class ReadyOut(BaseModel):
     status: Literal["ready", "loading"]
     people: int
     templates: int
     model: str | None
+    models: ModelsOut | None = None
 
 
 def face_box_hint(text: str | None) -> Box | None:

@@ -45,6 +45,7 @@ from facewatch.store.repositories import (
     WebhookRepository,
     ZoneRepository,
 )
+from facewatch.store.repositories.models import ModelRepository
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class UnitOfWork:
         self.webhook_deliveries = WebhookDeliveryRepository(self.session)
         self.unknowns = UnknownRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.models = ModelRepository(self.session)
         self._new_blobs: set[str] = set()
         self._blobs_to_delete: set[str] = set()
 

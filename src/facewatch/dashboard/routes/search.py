@@ -57,7 +57,7 @@ def search_by_photo(
     except InvalidInput as exc:
         return render(request, "search.html", {"results": None, "error": exc.message}, 400)
     settings = runtime.settings
-    faces = recognize(image, runtime.analyzer, runtime.gallery, runtime.thresholds, settings.top_k)
+    faces = recognize(image, *runtime.serving().parts, settings.top_k)
     results = [_result(runtime, image, face) for face in faces]
     return render(request, "search.html", {"results": results, "filename": upload.filename})
 

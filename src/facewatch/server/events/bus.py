@@ -124,9 +124,16 @@ class EventBus:
                 logger.exception("an event observer failed on event %s", event.id)
 
 
-def create_event_bus(settings: Settings, uow_factory: Callable[[], UnitOfWork]) -> EventBus:
-    """The bus with the sinks ``settings`` ask for (store, live and webhooks always)."""
+def create_event_bus(
+    settings: Settings,
+    uow_factory: Callable[[], UnitOfWork],
+    match_threshold: Callable[[], float],
+) -> EventBus:
+    """The bus with the sinks ``settings`` ask for (store, live and webhooks always).
+
+    ``match_threshold``: the serving model's (it changes with the model).
+    """
     broadcaster = Broadcaster()
     sinks = create_sinks(settings, uow_factory, broadcaster)
-    raiser = EventRaiser(uow_factory, settings)
+    raiser = EventRaiser(uow_factory, settings, match_threshold)
     return EventBus(raiser, sinks, broadcaster, settings.event_queue_size)

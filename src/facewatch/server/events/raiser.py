@@ -43,10 +43,15 @@ class _Context:
 class EventRaiser:
     """Turns batches of detections into events (none for most frames: the cooldown)."""
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], settings: Settings) -> None:
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        settings: Settings,
+        match_threshold: Callable[[], float],
+    ) -> None:
         self._uow = uow_factory
         self._cooldown = Cooldown(settings.event_cooldown_seconds)
-        self._strangers = Strangers(settings.match_threshold)
+        self._strangers = Strangers(match_threshold)
         self._crop_base = (settings.public_url or "").rstrip("/")
         self.suppressed = 0
         """Detections that would have raised an event but fell within the cooldown."""

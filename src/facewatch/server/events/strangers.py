@@ -10,6 +10,7 @@ same camera, or a new id.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,7 +31,7 @@ class Strangers:
 
     def __init__(
         self,
-        threshold: float,
+        threshold: Callable[[], float],
         memory: timedelta = timedelta(hours=1),
         max_strangers: int = 1000,
     ) -> None:
@@ -69,10 +70,14 @@ class Strangers:
     def _nearest(self, embedding: Embedding | None) -> str | None:
         if embedding is None or not self._strangers:
             return None
-        stack = np.stack([s.embedding for s in self._strangers])
+        # After a switch of the embedding model, the old model's vectors are not comparable.
+        alike = [s for s in self._strangers if s.embedding.shape == embedding.shape]
+        if not alike:
+            return None
+        stack = np.stack([s.embedding for s in alike])
         distances = np.linalg.norm(stack - embedding, axis=1)
         best = int(np.argmin(distances))
-        return self._strangers[best].unknown_id if distances[best] <= self._threshold else None
+        return alike[best].unknown_id if distances[best] <= self._threshold() else None
 
     def _remember(self, unknown_id: str, embedding: Embedding, when: datetime) -> None:
         # The latest sighting replaces the older one: it follows the face as light changes.

@@ -30,6 +30,7 @@ from facewatch.server.deps import RuntimeDep, require
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.security import Scope
 from facewatch.server.services.audit import record
+from facewatch.server.services.models import spec_of
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.sync import read_fingerprint
 from facewatch.store.models import ApiKey, Person
@@ -111,27 +112,18 @@ def gallery_version(runtime: Runtime) -> str:
     """A short hash of what the copy depends on: the gallery tables' fingerprint, the model
     and the decision settings. Read before the rows, so a change made meanwhile shows as a
     new version on the next poll rather than being missed."""
-    settings = runtime.settings
-    fingerprint = read_fingerprint(runtime.db, runtime.model_id)
-    basis = repr(
-        (
-            fingerprint,
-            runtime.model_id,
-            settings.match_threshold,
-            settings.unknown_threshold,
-            settings.margin_weight,
-            settings.margin_cap,
-            settings.top_k,
-        )
-    )
+    model_id = runtime.serving_model
+    fingerprint = read_fingerprint(runtime.db, model_id)
+    basis = repr((fingerprint, model_id, runtime.thresholds, runtime.settings.top_k))
     return hashlib.sha256(basis.encode()).hexdigest()[:24]
 
 
 def _gallery(runtime: Runtime, uow: UnitOfWork, version: str) -> EdgeGalleryOut:
-    settings = runtime.settings
+    settings, model_id = runtime.settings, runtime.serving_model
+    recognition = runtime.recognition
     templates: list[GalleryTemplate] = []
     names: dict[int, str] = {}
-    for row in uow.templates.all_for_model(runtime.model_id):  # decrypted by the store
+    for row in uow.templates.all_for_model(model_id):  # decrypted by the store
         vector = np.asarray(row.embedding, dtype="<f4").tobytes()
         templates.append(
             GalleryTemplate(
@@ -143,14 +135,14 @@ def _gallery(runtime: Runtime, uow: UnitOfWork, version: str) -> EdgeGalleryOut:
         names[row.person_id] = row.person_name
     return EdgeGalleryOut(
         version=version,
-        model_id=runtime.model_id,
-        dim=runtime.analyzer.embedding_dim,
+        model_id=model_id,
+        dim=spec_of(model_id).dim,
         top_k=settings.top_k,
         thresholds=GalleryThresholds(
-            match_threshold=settings.match_threshold,
-            unknown_threshold=settings.unknown_threshold,
-            margin_weight=settings.margin_weight,
-            margin_cap=settings.margin_cap,
+            match_threshold=recognition.match_threshold,
+            unknown_threshold=recognition.unknown_threshold,
+            margin_weight=recognition.margin_weight,
+            margin_cap=recognition.margin_cap,
         ),
         people=[
             GalleryPerson(id=pid, name=names[pid], category=category)

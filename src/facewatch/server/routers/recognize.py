@@ -45,8 +45,9 @@ async def recognize_image(
     pixels = (
         decode() if len(upload.data) <= INLINE_DECODE_BYTES else await run_in_threadpool(decode)
     )
-    analysed = await analyze_async(runtime.analyzer, pixels, hint)
-    found = match_faces(analysed, runtime.gallery, runtime.thresholds, settings.top_k)
+    serving = runtime.serving()  # one model's analyzer and gallery, even across a switch
+    analysed = await analyze_async(serving.analyzer, pixels, hint)
+    found = match_faces(analysed, serving.gallery, serving.thresholds, settings.top_k)
     faces = [
         FaceOut.build(
             r.face.box.as_list(),
@@ -58,4 +59,4 @@ async def recognize_image(
         for r in found
     ]
     height, width = pixels.shape[:2]
-    return RecognizeOut(faces=faces, width=width, height=height, model=runtime.model_id)
+    return RecognizeOut(faces=faces, width=width, height=height, model=serving.model_id)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
-from facewatch.config import Settings
+from facewatch.config import Recognition, Settings
 from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry
 from facewatch.gallery.index import (
     IndexConfig,
@@ -32,6 +32,7 @@ from facewatch.gallery.index import (
 from facewatch.gallery.matching import Thresholds, thresholds_from
 from facewatch.security.audit import Access
 from facewatch.server.events.bus import EventBus
+from facewatch.server.services import models
 from facewatch.server.services.api_keys import KEYS_CHANNEL, VerifiedKeys
 from facewatch.server.services.sync import (
     GALLERY_CHANNEL,
@@ -51,6 +52,8 @@ from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
 logger = logging.getLogger(__name__)
 
+_RETIRE_OLD_POOL_SECONDS = 60.0
+"""After a model switch, the old analysis workers finish what they were given, then stop."""
 _RECHECK_MARGIN = timedelta(minutes=5)
 """Templates created this long before a snapshot was saved are re-read when it loads: the
 gallery may have lagged the database a little when it was saved (see ``sync.catch_up``)."""
@@ -65,6 +68,21 @@ class GalleryLoad:
     templates: int
     caught_up: SyncReport | None = None
     """What the snapshot lacked against the database (None when loaded from the database)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """One model's analyzer, gallery and thresholds, taken together (``Runtime.serving``)."""
+
+    analyzer: Analyzer
+    gallery: Gallery
+    thresholds: Thresholds
+    model_id: str
+
+    @property
+    def parts(self) -> tuple[Analyzer, Gallery, Thresholds]:
+        """What ``recognize`` takes, in its order."""
+        return self.analyzer, self.gallery, self.thresholds
 
 
 class AccessLogWriter(Protocol):
@@ -88,14 +106,20 @@ class Runtime:
     """Tells the other replicas about gallery changes (services/sync.py)."""
     events: EventBus = field(default_factory=EventBus.disabled)
     """Where ingest publishes stored detections; the server's lifespan installs a live bus."""
+    _serving: str | None = None
+    """The embedding model that answers (``services/models.py``); decided on first use."""
+    _serving_settings: tuple[str, Settings] | None = None
     _analyzer: FaceAnalyzer | None = None
     _pool: AnalysisPool | None = None
     _gallery: Gallery | None = None
     gallery_load: GalleryLoad | None = None
     """How the gallery was loaded, once it is."""
+    model_status: models.ModelStatus | None = None
+    """The re-embed's last known status (refreshed by the scheduled job; ``/readyz``)."""
     access_log: AccessLogWriter | None = None
     """Writes the audit entries of sensitive reads in batches (server/services/audit.py)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _switching: threading.Lock = field(default_factory=threading.Lock)
     verified_keys: VerifiedKeys = field(init=False)
     """API keys verified a moment ago (services/api_keys.py)."""
 
@@ -122,9 +146,10 @@ class Runtime:
 
     def start_workers(self) -> None:
         """Analyse images in worker processes (``AnalysisPool``) from now on."""
+        serving = self.serving_settings
         with self._lock:
             if self._pool is None:
-                self._pool = AnalysisPool(self.settings)
+                self._pool = AnalysisPool(serving)
         self._pool.warm_up()
 
     def _keys_changed(self) -> None:
@@ -148,30 +173,106 @@ class Runtime:
         return UnitOfWork(self.db, self.blobs)
 
     @property
+    def serving_model(self) -> str:
+        """The embedding model whose templates answer (recorded in the database)."""
+        with self._lock:
+            if self._serving is None:
+                self._serving = models.decide_serving(
+                    self.uow, models.configured_model(self.settings)
+                )
+            return self._serving
+
+    @property
+    def serving_settings(self) -> Settings:
+        """The settings with the embedder of the serving model."""
+        model_id = self.serving_model
+        cached = self._serving_settings
+        if cached is None or cached[0] != model_id:
+            cached = (model_id, models.settings_for_model(self.settings, model_id))
+            self._serving_settings = cached
+        return cached[1]
+
+    @property
+    def recognition(self) -> Recognition:
+        """The thresholds in force: those set, else the serving model's calibrated ones."""
+        return self.settings.recognition(models.spec_of(self.serving_model).defaults)
+
+    @property
     def thresholds(self) -> Thresholds:
-        return thresholds_from(self.settings)
+        return thresholds_from(self.recognition)
+
+    def serving(self) -> Serving:
+        """The analyzer, gallery and thresholds of one model, taken together.
+
+        A request that analyses and matches takes them at once, so a model switch between
+        the two steps cannot pair one model's embeddings with another model's gallery.
+        """
+        analyzer, gallery = self.analyzer, self.gallery
+        if analyzer.model_id != gallery.model_id:  # switched in between: the new pair
+            analyzer, gallery = self.analyzer, self.gallery
+        return Serving(analyzer, gallery, thresholds_from(self.recognition), gallery.model_id)
 
     @property
     def analyzer(self) -> Analyzer:
         """The face pipeline: the analysis workers once started, else loaded here on first use."""
+        serving = self.serving_settings
         with self._lock:
             if self._pool is not None:
                 return self._pool
             if self._analyzer is None:
-                self._analyzer = create_analyzer(self.settings)
+                self._analyzer = create_analyzer(serving)
             return self._analyzer
 
     @property
     def model_id(self) -> str:
         return self.analyzer.model_id
 
+    def follow_serving_model(self) -> bool:
+        """Switch to the serving model the database records, if it changed; whether it did.
+
+        Every replica calls this on a change-feed notice and on each gallery-sync poll.
+        The new model's analyzer and gallery load first; the old ones answer meanwhile.
+        """
+        recorded = models.recorded_serving(self.uow)
+        with self._lock:
+            current = self._serving
+        if recorded is None or current is None or recorded == current:
+            return False
+        with self._switching:
+            return self._switch_to(recorded)
+
+    def _switch_to(self, model_id: str) -> bool:
+        with self._lock:
+            if self._serving == model_id:
+                return False
+            pooled = self._pool is not None
+        settings = models.settings_for_model(self.settings, model_id)
+        pool = AnalysisPool(settings) if pooled else None
+        analyzer = None if pool is not None else create_analyzer(settings)
+        if pool is not None:
+            pool.warm_up()
+        spec = models.spec_of(model_id)
+        gallery = self._gallery_from_database(model_id, spec.dim, index_config_from(self.settings))
+        with self._lock:
+            old_pool = self._pool
+            self._pool, self._analyzer, self._gallery = pool, analyzer, gallery
+            self._serving = model_id
+        if old_pool is not None:
+            # Requests that took the old pool finish on it; then it goes.
+            retire = threading.Timer(_RETIRE_OLD_POOL_SECONDS, old_pool.close)
+            retire.daemon = True
+            retire.start()
+        logger.info("now serving embedding model %s (%s templates)", model_id, len(gallery))
+        self.changes.publish(GALLERY_CHANNEL, self.changes.replica_id)
+        return True
+
     @property
     def gallery(self) -> Gallery:
-        """The in-memory gallery of the current embedder's templates, loaded on first use."""
-        analyzer = self.analyzer
+        """The in-memory gallery of the serving model's templates, loaded on first use."""
+        model_id = self.serving_model
         with self._lock:
             if self._gallery is None:
-                self._gallery = self._load_gallery(analyzer.model_id, analyzer.embedding_dim)
+                self._gallery = self._load_gallery(model_id, models.spec_of(model_id).dim)
             return self._gallery
 
     @property

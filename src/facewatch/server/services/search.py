@@ -84,7 +84,7 @@ def search_by_detection(runtime: Runtime, detection_id: int, query: SearchQuery)
 def _search(
     runtime: Runtime, embedding: Embedding, query: SearchQuery, skip: int | None
 ) -> SearchOut:
-    limit = query.max_distance or runtime.settings.unknown_cluster_threshold
+    limit = query.max_distance or runtime.recognition.cluster_threshold
     with runtime.uow() as uow:
         hits, scanned, truncated = _scan(uow, runtime.model_id, embedding, query, limit, skip)
         identities = _identities(uow, hits)

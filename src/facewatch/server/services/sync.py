@@ -477,6 +477,7 @@ class GallerySync:
             if self._stop.is_set():
                 return
             try:
+                self._runtime.follow_serving_model()
                 self.sync_once()
             except Exception:
                 logger.exception("gallery sync failed; retrying in %.1f s", self._interval)

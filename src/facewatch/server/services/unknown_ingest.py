@@ -263,7 +263,7 @@ def _by_distance(
     if not rest:
         return chosen
     taken = {unknown_id for unknown_id in chosen if unknown_id is not None}
-    threshold = runtime.settings.unknown_cluster_threshold
+    threshold = runtime.recognition.cluster_threshold
     picks = cache.nearest(vectors[rest], threshold, [taken | blocked[i] for i in rest])
     result = list(chosen)
     for i, pick in zip(rest, picks, strict=True):

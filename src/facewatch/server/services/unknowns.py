@@ -370,7 +370,7 @@ def recluster(runtime: Runtime) -> ReclusterOut:
         apart = _cannot_link(uow, faces)
         labels = cluster(
             np.stack([face.embedding for face in faces]),
-            settings.unknown_cluster_threshold,
+            runtime.recognition.cluster_threshold,
             frames=[face.frame for face in faces],
             cannot_link=apart,
         )

@@ -116,7 +116,7 @@ def all_predictions(match: Match, thresholds: Thresholds) -> list[PredictionOut]
 def _recognize(runtime: Runtime, data: bytes) -> list[RecognizedFace]:
     settings = runtime.settings
     image = decode_image(data, max_pixels=settings.max_image_pixels)
-    return recognize(image, runtime.analyzer, runtime.gallery, runtime.thresholds, settings.top_k)
+    return recognize(image, *runtime.serving().parts, settings.top_k)
 
 
 def _location(location_id: str) -> str:
