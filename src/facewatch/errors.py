@@ -11,6 +11,7 @@ Every layer raises these; the server maps them to HTTP codes in one place
     │   └── FaceRejected             422  a photo unusable for enrolment (with a reason code)
     ├── NotFound                     404
     ├── Conflict                     409  duplicate name, idempotency clash
+    │   └── IdempotencyKeyReused     409  a key sent again with other content (final)
     ├── Unauthorized                 401  no key or an unknown key
     ├── Forbidden                    403  a key without the needed scope
     ├── TooManyRequests              429  a rate limit (with ``retry_after`` seconds)
@@ -75,6 +76,16 @@ class Conflict(FacewatchError):
     """The change clashes with what is stored (a duplicate name, for instance)."""
 
     code = "conflict"
+
+
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key arrived again with other content than the first time.
+
+    The only 409 an edge agent treats as final: sending the same item again cannot help
+    (its key belongs to something else), while any other conflict may pass on a retry.
+    """
+
+    code = "idempotency_key_reused"
 
 
 class Unauthorized(FacewatchError):

@@ -4,9 +4,13 @@ Sending never raises for a network or HTTP failure; each attempt ends in a ``Del
 
     DeliveryStatus
     ├── DELIVERED   2xx             the item leaves the outbox
-    ├── RETRY       network errors, 408/425/429, 5xx, and 401/403/404 (a wrong key or URL
-    │               is a configuration problem: the items wait until it is fixed)
-    └── REJECTED    other 4xx       the item itself is bad; retrying cannot help
+    ├── RETRY       network errors, 408/425/429, 5xx, 401/403/404 (a wrong key or URL
+    │               is a configuration problem: the items wait until it is fixed), and
+    │               409 (a conflict a retry can clear: a camera registered at the same
+    │               moment by another request, a model being switched on the server)
+    └── REJECTED    other 4xx       the item itself is bad; retrying cannot help, and the
+                    409 ``idempotency_key_reused``: the item's key already belongs to other
+                    content, so no retry of this item can ever be stored
 
 Each item carries the idempotency key it was given when queued, so an item sent again after
 a lost answer is stored once: the server answers a replay with the first result.
@@ -30,7 +34,7 @@ import httpx
 
 from facewatch import __version__
 from facewatch.edge.outbox import ItemKind, Outbox, OutboxItem, QueuedItem
-from facewatch.errors import ConfigurationError
+from facewatch.errors import ConfigurationError, IdempotencyKeyReused
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +48,9 @@ OUTBOX_DEPTH_HEADER = "X-Facewatch-Outbox-Depth"
 """Sent on every request: the server's /metrics shows each agent's outbox depth from them
 (``facewatch_edge_outbox_depth{edge=...}``)."""
 _DTYPE_OF_MEDIA = {"application/x-float16-le": "float16", "application/x-float32-le": "float32"}
-_RETRY_STATUSES = frozenset({401, 403, 404, 408, 425, 429})
+_RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 425, 429})
+_FINAL_CODES = frozenset({IdempotencyKeyReused.code})
+"""Error codes that are final even under a status in ``_RETRY_STATUSES``."""
 _HEARTBEAT_TIMEOUT = 5.0
 """Seconds a heartbeat may take: it must not hold up a stop for a full request timeout."""
 _TCP_SEGMENT = 1448
@@ -343,8 +349,15 @@ def _item_outcome(result: dict[str, object] | None, sent: int) -> Delivery:
             results=faces,
         )
     detail = f"HTTP {status}: {result.get('detail')}"
-    retry = status in _RETRY_STATUSES or status >= 500
+    retry = _retryable(status, result.get("code"))
     return Delivery(DeliveryStatus.RETRY if retry else DeliveryStatus.REJECTED, detail, sent, wire)
+
+
+def _retryable(status: int, code: object) -> bool:
+    """Whether an answer with this status and error code may pass if sent again."""
+    if code in _FINAL_CODES:
+        return False
+    return status in _RETRY_STATUSES or status >= 500
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -367,8 +380,9 @@ def _outcome(response: httpx.Response, sent: int) -> Delivery:
             faces=len(faces),
             results=faces,
         )
-    detail = f"HTTP {status}: {_json(response).get('detail', response.reason_phrase)}"
-    if status in _RETRY_STATUSES or status >= 500:
+    body = _json(response)
+    detail = f"HTTP {status}: {body.get('detail', response.reason_phrase)}"
+    if _retryable(status, body.get("code")):
         return Delivery(DeliveryStatus.RETRY, detail, sent, wire)
     return Delivery(DeliveryStatus.REJECTED, detail, sent, wire)
 

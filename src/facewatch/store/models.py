@@ -167,6 +167,9 @@ class Detection(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     face_index: Mapped[int] = mapped_column(Integer, default=0)
     """Position of the face within its ingested image (a frame can hold several faces)."""
+    request_sha256: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the request stored under ``idempotency_key``: a reuse with other content
+    is refused (services/idempotency.py)."""
     unknown_id: Mapped[str | None] = mapped_column(
         ForeignKey("unknown_identities.id", ondelete="SET NULL"), index=True
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -104,3 +105,34 @@ def test_deleting_a_camera_keeps_its_detections_without_camera(uow_factory: UowF
         assert uow.detections.get(detection.id).camera_id is None
         with pytest.raises(NotFound):
             uow.cameras.get("gate-1")
+
+
+def test_ensure_registers_a_new_camera_once_under_concurrent_first_sightings(
+    uow_factory: UowFactory,
+) -> None:
+    def first_sighting(camera_id: str) -> str:
+        with uow_factory() as uow:
+            camera = uow.cameras.ensure(camera_id)
+            uow.commit()
+            return camera.name
+
+    cameras = [f"race-{n}" for n in range(10) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        names = list(pool.map(first_sighting, cameras))
+    assert names == cameras  # every request got the camera, named after its id
+    with uow_factory() as uow:
+        assert uow.cameras.list(limit=100)[1] == 10
+
+
+def test_ensure_keeps_a_described_camera_as_it_is(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow:
+        uow.cameras.add("gate-9", "North gate", site="HQ")
+        uow.commit()
+    with uow_factory() as uow:
+        camera = uow.cameras.ensure("gate-9")
+        assert (camera.name, camera.site) == ("North gate", "HQ")
+
+
+def test_ensure_refuses_an_invalid_camera_id(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow, pytest.raises(InvalidInput):
+        uow.cameras.ensure("bad id!")

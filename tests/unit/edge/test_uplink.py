@@ -84,7 +84,7 @@ def test_an_embedding_goes_to_the_edge_route_with_its_thumbnail() -> None:
         (400, DeliveryStatus.REJECTED),
         (413, DeliveryStatus.REJECTED),
         (415, DeliveryStatus.REJECTED),
-        (409, DeliveryStatus.REJECTED),
+        (409, DeliveryStatus.RETRY),  # a camera registered meanwhile, a model switch...
         (401, DeliveryStatus.RETRY),
         (403, DeliveryStatus.RETRY),
         (404, DeliveryStatus.RETRY),
@@ -99,6 +99,13 @@ def test_each_answer_of_the_server_means_delivered_retry_or_rejected(
     body = CREATED if status < 300 else {"detail": "no", "code": "x"}
     delivery = uplink(lambda _: httpx.Response(status, json=body)).deliver(crop("k"))
     assert delivery.status is expected
+
+
+def test_only_a_reused_idempotency_key_makes_a_409_final() -> None:
+    body = {"detail": "key 'k' was used before for other content", "code": "idempotency_key_reused"}
+    delivery = uplink(lambda _: httpx.Response(409, json=body)).deliver(crop("k"))
+    assert delivery.status is DeliveryStatus.REJECTED
+    assert "other content" in delivery.detail
 
 
 @pytest.mark.parametrize(
@@ -257,12 +264,15 @@ def test_each_item_of_a_batch_gets_its_own_outcome() -> None:
         {"idempotency_key": "ok", "status": 201, "detections": [{"id": 1}], "replayed": True},
         {"idempotency_key": "bad", "status": 400, "detail": "corrupt"},
         {"idempotency_key": "busy", "status": 503, "detail": "later"},
+        {"idempotency_key": "race", "status": 409, "detail": "camera exists", "code": "conflict"},
+        {"idempotency_key": "reused", "status": 409, "code": "idempotency_key_reused"},
     ]
     handler = lambda _: httpx.Response(200, json={"results": results})  # noqa: E731
-    outcomes = uplink(handler).deliver_many([crop(k) for k in ("ok", "bad", "busy", "lost")])
+    keys = ("ok", "bad", "busy", "lost", "race", "reused")
+    outcomes = uplink(handler).deliver_many([crop(k) for k in keys])
     assert [d.status for d in outcomes] == [
         DeliveryStatus.DELIVERED, DeliveryStatus.REJECTED, DeliveryStatus.RETRY,
-        DeliveryStatus.RETRY,
+        DeliveryStatus.RETRY, DeliveryStatus.RETRY, DeliveryStatus.REJECTED,
     ]  # fmt: skip
     assert outcomes[0].replayed
     assert outcomes[0].faces == 1

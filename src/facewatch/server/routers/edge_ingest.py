@@ -25,7 +25,7 @@ import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from facewatch.errors import Conflict, FacewatchError, InvalidInput, NotFound, PayloadTooLarge
+from facewatch.errors import Conflict, FacewatchError, InvalidInput, PayloadTooLarge
 from facewatch.gallery.matching import assign
 from facewatch.server.deps import IngestKey, Multipart, RuntimeDep
 from facewatch.server.errors import status_for
@@ -37,6 +37,7 @@ from facewatch.server.services.detections import (
     detection_out,
     ingest_many,
 )
+from facewatch.server.services.idempotency import check_same_request, request_fingerprint
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns, respect_exclusions_of
 from facewatch.server.uploads import read_upload
@@ -71,6 +72,37 @@ class EdgeFace:
     track_id: str | None
     idempotency_key: str | None
     edge_id: str | None
+    fingerprint: str
+    """Of the request as sent (``services/idempotency``; a default capture time excluded)."""
+
+
+def _edge_face(
+    vector: Embedding,
+    box: Box,
+    quality: float,
+    thumbnail: bytes | None,
+    captured_at: datetime | None,
+    camera_id: str,
+    track_id: str | None,
+    idempotency_key: str | None,
+    edge_id: str | None,
+) -> EdgeFace:
+    """An ``EdgeFace`` with its fingerprint, taken before a missing time defaults to now."""
+    fingerprint = request_fingerprint(
+        "embedding",
+        np.asarray(vector, dtype="<f4").tobytes(),
+        box=box,
+        quality=quality,
+        thumbnail=thumbnail,
+        captured_at=captured_at,
+        camera_id=camera_id,
+        track_id=track_id,
+        edge_id=edge_id,
+    )
+    return EdgeFace(
+        vector, box, quality, thumbnail, _utc(captured_at), camera_id, track_id,
+        idempotency_key, edge_id, fingerprint,
+    )  # fmt: skip
 
 
 # --- one embedding ------------------------------------------------------------------------
@@ -106,14 +138,14 @@ def ingest_embedding(
 ) -> IngestOut:
     """Match an embedding made on the edge against the gallery and store it as a detection."""
     dim = runtime.analyzer.embedding_dim
-    face = EdgeFace(
+    face = _edge_face(
         vector=_vector(read_upload(embedding, dim * 4).data, runtime, model, dtype),
         box=parse_box(box),
         quality=quality,
         thumbnail=_thumbnail(read_upload(thumbnail, _MAX_THUMBNAIL_BYTES).data)
         if thumbnail is not None
         else None,
-        captured_at=_utc(captured_at),
+        captured_at=captured_at,
         camera_id=camera_id,
         track_id=track_id,
         idempotency_key=idempotency_key,
@@ -123,16 +155,17 @@ def ingest_embedding(
 
 
 def ingest_edge_face(runtime: Runtime, face: EdgeFace) -> IngestOut:
-    """Match and store one embedded face; a replayed idempotency key returns the first result."""
+    """Match and store one embedded face; a replayed idempotency key returns the first result
+    (``IdempotencyKeyReused`` if it came with other content)."""
     if face.idempotency_key:
-        replay = _replay(runtime, face.idempotency_key)
+        replay = _replay(runtime, face.idempotency_key, face.fingerprint)
         if replay is not None:
             return replay
     match = _match(runtime, face.vector)
     try:
         return _store(runtime, face, match)
     except Conflict:
-        replay = _replay(runtime, face.idempotency_key or "")
+        replay = _replay(runtime, face.idempotency_key or "", face.fingerprint)
         if replay is None:
             raise
         return replay
@@ -260,7 +293,7 @@ def _batch_results(
             if item.kind == "crop":
                 crops[number] = _crop_request(item, blobs)
             else:
-                face = _edge_face(runtime, item, parsed.dtype, table, blobs)
+                face = _batch_face(runtime, item, parsed.dtype, table, blobs)
                 outcomes[number] = ingest_edge_face(runtime, face)
         except FacewatchError as exc:
             outcomes[number] = exc
@@ -296,7 +329,7 @@ def _crop_request(item: BatchItem, blobs: list[bytes]) -> IngestRequest:
     )
 
 
-def _edge_face(
+def _batch_face(
     runtime: Runtime, item: BatchItem, dtype: VectorType, table: bytes, blobs: list[bytes]
 ) -> EdgeFace:
     if item.vector is None or item.model is None or item.box is None:
@@ -304,12 +337,12 @@ def _edge_face(
     width = int(np.dtype(_DTYPES[dtype]).itemsize) * runtime.analyzer.embedding_dim
     row = table[item.vector * width : (item.vector + 1) * width]
     thumbnail = None if item.thumbnail is None else _part(blobs, item.thumbnail, "thumbnail")
-    return EdgeFace(
+    return _edge_face(
         vector=_vector(row, runtime, item.model, dtype),
         box=parse_box(item.box),
         quality=item.quality,
         thumbnail=None if thumbnail is None else _thumbnail(thumbnail),
-        captured_at=_utc(item.captured_at),
+        captured_at=item.captured_at,
         camera_id=item.camera_id,
         track_id=item.track_id,
         idempotency_key=item.idempotency_key,
@@ -354,7 +387,7 @@ def _match(runtime: Runtime, vector: Embedding) -> Match:
 
 def _store(runtime: Runtime, face: EdgeFace, match: Match) -> IngestOut:
     with runtime.uow() as uow:
-        _ensure_camera(uow, face.camera_id)
+        uow.cameras.ensure(face.camera_id)  # registered on its first sighting
         [match] = respect_exclusions_of(runtime, uow, [face.vector], [match])  # "not X" rules
         row = uow.detections.add(
             captured_at=face.captured_at,
@@ -372,6 +405,7 @@ def _store(runtime: Runtime, face: EdgeFace, match: Match) -> IngestOut:
             track_id=face.track_id,
             edge_id=face.edge_id,
             idempotency_key=face.idempotency_key,
+            request_sha256=face.fingerprint if face.idempotency_key else None,
         )
         assign_unknowns(runtime, uow, [row])  # a stranger joins their unknown identity
         uow.commit()
@@ -389,19 +423,12 @@ def _store_thumbnail(uow: UnitOfWork, data: bytes | None) -> int | None:
     return row.id
 
 
-def _ensure_camera(uow: UnitOfWork, camera_id: str) -> None:
-    """Register a camera seen for the first time under its id, as the image ingest does."""
-    try:
-        uow.cameras.get(camera_id)
-    except NotFound:
-        uow.cameras.add(camera_id, name=camera_id)
-
-
-def _replay(runtime: Runtime, key: str) -> IngestOut | None:
+def _replay(runtime: Runtime, key: str, fingerprint: str) -> IngestOut | None:
     with runtime.uow() as uow:
         rows = uow.detections.by_idempotency_key(key)
         if not rows:
             return None
+        check_same_request(key, rows, fingerprint)
         return IngestOut(detections=[detection_out(row) for row in rows], replayed=True)
 
 

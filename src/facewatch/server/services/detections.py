@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from facewatch.errors import Conflict, FacewatchError, NotFound
 from facewatch.server.events.types import DetectionFacts
 from facewatch.server.schemas import DetectionOut, IngestOut, Page
+from facewatch.server.services.idempotency import check_same_request, request_fingerprint
 from facewatch.server.services.recognition import RecognizedFace, match_faces, recognize
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns, respect_exclusions
@@ -37,11 +38,24 @@ class IngestRequest:
     face_box: Box | None = None
     """Where the client found the face in ``image``: a hint the analysis checks."""
 
+    def fingerprint(self) -> str:
+        """What this request is, for its idempotency key (``services/idempotency``)."""
+        return request_fingerprint(
+            "image",
+            self.image,
+            camera_id=self.camera_id,
+            captured_at=self.captured_at,
+            track_id=self.track_id,
+            edge_id=self.edge_id,
+            face_box=self.face_box,
+        )
+
 
 def ingest(runtime: Runtime, request: IngestRequest) -> IngestOut:
-    """Recognise and store every face; a replayed idempotency key returns the first result."""
+    """Recognise and store every face; a replayed idempotency key returns the first result
+    (``IdempotencyKeyReused`` if it came with other content)."""
     if request.idempotency_key:
-        replay = _replay(runtime, request.idempotency_key)
+        replay = _replay(runtime, request.idempotency_key, request.fingerprint())
         if replay is not None:
             return replay
     image = decode_image(request.image, max_pixels=runtime.settings.max_image_pixels)
@@ -66,10 +80,10 @@ def ingest_many(
     """
     results: list[IngestOut | FacewatchError | None] = [None] * len(requests)
     pending: list[tuple[int, IngestRequest, RGBImage]] = []
-    replays = _replays(runtime, [r.idempotency_key for r in requests if r.idempotency_key])
+    replays = _replays(runtime, requests)
     for number, request in enumerate(requests):
         try:
-            replay = replays.get(request.idempotency_key or "")
+            replay = replays.get(number)
             if replay is not None:
                 results[number] = replay
                 continue
@@ -111,6 +125,8 @@ class _Ready:
     image: RGBImage
     faces: list[RecognizedFace]
     metadata: PhotoMetadata
+    fingerprint: str
+    """Of the request as the client sent it (before its capture time was settled)."""
 
 
 def _prepare(
@@ -119,7 +135,9 @@ def _prepare(
     metadata = read_metadata(request.image, time_zone(runtime.settings.exif_timezone))
     # One time for every face of the frame: faces sharing it were seen together.
     captured_at = request.captured_at or metadata.taken_at or datetime.now(UTC)
-    return _Ready(replace(request, captured_at=captured_at), image, faces, metadata)
+    return _Ready(
+        replace(request, captured_at=captured_at), image, faces, metadata, request.fingerprint()
+    )
 
 
 def _store_together(runtime: Runtime, items: list[_Ready]) -> list[IngestOut] | None:
@@ -147,7 +165,7 @@ def _store_alone(runtime: Runtime, item: _Ready) -> IngestOut:
         return _store(runtime, item)
     except Conflict:
         # Another request with the same key won the race: answer as it did.
-        replay = _replay(runtime, item.request.idempotency_key or "")
+        replay = _replay(runtime, item.request.idempotency_key or "", item.fingerprint)
         if replay is None:
             raise
         return replay
@@ -160,23 +178,40 @@ def _finish(
     return _store_alone(runtime, _prepare(runtime, request, image, faces))
 
 
-def _replays(runtime: Runtime, keys: list[str]) -> dict[str, IngestOut]:
-    """The first answers of the keys that were seen before, read in one query."""
+def _replays(
+    runtime: Runtime, requests: Sequence[IngestRequest]
+) -> dict[int, IngestOut | FacewatchError]:
+    """By position, the answers of the requests whose keys were seen before (the first
+    answer, or ``IdempotencyKeyReused``), read in one query."""
+    keys = [r.idempotency_key for r in requests if r.idempotency_key]
     if not keys:
         return {}
+    answers: dict[int, IngestOut | FacewatchError] = {}
     with runtime.uow() as uow:
         found = uow.detections.by_idempotency_keys(keys)
-        return {
-            key: IngestOut(detections=[detection_out(row) for row in rows], replayed=True)
-            for key, rows in found.items()
-        }
+        for number, request in enumerate(requests):
+            rows = found.get(request.idempotency_key or "")
+            if rows:
+                try:
+                    answers[number] = _replayed(request.idempotency_key or "", rows, request)
+                except FacewatchError as exc:
+                    answers[number] = exc
+    return answers
 
 
-def _replay(runtime: Runtime, key: str) -> IngestOut | None:
+def _replayed(key: str, rows: list[Detection], request: IngestRequest) -> IngestOut:
+    check_same_request(key, rows, request.fingerprint())
+    return IngestOut(detections=[detection_out(row) for row in rows], replayed=True)
+
+
+def _replay(runtime: Runtime, key: str, fingerprint: str) -> IngestOut | None:
+    """The first answer stored under ``key``, if any; ``IdempotencyKeyReused`` if it was
+    stored for another request than the one with ``fingerprint``."""
     with runtime.uow() as uow:
         rows = uow.detections.by_idempotency_key(key)
         if not rows:
             return None
+        check_same_request(key, rows, fingerprint)
         return IngestOut(detections=[detection_out(row) for row in rows], replayed=True)
 
 
@@ -194,10 +229,10 @@ def _store_rows(runtime: Runtime, uow: UnitOfWork, item: _Ready) -> list[Detecti
     request = item.request
     # Held for the whole unit (the session keeps only rows something refers to): each
     # detection then finds its camera in the session, with no query.
-    camera = _ensure_camera(uow, request.camera_id)
+    camera = uow.cameras.ensure(request.camera_id)
     faces = respect_exclusions(runtime, uow, item.faces)
     rows = [
-        _store_face(uow, runtime.model_id, request, camera, item.image, index, face, item.metadata)
+        _store_face(uow, runtime.model_id, item, camera, index, face)
         for index, face in enumerate(faces)
     ]
     assign_unknowns(runtime, uow, rows)
@@ -216,26 +251,17 @@ def _stored_out(rows: list[Detection]) -> IngestOut:
     return IngestOut(detections=[detection_out(row) for row in rows], replayed=False)
 
 
-def _ensure_camera(uow: UnitOfWork, camera_id: str) -> Camera:
-    """Register a camera seen for the first time under its id (it can be described later)."""
-    try:
-        return uow.cameras.get(camera_id)
-    except NotFound:
-        return uow.cameras.add(camera_id, name=camera_id)
-
-
 def _store_face(
     uow: UnitOfWork,
     model_id: str,
-    request: IngestRequest,
+    item: _Ready,
     camera: Camera,
-    image: RGBImage,
     index: int,
     recognized: RecognizedFace,
-    metadata: PhotoMetadata,
 ) -> Detection:
+    request, metadata = item.request, item.metadata
     face, match = recognized.face, recognized.match
-    crop = crop_face(image, face.box)
+    crop = crop_face(item.image, face.box)
     jpeg = encode_jpeg(crop)
     sha = uow.put_blob(jpeg)
     crop_row = uow.images.get_or_add(
@@ -259,6 +285,7 @@ def _store_face(
         edge_id=request.edge_id,
         idempotency_key=request.idempotency_key,
         face_index=index,
+        request_sha256=item.fingerprint if request.idempotency_key else None,
         latitude=metadata.latitude,
         longitude=metadata.longitude,
     )

@@ -6,10 +6,11 @@ import re
 from typing import TypedDict, Unpack
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from facewatch.errors import Conflict, InvalidInput, NotFound
-from facewatch.store.models import Camera
+from facewatch.store.models import Camera, utcnow
 from facewatch.store.repositories.common import Page, check_text, fetch_page, flush_or_conflict
 
 # Camera ids appear in URLs, MQTT topics and file names: keep them to a safe alphabet.
@@ -61,6 +62,31 @@ class CameraRepository:
         )
         self._session.add(camera)
         flush_or_conflict(self._session, _id_taken(id))
+        return camera
+
+    def ensure(self, camera_id: str) -> Camera:
+        """The camera with this id, registered (named after its id) if it is new.
+
+        Safe against concurrent first sightings: the insert is ``ON CONFLICT DO NOTHING``,
+        so of several requests registering the same new camera at once, one inserts and the
+        others wait for it and read its row, instead of failing on the unique id.
+        """
+        camera = self._session.get(Camera, camera_id)
+        if camera is not None:
+            return camera
+        check_camera_id(camera_id)
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(Camera)
+            .values(
+                id=camera_id, name=camera_id, site="", zone="", location="", created_at=utcnow()
+            )
+            .on_conflict_do_nothing(index_elements=[Camera.id])
+        )
+        self._session.execute(statement)
+        camera = self._session.get(Camera, camera_id)
+        assert camera is not None  # inserted here, or committed by the request that won
         return camera
 
     def get(self, camera_id: str) -> Camera:

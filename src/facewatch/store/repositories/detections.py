@@ -42,6 +42,7 @@ class DetectionRepository:
         edge_id: str | None = None,
         idempotency_key: str | None = None,
         face_index: int = 0,
+        request_sha256: str | None = None,
         received_at: datetime | None = None,
         latitude: float | None = None,
         longitude: float | None = None,
@@ -72,6 +73,7 @@ class DetectionRepository:
             edge_id=_optional_text(Detection.edge_id, edge_id),
             idempotency_key=_optional_text(Detection.idempotency_key, idempotency_key),
             face_index=face_index,
+            request_sha256=request_sha256,
             latitude=latitude,
             longitude=longitude,
         )
