@@ -176,7 +176,10 @@ def test_an_admin_reviews_detections_cameras_zones_and_settings(
     page.get_by_role("link", name="Settings").click()
     thresholds = page.locator("#thresholds")
     expect(thresholds).to_contain_text("match_threshold")
-    expect(thresholds).to_contain_text(str(live_server.runtime.settings.match_threshold))
+    recognition = live_server.runtime.recognition
+    expect(thresholds).to_contain_text(str(recognition.match_threshold))
+    expect(thresholds).to_contain_text("margin_cap")
+    expect(page.locator("#face-model")).to_contain_text(live_server.runtime.serving_model)
     shot(page, artifacts, "10-settings")
 
 

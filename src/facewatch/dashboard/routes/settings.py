@@ -12,16 +12,22 @@ from facewatch.dashboard.web import DashboardRoute, redirect, render
 from facewatch.errors import FacewatchError, InvalidInput
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.security import Scope, parse_scopes
-from facewatch.server.services import users
+from facewatch.server.services import models, users
 from facewatch.server.services.users import Permission
 from facewatch.store.models import utcnow
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 # (setting, what it means): shown read-only; they are changed in the environment or YAML.
+RECOGNITION_SHOWN = (
+    ("match_threshold", "At or under this score a face is named."),
+    ("unknown_threshold", "At or over this score a face is unknown; between: uncertain."),
+    ("margin_weight", "Penalty weight when the runner-up person is almost as near."),
+    ("margin_cap", "A lead over the runner-up of this much costs nothing."),
+    ("cluster_threshold", "A stranger's face joins the nearest stranger this close."),
+)
+"""In force for the serving model: set in the environment, else the model's calibrated value."""
 SHOWN_SETTINGS = (
-    ("match_threshold", "At or under this distance a face is named."),
-    ("unknown_threshold", "At or over this distance a face is unknown; between: uncertain."),
     ("top_k", "Candidates kept per face."),
     ("min_face_size", "Smallest face (px) accepted for enrolment."),
     ("min_sharpness", "Least sharpness accepted for enrolment."),
@@ -39,13 +45,18 @@ SHOWN_SETTINGS = (
 @router.get("/settings")
 def show_settings(request: Request, runtime: RuntimeDep, user: Viewer) -> Response:
     """Thresholds for everyone; API keys and users for admins."""
-    settings = runtime.settings
-    shown = [
+    settings, recognition = runtime.settings, runtime.recognition
+    shown = [(name, getattr(recognition, name), meaning) for name, meaning in RECOGNITION_SHOWN]
+    shown += [
         (name, getattr(settings, name), meaning)
         for name, meaning in SHOWN_SETTINGS
         if hasattr(settings, name)
     ]
-    context: dict[str, object] = {"settings": shown, "scopes": [s.value for s in Scope]}
+    context: dict[str, object] = {
+        "settings": shown,
+        "scopes": [s.value for s in Scope],
+        "models": models.read_status(runtime),
+    }
     if user.can(Permission.ADMINISTER):
         with runtime.uow() as uow:
             context["keys"] = uow.api_keys.list()
