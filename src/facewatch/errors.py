@@ -88,6 +88,20 @@ class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
 
 
+class ModelMismatch(Conflict):
+    """An embedding made by another model than the one the server matches with.
+
+    Vectors of two models are never compared: the edge agent that gets this answer switches
+    to the server's model (``serving_model``) or sends crops instead.
+    """
+
+    code = "model_mismatch"
+
+    def __init__(self, message: str, *, serving_model: str) -> None:
+        super().__init__(message)
+        self.serving_model = serving_model
+
+
 class Unauthorized(FacewatchError):
     """No credentials, or credentials that match no active API key."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -257,6 +258,39 @@ class Gallery:
                 self._names[ref.person_id] = ref.name
                 renamed += 1
         return renamed
+
+
+def erase_person_from_snapshot(folder: Path, person_id: int) -> bool:
+    """Delete the snapshot in ``folder`` if it holds anything of ``person_id``; whether it did.
+
+    Called when a person is erased: a snapshot saved before keeps their name and embeddings
+    until the next save, and for good after a crash. It is deleted whole rather than
+    rewritten (the next start loads from the database, and the next save writes a new one);
+    one that cannot be read is deleted too, since it cannot be shown to be clean. So are
+    the leftovers of a save a crash cut short (``.<name>.old-*`` and ``.<name>.new-*``).
+    """
+    removed = False
+    for leftover in folder.parent.glob(f".{folder.name}.*-*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed = True
+    if folder.exists() and _snapshot_mentions(folder, person_id):
+        shutil.rmtree(folder)
+        logger.info("gallery snapshot in %s deleted: it held an erased person", folder)
+        removed = True
+    return removed
+
+
+def _snapshot_mentions(folder: Path, person_id: int) -> bool:
+    """Whether the snapshot names the person or has a template of theirs (True if unreadable)."""
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+        table = np.load(folder / _TEMPLATES, allow_pickle=False)
+        names = {int(pid) for pid in manifest["names"]}
+        owners = set(table.reshape(-1, 2)[:, 1].tolist())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return True
+    return person_id in names or person_id in owners
 
 
 def _digests(folder: Path, exclude: str | None = None) -> dict[str, str]:

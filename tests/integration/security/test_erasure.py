@@ -160,3 +160,37 @@ def test_the_sqlite_file_keeps_no_bytes_of_an_erased_person(
     raw = b"".join(p.read_bytes() for p in database.parent.glob(database.name + "*"))
     assert NAME.encode() not in raw
     assert not [e for e in traces.embeddings if e[:64] in raw]
+
+
+def _files_holding(folder: Path, traces: Traces) -> list[str]:
+    """Every file under ``folder`` that holds the name or a template's bytes."""
+    found = []
+    for path in (p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if traces.name.encode() in data:
+            found.append(f"name in {path.relative_to(folder)}")
+        if any(e[:64] in data for e in traces.embeddings):
+            found.append(f"embedding in {path.relative_to(folder)}")
+    return found
+
+
+@pytest.mark.parametrize("index", ["exact", "hnsw"])
+def test_no_file_of_the_data_directory_keeps_an_erased_person(
+    app_factory: Callable[..., TestClient], knn: Path, index: str
+) -> None:
+    client = app_factory(encryption_key=None, gallery_index=index)
+    runtime = runtime_of(client)
+    admin = make_key(runtime, "admin")
+    person_id, traces = _enrol_and_see(client, knn, admin)
+    with runtime.uow() as uow:
+        templates = [t.embedding for t in uow.templates.list_for_person(person_id)]
+    traces = Traces(traces.name, templates, traces.blobs)  # what the gallery holds
+    assert runtime.save_gallery_snapshot()  # as a clean stop (or an earlier run) left it
+    data_dir = runtime.settings.data_dir
+    assert any("gallery" in hit for hit in _files_holding(data_dir, traces))
+
+    assert client.delete(f"/api/v1/people/{person_id}", headers=admin).status_code == 204
+
+    assert _files_holding(data_dir, traces) == []  # as if the server crashed now
+    runtime.save_gallery_snapshot()  # and after the next clean stop too
+    assert _files_holding(data_dir, traces) == []

@@ -4,7 +4,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry, TemplateRef
+from facewatch.gallery.gallery import (
+    Gallery,
+    SyncReport,
+    TemplateEntry,
+    TemplateRef,
+    erase_person_from_snapshot,
+)
 from facewatch.gallery.index import IndexConfig, IndexFileError, create_index
 
 
@@ -168,3 +174,16 @@ def test_nearest_people_finds_each_person_once_through_an_hnsw_index() -> None:
     [cands] = gallery.nearest_people(vectors[7][None, :], k=5)
     assert cands[0].person_id == 2
     assert len({c.person_id for c in cands}) == 5
+
+
+def test_erasing_a_person_from_a_snapshot_deletes_one_that_holds_them(tmp_path: Path) -> None:
+    gallery = Gallery("m", 4)
+    gallery.add([TemplateEntry(1, 7, "ada", np.ones(4, dtype=np.float32))])
+    folder = tmp_path / "gallery"
+    gallery.save(folder)
+    (tmp_path / ".gallery.old-x").mkdir()  # a save cut short by a crash
+    erase_person_from_snapshot(folder, 8)
+    assert folder.exists()  # someone else's erasure keeps it
+    assert not (tmp_path / ".gallery.old-x").exists()  # but not the leftover
+    assert erase_person_from_snapshot(folder, 7)
+    assert not folder.exists()

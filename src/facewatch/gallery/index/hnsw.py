@@ -2,7 +2,9 @@
 
 Ids are hnswlib labels. A removed id is only marked deleted in the graph; its slot is
 reused by the next new id, so enrolments and removals never need a rebuild. An id added
-again after its removal takes its old slot back.
+again after its removal takes its old slot back. A removed vector is overwritten with zeros
+first: a marked node keeps its data, which the next ``write`` would otherwise save, and an
+erased person's embeddings must not outlive their erasure in a snapshot.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class HnswIndex(VectorIndex):
         self.build_threads = build_threads
         self._lock = threading.RLock()
         self._live: set[int] = set()
+        self._blank = np.zeros((1, dim), dtype=np.float32)
         self._graph = hnswlib.Index(space="l2", dim=dim)
         self._graph.init_index(
             max_elements=_MIN_CAPACITY,
@@ -107,6 +110,7 @@ class HnswIndex(VectorIndex):
         with self._lock:
             for template_id in {int(i) for i in ids}:
                 if template_id in self._live:
+                    self._graph.add_items(self._blank, [template_id], num_threads=1)
                     self._graph.mark_deleted(template_id)
                     self._live.discard(template_id)
                     removed += 1

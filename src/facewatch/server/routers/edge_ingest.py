@@ -25,7 +25,13 @@ import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from facewatch.errors import Conflict, FacewatchError, InvalidInput, PayloadTooLarge
+from facewatch.errors import (
+    Conflict,
+    FacewatchError,
+    InvalidInput,
+    ModelMismatch,
+    PayloadTooLarge,
+)
 from facewatch.gallery.matching import assign
 from facewatch.server.deps import IngestKey, Multipart, RuntimeDep
 from facewatch.server.errors import status_for
@@ -38,11 +44,13 @@ from facewatch.server.services.detections import (
     ingest_many,
 )
 from facewatch.server.services.idempotency import check_same_request, request_fingerprint
+from facewatch.server.services.models import spec_of
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns, respect_exclusions_of
 from facewatch.server.uploads import read_upload
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import Box, Embedding, Match, MatchStatus
+from facewatch.vision.embedders.factory import MODEL_SPECS
 from facewatch.vision.image import decode_image, image_format
 
 logger = logging.getLogger(__name__)
@@ -137,7 +145,7 @@ def ingest_embedding(
     ] = None,
 ) -> IngestOut:
     """Match an embedding made on the edge against the gallery and store it as a detection."""
-    dim = runtime.analyzer.embedding_dim
+    dim = _serving_dim(runtime, model)  # a vector of another model is refused before reading
     face = _edge_face(
         vector=_vector(read_upload(embedding, dim * 4).data, runtime, model, dtype),
         box=parse_box(box),
@@ -241,8 +249,9 @@ def ingest_batch(
 ) -> BatchOut:
     """Ingest many crops and embeddings at once; each item gets its own status."""
     parsed = _manifest(_manifest_text(manifest, manifest_gz))
-    dim = runtime.analyzer.embedding_dim
-    width = int(np.dtype(_DTYPES[parsed.dtype]).itemsize) * dim
+    # Rows of any known model may come (an agent not yet switched): each is refused alone.
+    widest = max(spec.dim for spec in MODEL_SPECS.values())
+    width = int(np.dtype(_DTYPES[parsed.dtype]).itemsize) * widest
     max_rows = sum(item.vector is not None for item in parsed.items)
     table = read_upload(vectors, max(width * max_rows, 1)).data if vectors is not None else b""
     blobs = [read_upload(file, runtime.settings.max_upload_bytes).data for file in files or []]
@@ -334,7 +343,7 @@ def _batch_face(
 ) -> EdgeFace:
     if item.vector is None or item.model is None or item.box is None:
         raise InvalidInput("an embedding item needs vector, model and box")
-    width = int(np.dtype(_DTYPES[dtype]).itemsize) * runtime.analyzer.embedding_dim
+    width = int(np.dtype(_DTYPES[dtype]).itemsize) * _serving_dim(runtime, item.model)
     row = table[item.vector * width : (item.vector + 1) * width]
     thumbnail = None if item.thumbnail is None else _part(blobs, item.thumbnail, "thumbnail")
     return _edge_face(
@@ -357,13 +366,20 @@ def _part(blobs: list[bytes], index: int | None, what: str) -> bytes:
 
 
 # --- shared checks ------------------------------------------------------------------------
-def _vector(data: bytes, runtime: Runtime, model: str, dtype: VectorType) -> Embedding:
-    if model != runtime.model_id:
-        raise Conflict(
-            f"embeddings of model {model!r} cannot be matched: this server uses "
-            f"{runtime.model_id!r}"
+def _serving_dim(runtime: Runtime, model: str) -> int:
+    """The serving model's dimension; ``ModelMismatch`` for a vector of another model."""
+    serving = runtime.serving_model
+    if model != serving:
+        raise ModelMismatch(
+            f"embeddings of model {model!r} cannot be matched: this server matches with "
+            f"{serving!r}; embed with that model or send crops",
+            serving_model=serving,
         )
-    dim = runtime.analyzer.embedding_dim
+    return spec_of(serving).dim
+
+
+def _vector(data: bytes, runtime: Runtime, model: str, dtype: VectorType) -> Embedding:
+    dim = _serving_dim(runtime, model)
     raw = np.dtype(_DTYPES[dtype])
     if len(data) != dim * raw.itemsize:
         raise InvalidInput(f"embedding must be {dim} little-endian {dtype} values")
@@ -381,8 +397,14 @@ def _thumbnail(data: bytes) -> bytes:
 
 
 def _match(runtime: Runtime, vector: Embedding) -> Match:
-    candidates = runtime.gallery.nearest_people(vector[np.newaxis, :], runtime.settings.top_k)
-    return assign(candidates, runtime.thresholds)[0]
+    serving = runtime.serving()
+    if serving.gallery.dim != vector.shape[0]:  # the model switched since the check
+        raise ModelMismatch(
+            f"the server now matches with {serving.model_id!r}; embed with that model",
+            serving_model=serving.model_id,
+        )
+    candidates = serving.gallery.nearest_people(vector[np.newaxis, :], runtime.settings.top_k)
+    return assign(candidates, serving.thresholds)[0]
 
 
 def _store(runtime: Runtime, face: EdgeFace, match: Match) -> IngestOut:
@@ -400,7 +422,7 @@ def _store(runtime: Runtime, face: EdgeFace, match: Match) -> IngestOut:
             quality=face.quality,
             candidates=match.candidates,
             embedding=face.vector,
-            model=runtime.model_id,
+            model=runtime.serving_model,
             crop_image_id=_store_thumbnail(uow, face.thumbnail),
             track_id=face.track_id,
             edge_id=face.edge_id,

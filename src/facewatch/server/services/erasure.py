@@ -10,7 +10,10 @@
 - their name and id from the candidate lists of every other detection (an uncertain face
   lists the people it resembled);
 - every enrolment photo and face crop no other record uses, and, once committed, their
-  blobs.
+  blobs;
+- then, before the request answers, the person from the in-memory gallery and the gallery
+  snapshot on disk (``gallery/``, deleted if it holds them: it would otherwise keep their
+  name and embeddings until the next clean stop, and for good after a crash).
 
 The audit log keeps that the person was erased, by whom, with counts, and never the name.
 On SQLite, deleted rows are overwritten (``PRAGMA secure_delete``, set on every connection)
@@ -23,10 +26,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, cast, delete, select, text, update
 
+from facewatch.gallery.gallery import erase_person_from_snapshot
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Detection, EventRecord, Template
 from facewatch.store.repositories.images import ImageRepository
@@ -73,8 +78,15 @@ def erase_person(runtime: Runtime, person_id: int) -> ErasureReport:
         uow.commit()
     _flush_sqlite_journal(runtime)
     runtime.loaded_gallery_do(lambda g: g.remove_person(person_id))
+    erase_person_from_snapshot(_snapshot_folder(runtime), person_id)
     logger.info("person %s erased: %s", person_id, report.as_dict())
     return report
+
+
+def _snapshot_folder(runtime: Runtime) -> Path:
+    """Where a gallery snapshot may be, even with snapshots now off (one from before)."""
+    settings = runtime.settings
+    return settings.gallery_snapshot_dir or settings.data_dir / "gallery"
 
 
 def _image_ids(uow: UnitOfWork, person_id: int) -> set[int]:
