@@ -9,7 +9,13 @@ share batches; when idle, an image goes to a worker at once, with no waiting for
 
 Request threads block on their own result only (the event loop never does: routes run in
 the thread pool). The queue holds at most one image per waiting request thread, so the
-server's thread pool bounds it. A worker that dies fails its batch and is restarted.
+server's thread pool bounds it.
+
+A worker that dies costs only the image that killed it: the worker is restarted, and when it
+held a batch, each image of that batch is analysed again alone, so that only the culprit
+fails (``FaceRejected``, 422: the image could not be analysed). An image whose client gave
+up (its future cancelled, as when the awaiting request is cancelled) is dropped from the
+queue, never analysed.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import multiprocessing
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
@@ -32,7 +38,7 @@ from typing import Protocol
 from starlette.concurrency import run_in_threadpool
 
 from facewatch.config import Settings
-from facewatch.errors import FacewatchError, ModelUnavailable
+from facewatch.errors import FaceRejected, FacewatchError, ModelUnavailable
 from facewatch.types import Box, Face, RGBImage
 from facewatch.vision.embedders import create_embedder
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
@@ -74,11 +80,14 @@ class _Job:
 
 @dataclass
 class PoolStats:
-    """What the pool has done: images analysed and the batches they went in."""
+    """What the pool has done: images analysed and the batches they went in, images dropped
+    because their client gave up, and worker processes that died."""
 
     images: int = 0
     batches: int = 0
     largest_batch: int = 0
+    dropped: int = 0
+    worker_deaths: int = 0
 
     def count(self, size: int) -> None:
         self.images += size
@@ -88,6 +97,15 @@ class PoolStats:
 
 class WorkerDied(RuntimeError):
     """An analysis worker process ended while it held a batch."""
+
+
+def not_analysable() -> FaceRejected:
+    """The error of an image whose analysis killed a worker (alone in its batch)."""
+    # "invalid_image" is a code clients (and the enrolment's rejected files) already know.
+    return FaceRejected(
+        "the image could not be analysed: its analysis stopped the analysis worker",
+        code="invalid_image",
+    )
 
 
 def usable_cores() -> int:
@@ -110,6 +128,8 @@ def worker_settings(settings: Settings) -> Settings:
 
 Task = tuple[RGBImage, bool, Box | None]
 """What a worker is sent per image: the pixels, whether to embed, the client's face box."""
+Serve = Callable[[Connection, Settings], None]
+"""A worker process's main function (``serve_analysis``; tests give a fake)."""
 
 
 def analyze_batch(
@@ -138,7 +158,7 @@ def analyze_batch(
     return found
 
 
-def _serve(connection: Connection, settings: Settings) -> None:
+def serve_analysis(connection: Connection, settings: Settings) -> None:
     """A worker process: load the models, say ready, then analyse batches until told to stop."""
     try:
         analyzer = create_analyzer(worker_settings(settings))
@@ -186,10 +206,18 @@ def analyze_all(
 async def analyze_async(
     analyzer: Analyzer, image: RGBImage, face_box: Box | None = None
 ) -> list[Face]:
-    """``analyze`` awaited: no thread waits on a worker (the pool's future is awaited)."""
-    if isinstance(analyzer, AnalysisPool):
-        return await asyncio.wrap_future(analyzer.submit(image, face_box=face_box))
-    return await run_in_threadpool(partial(analyzer.analyze, image, face_box=face_box))
+    """``analyze`` awaited: no thread waits on a worker (the pool's future is awaited).
+
+    Cancelling the awaiting task cancels the queued image: no worker analyses it.
+    """
+    if not isinstance(analyzer, AnalysisPool):
+        return await run_in_threadpool(partial(analyzer.analyze, image, face_box=face_box))
+    future = analyzer.submit(image, face_box=face_box)
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        future.cancel()  # a no-op once a worker has taken it
+        raise
 
 
 def _analyze_one(
@@ -207,11 +235,13 @@ def _analyze_one(
 class _Worker:
     """One worker process and the pipe to it."""
 
-    def __init__(self, context: ForkServerContext, settings: Settings, number: int) -> None:
+    def __init__(
+        self, context: ForkServerContext, settings: Settings, number: int, serve: Serve
+    ) -> None:
         self.number = number
         self._connection, child = context.Pipe()
         self._process: ForkServerProcess = context.Process(
-            target=_serve,
+            target=serve,
             args=(child, settings),
             name=f"facewatch-analysis-{number}",
             daemon=True,
@@ -222,6 +252,10 @@ class _Worker:
     @property
     def pid(self) -> int | None:
         return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
 
     def wait_ready(self, timeout: float) -> None:
         """Block until the worker has loaded its models; raise what stopped it."""
@@ -260,13 +294,17 @@ class AnalysisPool:
     """Worker processes that analyse images, fed from one micro-batching queue.
 
     ``analyze`` may be called from any number of threads. ``close`` stops the workers.
+    ``serve`` is the workers' main function (tests swap in a fake).
     """
 
-    def __init__(self, settings: Settings, *, workers: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, workers: int | None = None, serve: Serve = serve_analysis
+    ) -> None:
         count = workers if workers is not None else settings.analysis_workers
         self.size = count or usable_cores()
         self.max_batch = settings.analysis_batch_size
         self._settings = settings
+        self._serve_function = serve
         # Not "fork": the server has threads by now; the fork server forks from a clean process.
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(_PRELOAD)
@@ -354,7 +392,7 @@ class AnalysisPool:
         self._threads.clear()
 
     def _spawn(self, number: int) -> _Worker:
-        return _Worker(self._context, self._settings, number)
+        return _Worker(self._context, self._settings, number, self._serve_function)
 
     def _feed(self, worker: _Worker) -> None:
         """One worker's loop: take what is waiting, have it analysed, hand out the results."""
@@ -369,7 +407,47 @@ class AnalysisPool:
             current = self._serve(current, jobs)
 
     def _serve(self, worker: _Worker, jobs: list[_Job]) -> _Worker | None:
-        """Run one batch; the worker to go on with (a new one if it died, None if none)."""
+        """Run one batch; the worker to go on with (a new one if it died, None if none).
+
+        A worker found dead before the batch (killed while idle) is replaced first, blaming
+        no image. One that dies on a batch of several has each image analysed again alone.
+        """
+        current: _Worker | None = worker
+        if not worker.alive:
+            logger.error("analysis worker %s died while idle; restarting it", worker.number)
+            current = self._restart(worker)
+        if current is None:
+            _fail(jobs, ModelUnavailable("no analysis worker could be restarted"))
+            return None
+        try:
+            self._run(current, jobs)
+        except WorkerDied:
+            logger.error(
+                "analysis worker %s died on a batch of %s; restarting it", current.number, len(jobs)
+            )
+            current = self._restart(current)
+            if len(jobs) == 1:
+                _fail(jobs, not_analysable())
+                return current
+            return self._retry_alone(current, jobs)
+        return current
+
+    def _retry_alone(self, worker: _Worker | None, jobs: list[_Job]) -> _Worker | None:
+        """Each job of a batch whose worker died, analysed alone: only a culprit fails."""
+        for job in jobs:
+            if worker is None:
+                _fail([job], ModelUnavailable("no analysis worker could be restarted"))
+                continue
+            try:
+                self._run(worker, [job])
+            except WorkerDied:
+                logger.error("an image stopped analysis worker %s; refusing it", worker.number)
+                _fail([job], not_analysable())
+                worker = self._restart(worker)
+        return worker
+
+    def _run(self, worker: _Worker, jobs: list[_Job]) -> None:
+        """Have ``worker`` analyse ``jobs`` and settle their futures; ``WorkerDied`` if it died."""
         try:
             results = worker.run([(job.image, job.embed, job.face_box) for job in jobs])
             for job, outcome in zip(jobs, results, strict=True):
@@ -377,21 +455,24 @@ class AnalysisPool:
                     job.result.set_exception(outcome)
                 else:
                     job.result.set_result(outcome)
-        except WorkerDied as exc:
-            logger.exception("analysis worker %s died; restarting it", worker.number)
-            _fail(jobs, exc)
-            return self._restart(worker)
+        except WorkerDied:
+            raise
         except Exception as exc:  # the feed thread must go on serving the queue
             logger.exception("analysis batch failed in worker %s", worker.number)
             _fail(jobs, exc)
-        return worker
 
     def _next_batch(self) -> list[_Job] | None:
-        """Block for one job, then take whatever else is waiting, up to ``max_batch``."""
-        first = self._queue.get()
-        if first is None:
-            return None
-        jobs = [first]
+        """Block for one job, then take whatever else is waiting, up to ``max_batch``.
+
+        Jobs whose future was cancelled (their client gave up) are dropped, not analysed;
+        the jobs taken are marked running, so that they can no longer be cancelled.
+        """
+        jobs: list[_Job] = []
+        while not jobs:
+            first = self._queue.get()
+            if first is None:
+                return None
+            jobs = self._take([first])
         while len(jobs) < self.max_batch:
             try:
                 job = self._queue.get_nowait()
@@ -400,10 +481,20 @@ class AnalysisPool:
             if job is None:
                 self._queue.put(None)  # for this loop's next turn
                 break
-            jobs.append(job)
+            jobs += self._take([job])
         return jobs
 
+    def _take(self, jobs: list[_Job]) -> list[_Job]:
+        """The jobs still wanted, now running; cancelled ones are counted and dropped."""
+        wanted = [job for job in jobs if job.result.set_running_or_notify_cancel()]
+        if len(wanted) < len(jobs):
+            with self._stats_lock:
+                self._stats.dropped += len(jobs) - len(wanted)
+        return wanted
+
     def _restart(self, dead: _Worker) -> _Worker | None:
+        with self._stats_lock:
+            self._stats.worker_deaths += 1
         dead.stop()
         self._workers.pop(dead.number, None)
         try:
