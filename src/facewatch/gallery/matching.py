@@ -19,6 +19,10 @@ With thresholds ``match <= unknown``:
 * ``score >= unknown``          -> UNKNOWN: nobody enrolled;
 * ``match < score < unknown``   -> UNCERTAIN: reported with the best candidate, not named.
 
+A face exactly as near to two people (within ``TIE_EPSILON``) is never named, whatever the
+margin rule's weights: the same photo enrolled for both gives no ground to pick one, and
+naming either would be a guess. It is UNCERTAIN at best.
+
 Confidence is a logistic function of the score centred between the two thresholds: about
 0.88 at ``match`` and 0.12 at ``unknown``. For a KNOWN or UNCERTAIN face it says how likely
 the candidate is this person; for an UNKNOWN face, how likely it is nobody enrolled.
@@ -32,6 +36,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from facewatch.types import Candidate, Match, MatchStatus
+
+TIE_EPSILON = 1e-4
+"""Two people whose distances to a face differ by less than this are tied for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +162,8 @@ def _verdict(best: Candidate, cands: tuple[Candidate, ...], thresholds: Threshol
     status = thresholds.status(value)
     if status is MatchStatus.UNKNOWN:
         return _unknown(cands, thresholds)
+    if status is MatchStatus.KNOWN and _tied(best, cands):
+        status = MatchStatus.UNCERTAIN
     return Match(
         status=status,
         person_id=best.person_id,
@@ -162,6 +171,14 @@ def _verdict(best: Candidate, cands: tuple[Candidate, ...], thresholds: Threshol
         distance=best.distance,
         confidence=thresholds.similarity(value),
         candidates=cands,
+    )
+
+
+def _tied(best: Candidate, cands: tuple[Candidate, ...]) -> bool:
+    """Whether another person is as near to the face as ``best`` (within ``TIE_EPSILON``)."""
+    return any(
+        c.person_id != best.person_id and abs(c.distance - best.distance) <= TIE_EPSILON
+        for c in cands
     )
 
 

@@ -123,3 +123,20 @@ def test_the_settings_configure_the_margin() -> None:
 def test_a_negative_margin_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         Thresholds(0.5, 0.6, margin_weight=-1)
+
+
+@pytest.mark.parametrize("thresholds", [T, MARGIN], ids=["distance alone", "margin rule"])
+@pytest.mark.parametrize("distance", [0.0, 0.2])
+def test_a_face_exactly_as_near_to_two_people_is_not_named(
+    thresholds: Thresholds, distance: float
+) -> None:
+    tie = [Candidate(1, "ada", distance), Candidate(2, "bob", distance + 1e-6)]
+    match = decide(tie, thresholds)
+    assert match.status is MatchStatus.UNCERTAIN
+    (assigned,) = assign([tie], thresholds)
+    assert assigned.status is MatchStatus.UNCERTAIN
+
+
+def test_a_face_clearly_nearer_to_one_of_two_people_is_named() -> None:
+    match = decide([Candidate(1, "ada", 0.0), Candidate(2, "bob", 0.01)], T)
+    assert (match.status, match.name) == (MatchStatus.KNOWN, "ada")
