@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from facewatch.edge.config import BestShotConfig, Policy
 from facewatch.edge.types import Dispatch, Frame, Shot, ShotReason, TrackedFace
 from facewatch.errors import ConfigurationError
+from facewatch.types import Box, Landmarks, RGBImage
 from facewatch.vision.align import align_face
 from facewatch.vision.image import crop_face, crop_region
 from facewatch.vision.landmarks import Landmarker
@@ -33,13 +34,30 @@ from facewatch.vision.quality import assess_quality
 logger = logging.getLogger(__name__)
 
 
-class ShotMaker:
-    """Turns tracked faces of a frame into scored shots; faces under ``min_size`` are dropped."""
+Aligner = Callable[[RGBImage, Box, Landmarks], RGBImage]
+"""Cuts the aligned chip of a face: an embedder's ``align``, or dlib's ``align_face``."""
 
-    def __init__(self, landmarker: Landmarker, *, margin: float, min_size: int) -> None:
+
+class ShotMaker:
+    """Turns tracked faces of a frame into scored shots; faces under ``min_size`` are dropped.
+
+    ``align`` cuts each shot's chip: pass the on-site embedder's ``align`` (embeddings and
+    local modes embed that chip); without an embedder at hand (crops mode) it is dlib's
+    ``align_face``, used only for the quality score.
+    """
+
+    def __init__(
+        self,
+        landmarker: Landmarker,
+        *,
+        margin: float,
+        min_size: int,
+        align: Aligner | None = None,
+    ) -> None:
         self.landmarker = landmarker
         self.margin = margin
         self.min_size = min_size
+        self.align: Aligner = align or _dlib_chip
 
     def shots(self, frame: Frame, faces: Iterable[TrackedFace]) -> list[Shot]:
         """One shot per face big enough to be recognised."""
@@ -50,7 +68,7 @@ class ShotMaker:
 
     def _shot(self, frame: Frame, face: TrackedFace) -> Shot:
         landmarks = self.landmarker.locate(frame.image, face.box)
-        chip = align_face(frame.image, face.box, landmarks)
+        chip = self.align(frame.image, face.box, landmarks)
         height, width = frame.image.shape[:2]
         region = crop_region(face.box, self.margin, width, height)
         return Shot(
@@ -86,6 +104,10 @@ def shot_verdict(statuses: Iterable[str]) -> ShotVerdict:
     if "uncertain" in found and "known" not in found:
         return ShotVerdict.UNCERTAIN
     return ShotVerdict.NAMED
+
+
+def _dlib_chip(image: RGBImage, box: Box, landmarks: Landmarks) -> RGBImage:
+    return align_face(image, box, landmarks)
 
 
 class ShotPolicy(ABC):

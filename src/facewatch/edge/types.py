@@ -79,7 +79,7 @@ class Shot:
     face_in_crop: Box
     """``box`` in ``crop``'s pixels: sent with the crop, the server checks only there."""
     chip: RGBImage
-    """The aligned 150 x 150 chip (for quality and for embeddings mode)."""
+    """The aligned chip (``ShotMaker.align``: the embedder's own chip in embeddings mode)."""
     quality: Quality
 
 

@@ -1,18 +1,20 @@
 """Aligned face chips: the face turned upright, scaled and cropped as an embedder expects.
 
 Two geometries live here: dlib's own chip (``align_face``, what dlib's ResNet reads) and a
-chip fitted to a fixed template of the five landmarks by a similarity transform
-(``align_to_template``, the ArcFace-style 112 x 112 crop that EdgeFace reads).
+chip fitted to fixed points of the five landmarks by a similarity transform
+(``TemplateAlignment``; ``ARCFACE_112`` is the ArcFace-style crop that EdgeFace reads).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import dlib
 import numpy as np
 import numpy.typing as npt
 
-from facewatch.types import Box, Landmarks, RGBImage
+from facewatch.types import Box, Landmarks, Point, RGBImage
 from facewatch.vision._dlib import to_shape
 from facewatch.vision.image import ensure_rgb
 
@@ -20,14 +22,6 @@ CHIP_SIZE = 150
 """Side of the chips dlib's ResNet embedder reads."""
 CHIP_PADDING = 0.25
 """Border around the landmarks, as a fraction of the face; dlib's recognition example uses 0.25."""
-
-ARCFACE_112_DLIB5: npt.NDArray[np.float64] = np.array(
-    [(80.48, 52.76), (66.66, 53.15), (31.19, 52.94), (45.08, 53.26), (56.01, 79.55)],
-    dtype=np.float64,
-)
-"""Where dlib's five landmarks (in dlib's order: the subject's left eye outer and inner
-corner, right eye outer and inner corner, nose base) land in a 112 x 112 ArcFace-style chip.
-Fitted on 400 LFW faces to the standard ArcFace template (../shared/models/README.md)."""
 
 Matrix = npt.NDArray[np.float64]
 """A 2 x 3 affine matrix taking image coordinates to chip coordinates."""
@@ -73,17 +67,6 @@ def similarity_transform(source: npt.ArrayLike, target: npt.ArrayLike) -> Matrix
     return np.hstack([scale * rotation, shift[:, None]])
 
 
-def template_transform(
-    landmarks: Landmarks, template: npt.NDArray[np.float64] = ARCFACE_112_DLIB5
-) -> Matrix:
-    """The similarity transform taking the five landmarks onto ``template``."""
-    if len(landmarks.points) != len(template):
-        raise ValueError(
-            f"alignment needs the {len(template)} dlib landmarks, got {len(landmarks.points)}"
-        )
-    return similarity_transform(landmarks.points, template)
-
-
 def warp_chip(image: RGBImage, matrix: Matrix, size: int) -> RGBImage:
     """The ``size`` x ``size`` chip that ``matrix`` cuts out of ``image`` (black outside it)."""
     chip = cv2.warpAffine(
@@ -97,12 +80,33 @@ def warp_chip(image: RGBImage, matrix: Matrix, size: int) -> RGBImage:
     return np.ascontiguousarray(chip, dtype=np.uint8)
 
 
-def align_to_template(
-    image: RGBImage,
-    landmarks: Landmarks,
-    *,
-    template: npt.NDArray[np.float64] = ARCFACE_112_DLIB5,
-    size: int = 112,
-) -> RGBImage:
-    """A ``size`` x ``size`` RGB chip with the five landmarks as near ``template`` as can be."""
-    return warp_chip(image, template_transform(landmarks, template), size)
+@dataclass(frozen=True, slots=True)
+class TemplateAlignment:
+    """A chip cut by the similarity transform that takes the five landmarks nearest ``points``."""
+
+    points: tuple[Point, ...]
+    """Where dlib's five landmarks should land in the chip, in dlib's order."""
+    size: int
+    """Side of the square chip."""
+
+    def transform(self, landmarks: Landmarks) -> Matrix:
+        """The image-to-chip matrix of this face."""
+        if len(landmarks.points) != len(self.points):
+            raise ValueError(
+                f"alignment needs the {len(self.points)} dlib landmarks, "
+                f"got {len(landmarks.points)}"
+            )
+        return similarity_transform(landmarks.points, self.points)
+
+    def chip(self, image: RGBImage, landmarks: Landmarks) -> RGBImage:
+        """The aligned ``size`` x ``size`` RGB chip of the face."""
+        return warp_chip(image, self.transform(landmarks), self.size)
+
+
+ARCFACE_112 = TemplateAlignment(
+    points=((80.48, 52.76), (66.66, 53.15), (31.19, 52.94), (45.08, 53.26), (56.01, 79.55)),
+    size=112,
+)
+"""The 112 x 112 ArcFace-style chip (EdgeFace's). The points are where dlib's five landmarks
+(the subject's left eye outer and inner corner, right eye outer and inner corner, nose base)
+fall on the standard ArcFace template, fitted on 400 LFW faces (../shared/models/README.md)."""

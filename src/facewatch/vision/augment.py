@@ -6,6 +6,10 @@ few slightly moved copies of the chip (mirrored, shifted, scaled, rotated) gives
 nearer the person's average face. The copies are cut from a wider aligned chip of the
 original photo, so a shifted or shrunk copy shows real surroundings, not a filled border.
 
+The copies follow the embedder's own alignment: dlib's chip (``jittered_chips``) or a
+chip fitted to template points such as EdgeFace's (``template_jittered_chips``, each copy
+warped straight out of the photo by the alignment's transform composed with the move).
+
 The set of copies is fixed (no randomness): the same photo always gives the same template.
 """
 
@@ -22,7 +26,14 @@ import numpy.typing as npt
 
 from facewatch.types import Box, Embedding, Face, Landmarks, RGBImage
 from facewatch.vision._dlib import to_shape
-from facewatch.vision.align import CHIP_PADDING, CHIP_SIZE, align_face
+from facewatch.vision.align import (
+    CHIP_PADDING,
+    CHIP_SIZE,
+    Matrix,
+    TemplateAlignment,
+    align_face,
+    warp_chip,
+)
 from facewatch.vision.embedders.base import Embedder
 from facewatch.vision.image import ensure_rgb
 
@@ -32,7 +43,11 @@ _WIDE_PADDING = 0.75
 
 @dataclass(frozen=True, slots=True)
 class Jitter:
-    """One move of the chip: mirror, shift (pixels of the 150-px chip), scale, rotation."""
+    """One move of the chip: mirror, shift (pixels of a 150-px chip), scale, rotation.
+
+    Shifts are in pixels of dlib's 150-px chip; a chip of another size moves by as large a
+    fraction of its side.
+    """
 
     flip: bool = False
     dx: float = 0.0
@@ -92,23 +107,47 @@ def _copy(chip: RGBImage, wide: RGBImage, jitter: Jitter) -> RGBImage:
 def _warp(wide: RGBImage, jitter: Jitter, size: int) -> RGBImage:
     """Cut one jittered ``size`` chip out of the centre of ``wide``."""
     centre_in = (wide.shape[1] - 1) / 2.0
-    centre_out = (size - 1) / 2.0
-    angle = math.radians(jitter.degrees)
-    cos, sin = jitter.scale * math.cos(angle), jitter.scale * math.sin(angle)
-    # Output pixel = R*S*(input - centre_in) + centre_out + shift.
-    matrix = np.array(
-        [
-            [cos, -sin, centre_out + jitter.dx - cos * centre_in + sin * centre_in],
-            [sin, cos, centre_out + jitter.dy - sin * centre_in - cos * centre_in],
-        ],
-        dtype=np.float64,
-    )
+    matrix = _move(jitter, size) @ _shift(-centre_in + (size - 1) / 2.0)
     chip = cv2.warpAffine(
-        wide, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        wide, matrix[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     if jitter.flip:
         chip = chip[:, ::-1]
     return np.ascontiguousarray(chip, dtype=np.uint8)
+
+
+def template_jittered_chips(
+    image: RGBImage, landmarks: Landmarks, alignment: TemplateAlignment, jitters: Sequence[Jitter]
+) -> list[RGBImage]:
+    """One chip of ``alignment`` per jitter; ``IDENTITY`` gives ``alignment.chip`` itself.
+
+    Each copy is warped once out of the photo (its real surroundings, no blur of a second
+    resampling): the alignment's transform, then the jitter about the chip's centre.
+    """
+    aligned = np.vstack([alignment.transform(landmarks), (0.0, 0.0, 1.0)])
+    size = alignment.size
+    chips = []
+    for jitter in jitters:
+        moved: Matrix = (_move(jitter, size) @ aligned)[:2]
+        chip = warp_chip(image, moved, size)
+        chips.append(np.ascontiguousarray(chip[:, ::-1]) if jitter.flip else chip)
+    return chips
+
+
+def _move(jitter: Jitter, size: int) -> Matrix:
+    """The 3 x 3 chip-to-chip matrix of ``jitter`` (without the mirror), about the centre."""
+    centre = (size - 1) / 2.0
+    angle = math.radians(jitter.degrees)
+    cos, sin = jitter.scale * math.cos(angle), jitter.scale * math.sin(angle)
+    turn = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
+    step = size / CHIP_SIZE  # shifts are in pixels of a 150-px chip
+    shifted: Matrix = _shift(centre, jitter.dx * step, jitter.dy * step) @ turn @ _shift(-centre)
+    return shifted
+
+
+def _shift(x: float, dx: float = 0.0, dy: float = 0.0) -> Matrix:
+    """The 3 x 3 translation by (x + dx, x + dy)."""
+    return np.array([[1.0, 0.0, x + dx], [0.0, 1.0, x + dy], [0.0, 0.0, 1.0]])
 
 
 def template_of(vectors: npt.ArrayLike) -> Embedding:
@@ -127,9 +166,15 @@ def template_of(vectors: npt.ArrayLike) -> Embedding:
 def enrolment_template(embedder: Embedder, image: RGBImage, face: Face) -> Embedding:
     """One enrolment face's template: its embedding averaged with its jittered copies'.
 
-    The copies are ``ENROLMENT_JITTERS`` (the unmoved chip is ``face``'s own embedding,
-    computed here if the face has none).
+    The copies are ``ENROLMENT_JITTERS`` cut as ``embedder`` aligns faces (the unmoved chip
+    is ``face``'s own embedding, computed here if the face has none).
     """
-    chips = jittered_chips(image, face.box, face.landmarks, ENROLMENT_JITTERS[1:])
+    moves = ENROLMENT_JITTERS[1:]
+    alignment = embedder.template_alignment
+    if alignment is None:
+        size = embedder.chip_size
+        chips = jittered_chips(image, face.box, face.landmarks, moves, size=size)
+    else:
+        chips = template_jittered_chips(image, face.landmarks, alignment, moves)
     own = face.embedding if face.embedding is not None else embedder.embed([face.chip])[0]
     return template_of(np.vstack([own[None, :], embedder.embed(chips)]))

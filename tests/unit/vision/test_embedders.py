@@ -1,4 +1,4 @@
-"""dlib's ResNet embedder: same person close, different people far, shapes as promised."""
+"""Embedders: dlib's ResNet (same person close, shapes as promised), specs and the factory."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ import numpy as np
 import pytest
 
 from facewatch.config import EmbedderName, Settings
-from facewatch.errors import InvalidImage
+from facewatch.errors import InvalidImage, ModelUnavailable
 from facewatch.types import RGBImage
 from facewatch.vision.align import align_face
 from facewatch.vision.detectors import HogDetector
 from facewatch.vision.embedders import (
+    MODEL_SPECS,
     DlibResNetEmbedder,
     EdgeFaceEmbedder,
     Embedder,
     OnnxResNetEmbedder,
+    RecognitionDefaults,
     create_embedder,
+    embedder_for_model,
 )
 from facewatch.vision.landmarks import Landmarker
 
@@ -109,3 +112,54 @@ def test_create_embedder_gives_the_named_embedder_with_its_model_id(
 
     assert type(embedder) is kind
     assert embedder.model_id == model_id
+
+
+# --- each model declares itself -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [EdgeFaceEmbedder, OnnxResNetEmbedder, DlibResNetEmbedder])
+def test_every_shipped_embedder_declares_a_known_model(kind: type[Embedder]) -> None:
+    spec = kind.spec
+
+    assert MODEL_SPECS[spec.model_id] is spec
+    assert spec.defaults.match_threshold < spec.defaults.unknown_threshold
+    assert spec.defaults.cluster_threshold > 0
+    assert spec.preprocessing
+    assert "\n" not in spec.preprocessing
+
+
+def test_thresholds_are_the_models_own() -> None:
+    dlib, edgeface = MODEL_SPECS["dlib_resnet_v1"], MODEL_SPECS["edgeface_xs_int8"]
+
+    assert (dlib.metric, dlib.dim, dlib.chip_size) == ("l2", 128, 150)
+    assert (edgeface.metric, edgeface.dim, edgeface.chip_size) == ("cosine", 512, 112)
+    assert dlib.defaults == RecognitionDefaults(0.5, 0.6, 1.0, 0.1, 0.45)
+    assert edgeface.defaults.match_threshold > 1.0 > dlib.defaults.unknown_threshold
+
+
+def test_a_spec_cannot_be_changed() -> None:
+    with pytest.raises(AttributeError):
+        MODEL_SPECS["dlib_resnet_v1"].dim = 64  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("configured", "model_id", "kind"),
+    [
+        ("edgeface", "dlib_resnet_v1", OnnxResNetEmbedder),
+        ("dlib_native", "dlib_resnet_v1", DlibResNetEmbedder),
+        ("dlib", "edgeface_xs_int8", EdgeFaceEmbedder),
+        ("edgeface", "edgeface_xs_int8", EdgeFaceEmbedder),
+    ],
+)
+def test_embedder_for_model_makes_that_models_vectors(
+    configured: EmbedderName, model_id: str, kind: type[Embedder]
+) -> None:
+    embedder = embedder_for_model(model_id, Settings(embedder=configured))
+
+    assert type(embedder) is kind
+    assert embedder.model_id == model_id
+
+
+def test_embedder_for_an_unknown_model_says_which_are_known() -> None:
+    with pytest.raises(ModelUnavailable, match="edgeface_xs_int8"):
+        embedder_for_model("arcface_r100", Settings())

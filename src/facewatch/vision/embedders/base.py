@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from facewatch.errors import InvalidImage
 from facewatch.types import Box, Landmarks, RGBImage
-from facewatch.vision.align import align_face
+from facewatch.vision.align import TemplateAlignment, align_face
 from facewatch.vision.image import ensure_rgb
 from facewatch.vision.lazy import LazyModel
 
@@ -57,10 +57,12 @@ class Embedder(LazyModel):
 
     ``spec.model_id`` is stored next to every embedding: vectors of different models must
     never be compared. Subclasses set the class attribute ``spec``, implement ``_load`` and
-    ``_embed``, and override ``align`` when their chip is not dlib's.
+    ``_embed``, and set ``template_alignment`` when their chip is not dlib's.
     """
 
     spec: ClassVar[ModelSpec]
+    template_alignment: ClassVar[TemplateAlignment | None] = None
+    """How ``align`` cuts the chip: onto these points, or (``None``) as dlib's ``align_face``."""
 
     @property
     def model_id(self) -> str:
@@ -79,6 +81,8 @@ class Embedder(LazyModel):
 
     def align(self, image: RGBImage, box: Box, landmarks: Landmarks) -> RGBImage:
         """The aligned chip of a face that this embedder reads (default: dlib's chip)."""
+        if self.template_alignment is not None:
+            return self.template_alignment.chip(image, landmarks)
         return align_face(image, box, landmarks, size=self.chip_size)
 
     def embed(self, chips: Sequence[RGBImage]) -> npt.NDArray[np.float32]:

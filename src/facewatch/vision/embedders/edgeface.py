@@ -20,8 +20,8 @@ import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
 
 from facewatch.errors import ModelUnavailable
-from facewatch.types import Box, Landmarks, RGBImage
-from facewatch.vision.align import ARCFACE_112_DLIB5, align_to_template
+from facewatch.types import RGBImage
+from facewatch.vision.align import ARCFACE_112
 from facewatch.vision.embedders.base import Embedder
 from facewatch.vision.embedders.specs import EDGEFACE_XS_FLOAT, EDGEFACE_XS_INT8
 
@@ -45,19 +45,36 @@ def packaged_weights(name: str) -> Path:
 
 
 class EdgeFaceEmbedder(Embedder):
-    """EdgeFace-XS, dynamic int8, on onnxruntime (CPU), in batches; L2-normalised vectors.
+    """EdgeFace-XS, dynamic int8, on onnxruntime (CPU); L2-normalised vectors.
 
     ``threads`` is onnxruntime's intra-op thread count (0: one per core). ``model_path``
     replaces the packaged file (it must still have the expected sha256: the model id
     promises these weights).
+
+    Dynamic int8 quantizes each activation tensor with that tensor's own range, so a chip
+    run in a batch would get a vector that depends on the other chips of the batch (up to
+    0.16 in distance on the johns chips, as much as int8 differs from float). So that a face
+    always gets the same vector (the server one at a time, enrolment, re-embedding and
+    evaluation in batches), the int8 model runs one chip per call by default; batch 1 is
+    what a recognition request runs anyway. ``exact_batches=False`` runs ``batch_size``
+    chips per call instead (faster in bulk; benchmarks/results.md). The float model is
+    batch-invariant and always runs in batches.
     """
 
     spec = EDGEFACE_XS_INT8
+    template_alignment = ARCFACE_112
     sha256: ClassVar[str] = EDGEFACE_XS_INT8_SHA256
     packaged_file: ClassVar[str | None] = EDGEFACE_XS_INT8_FILE
+    dynamic_int8: ClassVar[bool] = True
+    """Whether a chip's output depends on the rest of its batch (see the class)."""
 
     def __init__(
-        self, model_path: Path | None = None, *, threads: int = 0, batch_size: int = 32
+        self,
+        model_path: Path | None = None,
+        *,
+        threads: int = 0,
+        batch_size: int = 32,
+        exact_batches: bool = True,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -67,7 +84,13 @@ class EdgeFaceEmbedder(Embedder):
         self._model_path = model_path
         self.threads = threads
         self.batch_size = batch_size
+        self.exact_batches = exact_batches
         self._session: ort.InferenceSession | None = None
+
+    @property
+    def run_size(self) -> int:
+        """Chips per onnxruntime call."""
+        return 1 if self.dynamic_int8 and self.exact_batches else self.batch_size
 
     @property
     def model_path(self) -> Path:
@@ -77,10 +100,6 @@ class EdgeFaceEmbedder(Embedder):
         if self.packaged_file is None:
             raise ModelUnavailable(f"{self.model_id} is not shipped: give its model_path")
         return packaged_weights(self.packaged_file)
-
-    def align(self, image: RGBImage, box: Box, landmarks: Landmarks) -> RGBImage:
-        """The 112 x 112 ArcFace-style chip: the five landmarks fitted onto the template."""
-        return align_to_template(image, landmarks, template=ARCFACE_112_DLIB5, size=self.chip_size)
 
     def _load(self) -> None:
         path = self.model_path
@@ -104,8 +123,9 @@ class EdgeFaceEmbedder(Embedder):
     def _embed(self, chips: list[RGBImage]) -> npt.NDArray[np.float32]:
         assert self._session is not None
         rows: list[npt.NDArray[np.float32]] = []
-        for start in range(0, len(chips), self.batch_size):
-            batch = to_input(chips[start : start + self.batch_size])
+        step = self.run_size
+        for start in range(0, len(chips), step):
+            batch = to_input(chips[start : start + step])
             (raw,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: batch})
             rows.append(l2_normalised(np.asarray(raw, dtype=np.float32)))
         return np.concatenate(rows)
@@ -117,6 +137,7 @@ class EdgeFaceFloatEmbedder(EdgeFaceEmbedder):
     spec = EDGEFACE_XS_FLOAT
     sha256 = EDGEFACE_XS_FLOAT_SHA256
     packaged_file = None
+    dynamic_int8 = False
 
 
 def to_input(chips: list[RGBImage]) -> npt.NDArray[np.float32]:
