@@ -11,6 +11,7 @@ from facewatch.gallery.index import (
     AdaptiveIndex,
     ExactIndex,
     HnswIndex,
+    HnswSqIndex,
     IndexConfig,
     IndexFileError,
     VectorIndex,
@@ -25,6 +26,10 @@ INDEXES: dict[str, Callable[[], VectorIndex]] = {
     "exact": lambda: ExactIndex(DIM),
     "hnsw": lambda: HnswIndex(DIM, m=8, ef_construction=100, ef_search=100),
     "auto": lambda: create_index(DIM, IndexConfig(kind="auto", ann_threshold=20)),
+    # Trained from 20 vectors on, rebuilt once 4 tombstones make a fifth of the slots.
+    "hnsw_sq8": lambda: HnswSqIndex(
+        DIM, m=8, ef_construction=100, ef_search=100, train_size=20, compact_min=4
+    ),
 }
 
 
@@ -145,11 +150,11 @@ def test_the_adaptive_index_returns_to_exact_under_half_its_threshold(
     assert sorted(index.items()[0].tolist()) == list(range(21, 30))
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw", "auto"])
+@pytest.mark.parametrize("kind", ["exact", "hnsw", "hnsw_sq8", "auto"])
 def test_a_saved_index_reads_back_with_the_same_answers(
     kind: str, vectors: np.ndarray, tmp_path: Path
 ) -> None:
-    config = IndexConfig(kind=kind, ann_threshold=20)  # type: ignore[arg-type]
+    config = IndexConfig(kind=kind, ann_threshold=20, ann_kind="hnsw")  # type: ignore[arg-type]
     index = create_index(DIM, config)
     index.add(np.arange(50), vectors)
     index.remove([7])

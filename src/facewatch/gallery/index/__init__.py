@@ -2,8 +2,10 @@
 
     base.py      VectorIndex (add, remove, search, items, write), the manifest of a saved index
     exact.py     ExactIndex: numpy brute force, exact; the choice for small galleries
-    hnsw.py      HnswIndex: hnswlib graph, approximate; for large galleries
-    adaptive.py  AdaptiveIndex: exact below a size threshold, HNSW above
+    hnsw.py      HnswIndex: hnswlib graph over float32, approximate; large low-dimensional galleries
+    hnsw_sq.py   HnswSqIndex: faiss graph over 8-bit codes, re-ranked exactly from float32 on
+                 disk (vector_file.py); large high-dimensional galleries in a quarter the memory
+    adaptive.py  AdaptiveIndex: exact below a size threshold, an ANN index above
 
 ``create_index(dim, config)`` builds the configured one (``index_config_from(settings)``
 reads the configuration from the settings) and ``read_index(folder, dim, config)`` loads one
@@ -26,14 +28,18 @@ from facewatch.gallery.index.base import (
 )
 from facewatch.gallery.index.exact import ExactIndex
 from facewatch.gallery.index.hnsw import HnswIndex
+from facewatch.gallery.index.hnsw_sq import HnswSqIndex
 
-IndexKind = Literal["auto", "exact", "hnsw"]
+IndexKind = Literal["auto", "exact", "hnsw", "hnsw_sq8"]
+AnnKind = Literal["by_dim", "hnsw", "hnsw_sq8"]
 
 __all__ = [
     "AdaptiveIndex",
+    "AnnKind",
     "ExactIndex",
     "FloatMatrix",
     "HnswIndex",
+    "HnswSqIndex",
     "IdArray",
     "IndexConfig",
     "IndexFileError",
@@ -57,15 +63,28 @@ class IndexConfig:
 
     kind: IndexKind = "auto"
     ann_threshold: int = 20_000
+    ann_kind: AnnKind = "by_dim"
+    """The ANN index of ``auto``: by_dim picks hnsw_sq8 from ``sq_min_dim`` dimensions up."""
+    sq_min_dim: int = 256
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 256
+    sq_rerank: int = 64
+    """Candidates of the 8-bit graph re-ranked exactly (at least the k asked for)."""
+    vector_dir: Path | None = None
+    """Where hnsw_sq8 keeps its float32 scratch file (default: the system temporary folder)."""
 
     def __post_init__(self) -> None:
         if self.ann_threshold < 1 or self.hnsw_m < 2:
             raise ValueError("ann_threshold must be at least 1 and hnsw_m at least 2")
-        if self.hnsw_ef_construction < 1 or self.hnsw_ef_search < 1:
-            raise ValueError("HNSW ef values must be at least 1")
+        if self.hnsw_ef_construction < 1 or self.hnsw_ef_search < 1 or self.sq_rerank < 1:
+            raise ValueError("HNSW ef values and sq_rerank must be at least 1")
+
+    def ann_for(self, dim: int) -> Literal["hnsw", "hnsw_sq8"]:
+        """The approximate index used at this dimension."""
+        if self.ann_kind == "by_dim":
+            return "hnsw_sq8" if dim >= self.sq_min_dim else "hnsw"
+        return self.ann_kind
 
 
 class IndexSettings(Protocol):
@@ -89,12 +108,18 @@ class IndexSettings(Protocol):
 
 def index_config_from(settings: IndexSettings) -> IndexConfig:
     """The index configured by ``settings``."""
+    defaults = IndexConfig()
+    # Settings that older configurations lack fall back to IndexConfig's defaults.
+    vector_dir = getattr(settings, "gallery_vector_dir", defaults.vector_dir)
     return IndexConfig(
         kind=settings.gallery_index,
         ann_threshold=settings.gallery_ann_threshold,
+        ann_kind=getattr(settings, "gallery_ann_kind", defaults.ann_kind),
         hnsw_m=settings.hnsw_m,
         hnsw_ef_construction=settings.hnsw_ef_construction,
         hnsw_ef_search=settings.hnsw_ef_search,
+        sq_rerank=getattr(settings, "gallery_sq_rerank", defaults.sq_rerank),
+        vector_dir=Path(vector_dir) if vector_dir is not None else None,
     )
 
 
@@ -103,9 +128,9 @@ def create_index(dim: int, config: IndexConfig | None = None) -> VectorIndex:
     config = config or IndexConfig()
     if config.kind == "exact":
         return ExactIndex(dim)
-    if config.kind == "hnsw":
-        return _hnsw(dim, config)
-    return AdaptiveIndex(dim, config.ann_threshold, lambda: _hnsw(dim, config))
+    if config.kind in ("hnsw", "hnsw_sq8"):
+        return _ann(dim, config, config.kind)
+    return AdaptiveIndex(dim, config.ann_threshold, lambda: _ann(dim, config))
 
 
 def read_index(folder: Path, dim: int, config: IndexConfig | None = None) -> VectorIndex:
@@ -124,10 +149,18 @@ def read_index(folder: Path, dim: int, config: IndexConfig | None = None) -> Vec
         inner = ExactIndex.read(folder, dim)
     elif manifest["kind"] == HnswIndex.kind:
         inner = HnswIndex.read(folder, dim, ef_search=config.hnsw_ef_search)
+    elif manifest["kind"] == HnswSqIndex.kind:
+        inner = HnswSqIndex.read(
+            folder,
+            dim,
+            ef_search=config.hnsw_ef_search,
+            rerank=config.sq_rerank,
+            vector_dir=config.vector_dir,
+        )
     else:
         raise IndexFileError(f"unknown index kind {manifest['kind']!r} in {folder}")
     if config.kind == "auto":
-        return AdaptiveIndex(dim, config.ann_threshold, lambda: _hnsw(dim, config), inner)
+        return AdaptiveIndex(dim, config.ann_threshold, lambda: _ann(dim, config), inner)
     if config.kind != inner.kind:
         rebuilt = create_index(dim, config)
         ids, vectors = inner.items()
@@ -137,10 +170,20 @@ def read_index(folder: Path, dim: int, config: IndexConfig | None = None) -> Vec
     return inner
 
 
-def _hnsw(dim: int, config: IndexConfig) -> HnswIndex:
-    return HnswIndex(
+def _ann(dim: int, config: IndexConfig, kind: str | None = None) -> VectorIndex:
+    """The approximate index of ``kind``, by default the one ``config`` picks for ``dim``."""
+    if (kind or config.ann_for(dim)) == "hnsw":
+        return HnswIndex(
+            dim,
+            m=config.hnsw_m,
+            ef_construction=config.hnsw_ef_construction,
+            ef_search=config.hnsw_ef_search,
+        )
+    return HnswSqIndex(
         dim,
         m=config.hnsw_m,
         ef_construction=config.hnsw_ef_construction,
         ef_search=config.hnsw_ef_search,
+        rerank=config.sq_rerank,
+        vector_dir=config.vector_dir,
     )
