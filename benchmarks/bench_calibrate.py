@@ -21,7 +21,7 @@ cache, so a second run takes seconds):
 * **Strangers' clustering threshold**: every LFW DevTrain photo's centre face re-clustered
   (``gallery.clustering.cluster``) over thresholds: purity (no stranger mixes two people)
   against inverse purity (nobody split); the loosest threshold whose purity is at least
-  ``--purity`` (dlib's 0.45 gives 0.963, docs/unknowns.md) is chosen.
+  ``--purity`` (0.96: dlib's 0.45 gives 0.963, docs/unknowns.md) is chosen.
 * **Verification**: pairsDevTrain.txt, 10 folds (``facewatch eval verify``).
 * The decision at the model's current defaults (its ``ModelSpec``) and at the calibrated ones.
 
@@ -203,16 +203,23 @@ def choose_margin(found: Candidates, far: float) -> MarginChoice:
         plain = choice.table[0][other]
         choice.checks.append(
             f"chosen on half {label[0]}: weight {picked['weight']:g}, cap {picked['cap']:g}; "
-            f"on half {label[-1]} DIR@{far:g} {plain:.3f} (distance alone) -> "
+            f"on half {label[-1]} DIR@{100 * far:g}% {plain:.3f} (distance alone) -> "
             f"{picked[other]:.3f}"
         )
     return choice
 
 
-def curve_rows(probes: ScoredProbes, found: Candidates, step: float) -> list[dict[str, float]]:
-    """Known probes named right and wrong, strangers named, over single thresholds."""
-    low = math.floor(threshold_at_far(probes.unknown_scores, 0.001) / step) * step
-    high = math.ceil(threshold_at_far(probes.unknown_scores, 0.1) / step) * step
+CURVE_STEPS = (0.01, 0.02, 0.025, 0.05, 0.1)
+CURVE_ROWS = 16
+
+
+def curve_rows(probes: ScoredProbes) -> list[dict[str, float]]:
+    """Known probes named right and wrong, strangers named, over single thresholds from the
+    one naming 0.1% of strangers to the one naming 10%, in at most ``CURVE_ROWS`` steps."""
+    first = threshold_at_far(probes.unknown_scores, 0.001)
+    last = threshold_at_far(probes.unknown_scores, 0.1)
+    step = next((s for s in CURVE_STEPS if (last - first) / s < CURVE_ROWS), CURVE_STEPS[-1])
+    low, high = math.floor(first / step) * step, math.ceil(last / step) * step
     wrong = ~probes.known_right & np.isfinite(probes.known_scores)
     rows = []
     for t in np.arange(low, high + step / 2, step):
@@ -346,7 +353,8 @@ def calibrate(name: str, shared: SharedDetections, args: argparse.Namespace) -> 
     result.verification = verified.summary()
     if args.clustering:
         vectors, truth = centre_faces(faces)
-        centre = floor_to(result.chosen["match_threshold"] - 2 * args.cluster_step, args.step)
+        # dlib's 0.45 lies by the distance that names 1% of strangers (0.434): start there
+        centre = floor_to(result.nearest_at_far[FARS.index(0.01)]["threshold"], args.cluster_step)
         result.clustering = clustering_rows(vectors, truth, centre, args.cluster_step)
         good = [r for r in result.clustering if r["purity"] >= args.purity]
         pick = max(good, key=lambda r: r["threshold"]) if good else result.clustering[0]
@@ -366,7 +374,7 @@ def open_set(result: Calibration, found: Candidates, args: argparse.Namespace) -
     rule = rule_of(margin.weight, margin.cap)
     probes = scored(found, rule)
     result.rank1 = probes.rank1
-    result.curve = curve_rows(probes, found, args.step)
+    result.curve = curve_rows(probes)
     result.at_far = at_far_rows(probes)
     result.nearest_at_far = at_far_rows(scored(found, rule_of(0.0, 0.0)))
     match = floor_to(threshold_at_far(probes.unknown_scores, args.far - args.safety), args.step)
@@ -423,21 +431,26 @@ def side_by_side(results: list[Calibration]) -> list[str]:
         )
     lines += [
         "",
-        "| embedder | defaults | known named right | named wrong | uncertain | strangers named "
-        "| strangers uncertain |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| embedder | defaults | known named right | named wrong | uncertain | unknown "
+        "| strangers named | strangers uncertain |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for label, values, d in (
             ("model's spec", r.spec_defaults, r.at_spec),
-            ("calibrated here", r.chosen, r.at_chosen),
+            ("chosen by this run", r.chosen, r.at_chosen),
         ):
             lines.append(
                 f"| {r.embedder} | {label}: {describe(values)} | {d['known_right']:.3f} "
-                f"| {d['known_wrong']:.3f} | {d['known_uncertain']:.3f} "
+                f"| {d['known_wrong']:.3f} | {d['known_uncertain']:.3f} | {unknown(d):.3f} "
                 f"| {d['strangers_named']:.4f} | {d['strangers_uncertain']:.3f} |"
             )
     return [*lines, ""]
+
+
+def unknown(d: dict[str, float]) -> float:
+    """Known probes declared unknown (a stranger's identity would take them)."""
+    return 1.0 - d["known_right"] - d["known_wrong"] - d["known_uncertain"]
 
 
 def describe(values: dict[str, float]) -> str:
@@ -525,7 +538,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--step", type=float, default=0.01, help="threshold rounding (0.01)")
     parser.add_argument("--cluster-step", type=float, default=0.025, help="(0.025)")
-    parser.add_argument("--purity", type=float, default=0.963, help="clustering purity (0.963)")
+    parser.add_argument("--purity", type=float, default=0.96, help="clustering purity (0.96)")
     parser.add_argument("--no-clustering", dest="clustering", action="store_false")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser.parse_args(argv)
