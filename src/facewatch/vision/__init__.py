@@ -6,8 +6,11 @@ first use, so building any of these objects is cheap.
     image.py         bytes -> RGB array (format whitelist, pixel cap), JPEG crops
     detectors/       FaceDetector + hog, haar, onnx_ultralight; create_detector(settings)
     landmarks.py     Landmarker: dlib 5-point landmarks
-    align.py         align_face: the 150 x 150 chip the embedder reads
-    embedders/       Embedder + dlib_resnet; create_embedder(settings)
+    align.py         align_face (dlib's 150 x 150 chip), TemplateAlignment (ARCFACE_112)
+    augment.py       jittered copies of a face for enrolment templates
+    embedders/       Embedder + edgeface, onnx_resnet, dlib_resnet; specs.py (ModelSpec
+                     and calibrated defaults per model); create_embedder(settings)
+    weights/         model files shipped in the package, with their licences and notices
     quality.py       assess_quality, enrolment_problem
     pipeline.py      FaceAnalyzer: all of the above for one image; create_analyzer(settings)
     models.py        where the model files are
