@@ -103,6 +103,7 @@ class RejectedFile(BaseModel):
         "too_blurry",
         "not_frontal",
         "duplicate",
+        "enrolled_for_another_person",
     ]
     message: str
 

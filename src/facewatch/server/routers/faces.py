@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile, status
+from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from facewatch.errors import InvalidInput
 from facewatch.server.deps import EnrollKey, Multipart, RuntimeDep
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import FacesAdded, RejectedFile
-from facewatch.server.services.enrollment import Upload, add_faces
+from facewatch.server.services.enrollment import ENROLLED_ELSEWHERE, Upload, add_faces
 from facewatch.server.uploads import read_upload
 
 router = APIRouter(prefix="/api/v1/people", tags=["faces"])
@@ -35,6 +35,9 @@ def add_person_faces(
     images: Annotated[list[UploadFile], File(description="One or more photos of the person")],
     runtime: RuntimeDep,
     _: EnrollKey,
+    allow_duplicate: Annotated[
+        bool, Form(description="Enrol a face even if it is enrolled for another person")
+    ] = False,
 ) -> FacesAdded | JSONResponse:
     """Add photos; each must hold one usable face, else it is refused with a reason."""
     if len(images) > MAX_FILES:
@@ -46,8 +49,17 @@ def add_person_faces(
             uploads.append(read_upload(file, runtime.settings.max_upload_bytes))
         except InvalidInput as exc:
             unreadable.append(RejectedFile.of(file.filename or "upload", exc))
-    result = add_faces(runtime, person_id, uploads, unreadable)
+    result = add_faces(runtime, person_id, uploads, unreadable, allow_duplicate=allow_duplicate)
     if not result.accepted:
-        body = {"detail": "no usable face in any photo", "code": "face_rejected"}
-        return JSONResponse({**body, **result.model_dump(mode="json")}, status_code=422)
+        return _refused(result)
     return result
+
+
+def _refused(result: FacesAdded) -> JSONResponse:
+    """422 when no photo was usable; 409 when a usable one is another person's face."""
+    elsewhere = [r for r in result.rejected if r.reason == ENROLLED_ELSEWHERE]
+    if elsewhere:
+        body = {"detail": elsewhere[0].message, "code": ENROLLED_ELSEWHERE}
+        return JSONResponse({**body, **result.model_dump(mode="json")}, status_code=409)
+    body = {"detail": "no usable face in any photo", "code": "face_rejected"}
+    return JSONResponse({**body, **result.model_dump(mode="json")}, status_code=422)

@@ -3,6 +3,11 @@
 With ``enrolment_jitter`` on a template is the mean embedding of ten slightly moved copies
 of the face (``vision/augment.py``), which names more people right with one enrolment photo
 each, at a lower match threshold (docs/accuracy.md); recognition itself is unchanged.
+
+A photo already enrolled for someone else (the same file, or a face within
+``DUPLICATE_FACE_DISTANCE`` of another person's template) is refused, naming them, unless
+the caller says ``allow_duplicate``: otherwise recognition would meet two people at
+distance 0 and could only guess between them.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+
+import numpy as np
 
 from facewatch.errors import FaceRejected, InvalidInput
 from facewatch.gallery.gallery import TemplateEntry
@@ -32,7 +39,16 @@ _MESSAGES = {
     "too_blurry": "the face is too blurry",
     "not_frontal": "the face is turned too far from the camera",
     "duplicate": "this photo is already enrolled for this person",
+    "enrolled_for_another_person": (
+        "this face is already enrolled for person {other_id} ({other_name}); "
+        "send allow_duplicate=true to enrol it for this person too"
+    ),
 }
+ENROLLED_ELSEWHERE = "enrolled_for_another_person"
+DUPLICATE_FACE_DISTANCE = 0.25
+"""A face this near another person's template is the same face: with EdgeFace, a copy of
+the same photo re-encoded or halved lands at 0.15-0.19 and another photo of the same person
+at 0.73 (knn_examples' obama.jpg); dlib's copies land within a few hundredths."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +75,13 @@ def add_faces(
     person_id: int,
     uploads: list[Upload],
     unreadable: list[RejectedFile] | None = None,
+    *,
+    allow_duplicate: bool = False,
 ) -> FacesAdded:
     """Add every usable photo as a template; say why each other photo was refused.
 
     All accepted photos are stored in one transaction; a failure stores none of them.
+    A face enrolled for another person is refused unless ``allow_duplicate``.
     """
     with runtime.uow() as uow:
         uow.people.get(person_id)  # NotFound before any heavy work
@@ -78,10 +97,30 @@ def add_faces(
         if candidate.sha256 in known:
             rejected.append(_reject(upload, "duplicate", runtime))
             continue
+        other = None if allow_duplicate else _enrolled_elsewhere(runtime, person_id, candidate)
+        if other is not None:
+            rejected.append(_reject(upload, ENROLLED_ELSEWHERE, runtime, *other))
+            continue
         known.add(candidate.sha256)
         accepted.append(candidate)
     templates = _store(runtime, person_id, accepted)
     return FacesAdded(accepted=templates, rejected=rejected)
+
+
+def _enrolled_elsewhere(
+    runtime: Runtime, person_id: int, candidate: _Accepted
+) -> tuple[int, str] | None:
+    """Another person this photo or face is enrolled for (id, name), if any."""
+    with runtime.uow() as uow:
+        for other_id, name in uow.templates.people_with_photo(candidate.sha256):
+            if other_id != person_id:
+                return other_id, name
+    query = np.asarray(candidate.template, dtype=np.float32)[np.newaxis, :]
+    (nearest,) = runtime.gallery.nearest_people(query, 2)
+    for found in nearest:
+        if found.person_id != person_id and found.distance <= DUPLICATE_FACE_DISTANCE:
+            return found.person_id, found.name
+    return None
 
 
 def _examine(runtime: Runtime, upload: Upload) -> _Accepted:
@@ -192,9 +231,16 @@ def _template_out(row: Template, sha256: str) -> TemplateOut:
     )
 
 
-def _reject(upload: Upload, reason: str, runtime: Runtime) -> RejectedFile:
-    return RejectedFile.of(upload.filename, FaceRejected(_message(reason, runtime), code=reason))
+def _reject(
+    upload: Upload,
+    reason: str,
+    runtime: Runtime,
+    other_id: int | None = None,
+    other_name: str = "",
+) -> RejectedFile:
+    message = _message(reason, runtime, other_id=other_id, other_name=other_name)
+    return RejectedFile.of(upload.filename, FaceRejected(message, code=reason))
 
 
-def _message(reason: str, runtime: Runtime) -> str:
-    return _MESSAGES[reason].format(min_size=runtime.settings.min_face_size)
+def _message(reason: str, runtime: Runtime, **details: object) -> str:
+    return _MESSAGES[reason].format(min_size=runtime.settings.min_face_size, **details)

@@ -89,6 +89,18 @@ class TemplateRepository:
         )
         return set(self._session.scalars(statement))
 
+    def people_with_photo(self, sha256: str) -> list[tuple[int, str]]:
+        """(id, name) of every person with a template from the photo ``sha256``."""
+        statement = (
+            select(Person.id, Person.name)
+            .join(Template, Template.person_id == Person.id)
+            .join(Image, Image.id == Template.image_id)
+            .where(Image.sha256 == sha256)
+            .distinct()
+            .order_by(Person.id)
+        )
+        return [(int(pid), str(name)) for pid, name in self._session.execute(statement)]
+
     def all_for_model(self, model: str) -> Iterator[GalleryRow]:
         """Every template made by ``model`` with its person's name, streamed in batches."""
         statement = (
