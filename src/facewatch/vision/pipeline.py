@@ -9,7 +9,7 @@ import numpy as np
 
 from facewatch.config import Settings
 from facewatch.types import Box, DetectedFace, Face, RGBImage
-from facewatch.vision.detectors import FaceDetector, create_detector
+from facewatch.vision.detectors import FaceDetector, UltraLightOnnxDetector, create_detector
 from facewatch.vision.detectors.limits import check_native_shape, check_scaled_shape
 from facewatch.vision.embedders import Embedder, create_embedder
 from facewatch.vision.image import ensure_rgb
@@ -39,6 +39,10 @@ HINT_SIDE = 90
 face size, so one or two levels of its pyramid cover it."""
 HINT_MIN_IOU = 0.3
 """A face found near the given box must overlap it this much to be taken for it."""
+FALLBACK_CROP_PADDING = 0.5
+"""Around a face crop given to the fallback detector: a replicated border, as a fraction of
+the crop's shorter side, so that the face fills no more of the frame than the detector's
+largest faces (a crop nearly filled by one face is no scene it was trained on)."""
 
 
 class FaceAnalyzer:
@@ -64,6 +68,11 @@ class FaceAnalyzer:
     a crop pass, and fewer pyramid levels). The box is a hint, never trusted: the face the
     detector confirms there is the one analysed, and when it confirms none the image is
     searched as if no box had been given.
+
+    When all of that finds no face, the ``fallback`` detector (if any; ``create_analyzer``
+    puts the packaged Ultra-Light detector behind HOG) has one go at the image, a crop with
+    a wide border: another kind of detector finds faces HOG misses (turned, tilted, partly
+    hidden, dark), and it costs nothing on the images where the first one finds a face.
     """
 
     def __init__(
@@ -74,16 +83,23 @@ class FaceAnalyzer:
         *,
         small_image_side: int = SMALL_IMAGE_SIDE,
         crop_side: int = CROP_SIDE,
+        fallback: FaceDetector | None = None,
     ) -> None:
         self._detector = detector
         self._landmarker = landmarker
         self._embedder = embedder
+        self._fallback = fallback
         self.small_image_side = small_image_side
         self.crop_side = crop_side
 
     @property
     def detector(self) -> FaceDetector:
         return self._detector
+
+    @property
+    def fallback(self) -> FaceDetector | None:
+        """The detector tried when the first one finds no face (None: none)."""
+        return self._fallback
 
     @property
     def landmarker(self) -> Landmarker:
@@ -106,6 +122,8 @@ class FaceAnalyzer:
     def warm_up(self) -> None:
         """Load every model now (at start-up) instead of on the first request."""
         self._detector.load()
+        if self._fallback is not None:
+            self._fallback.load()
         self._landmarker.load()
         self._embedder.load()
 
@@ -130,7 +148,8 @@ class FaceAnalyzer:
         return faces
 
     def detect(self, image: RGBImage, face_box: Box | None = None) -> list[DetectedFace]:
-        """The detector's faces; face crops, small images and given boxes as the class says."""
+        """The detector's faces; face crops, small images, given boxes and the fallback
+        detector as the class says."""
         if face_box is not None:
             confirmed = self._detect_near(image, face_box)
             if confirmed is not None:
@@ -140,22 +159,40 @@ class FaceAnalyzer:
             return self._detect_crop(image)
         found = self._detector.detect(image)
         if found or shorter > self.small_image_side:
-            return found
+            return found or self._detect_fallback(image, 0.0)
         scale = 2.0 if shorter <= _RETRY_UPSCALE_SIDE else 1.0
-        return self._detect_transformed(image, _RETRY_PADDING, scale, native_scale=False)
+        found = self._detect_transformed(image, _RETRY_PADDING, scale, native_scale=False)
+        return found or self._detect_fallback(image, _RETRY_PADDING)
 
     def _detect_crop(self, image: RGBImage) -> list[DetectedFace]:
         """A face crop, bordered and scaled to the detector's native face size per pass.
 
         When neither pass finds a face, the detector has its own go at the image as it is
-        (a small photo with a small face in it is not a crop).
+        (a small photo with a small face in it is not a crop), then the fallback detector.
         """
         shorter = min(image.shape[:2])
         for padding, side in _CROP_PASSES:
             found = self._detect_transformed(image, padding, side / shorter, native_scale=True)
             if found:
                 return found
-        return self._detector.detect(image)
+        return self._detector.detect(image) or self._detect_fallback(image, FALLBACK_CROP_PADDING)
+
+    def _detect_fallback(self, image: RGBImage, padding: float) -> list[DetectedFace]:
+        """The fallback detector's faces (none without one), on a copy with a replicated
+        border of ``padding`` (a fraction of the shorter side); boxes in ``image``'s frame."""
+        if self._fallback is None:
+            return []
+        height, width = image.shape[:2]
+        pad = round(min(height, width) * padding)
+        bordered = _pad_and_scale(image, pad, 1.0) if pad else image
+        found = [
+            DetectedFace(_unmap_box(face.box, pad, 1.0).clip(width, height), face.score)
+            for face in self._fallback.detect(bordered)
+        ]
+        found = [face for face in found if face.box.area > 0]
+        logger.debug("%dx%d image: fallback %s found %d faces", width, height,
+                     self._fallback.name, len(found))  # fmt: skip
+        return found
 
     def _detect_near(self, image: RGBImage, box: Box) -> DetectedFace | None:
         """The face the detector finds around ``box`` that overlaps it most, if enough."""
@@ -205,8 +242,19 @@ class FaceAnalyzer:
 
 
 def create_analyzer(settings: Settings) -> FaceAnalyzer:
-    """The analyzer ``settings`` describe; models load on first use (or ``warm_up``)."""
-    return FaceAnalyzer(create_detector(settings), Landmarker(), create_embedder(settings))
+    """The analyzer ``settings`` describe; models load on first use (or ``warm_up``).
+
+    Behind HOG, the packaged Ultra-Light detector looks again at images where HOG finds
+    no face (benchmarks/results.md, "Missed faces on LFW").
+    """
+    fallback = (
+        UltraLightOnnxDetector(threads=settings.embedder_threads, keep_aspect=True)
+        if settings.detector == "hog"
+        else None
+    )
+    return FaceAnalyzer(
+        create_detector(settings), Landmarker(), create_embedder(settings), fallback=fallback
+    )
 
 
 def _pad_and_scale(image: RGBImage, pad: int, scale: float) -> RGBImage:

@@ -72,16 +72,24 @@ class UltraLightOnnxDetector(FaceDetector):
         score_threshold: float = 0.7,
         nms_iou: float = 0.3,
         sha256: str | None = None,
+        threads: int = 0,
+        keep_aspect: bool = False,
     ) -> None:
         """``model_path`` None: the packaged RFB-640 file, checked against its sha256.
 
-        ``sha256``: the checksum a user-supplied file must have (none: not checked).
+        ``sha256``: the checksum a user-supplied file must have (none: not checked);
+        ``threads``: onnxruntime's threads (0: its default, one per core);
+        ``keep_aspect``: pad the image with black to the model's aspect ratio instead of
+        stretching it (finds more of the faces of square photos that HOG misses, 31 of 33
+        on LFW against 26; stretching keeps more pixels of a wide frame for small faces).
         """
         super().__init__()
         if not 0.0 < score_threshold < 1.0:
             raise ValueError(f"score_threshold must be in (0, 1), not {score_threshold}")
         self.model_path = PACKAGED_MODEL if model_path is None else model_path
         self.sha256 = PACKAGED_SHA256 if model_path is None else sha256
+        self.threads = threads
+        self.keep_aspect = keep_aspect
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self._session: ort.InferenceSession | None = None
@@ -100,6 +108,7 @@ class UltraLightOnnxDetector(FaceDetector):
             _check_sha256(path, self.sha256)
         options = ort.SessionOptions()
         options.log_severity_level = _ORT_WARNINGS_OFF
+        options.intra_op_num_threads = self.threads
         try:
             session = ort.InferenceSession(
                 str(path), sess_options=options, providers=["CPUExecutionProvider"]
@@ -113,10 +122,16 @@ class UltraLightOnnxDetector(FaceDetector):
     def _detect(self, image: RGBImage) -> list[DetectedFace]:
         assert self._session is not None
         assert self._io is not None
+        left, top = 0, 0
+        if self.keep_aspect:
+            image, left, top = _letterbox(image, self._io.width / self._io.height)
         scores, boxes = self._session.run(
             ["scores", "boxes"], {self._io.input_name: _to_input(image, self._io)}
         )
-        return self._decode(np.asarray(scores)[0, :, 1], np.asarray(boxes)[0], image.shape[:2])
+        faces = self._decode(np.asarray(scores)[0, :, 1], np.asarray(boxes)[0], image.shape[:2])
+        if left or top:
+            return [DetectedFace(face.box.moved(-left, -top), face.score) for face in faces]
+        return faces
 
     def _decode(
         self,
@@ -174,6 +189,19 @@ def non_max_suppression(
         iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
         order = rest[iou <= max_iou]
     return kept
+
+
+def _letterbox(image: RGBImage, aspect: float) -> tuple[RGBImage, int, int]:
+    """``image`` centred in black borders to the width / height ``aspect``; its left, top."""
+    height, width = image.shape[:2]
+    wide, tall = max(width, round(height * aspect)), max(height, round(width / aspect))
+    left, top = (wide - width) // 2, (tall - height) // 2
+    if (wide, tall) == (width, height):
+        return image, 0, 0
+    bordered = cv2.copyMakeBorder(
+        image, top, tall - height - top, left, wide - width - left, cv2.BORDER_CONSTANT, value=0
+    )
+    return np.ascontiguousarray(bordered, dtype=np.uint8), left, top
 
 
 def _to_input(image: RGBImage, io: _ModelIO) -> npt.NDArray[np.float32]:
