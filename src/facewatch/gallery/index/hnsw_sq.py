@@ -240,7 +240,7 @@ class HnswSqIndex(VectorIndex):
                 index.add(ids, vectors)
             return index
         try:
-            graph = faiss.downcast_index(faiss.read_index(str(folder / _GRAPH_FILE)))
+            graph = faiss.read_index(str(folder / _GRAPH_FILE))  # already the concrete type
             slot_ids = np.load(folder / _SLOTS_FILE, allow_pickle=False)
         except (OSError, RuntimeError, ValueError) as exc:
             raise IndexFileError(f"cannot read the HNSW-SQ index in {folder}: {exc}") from exc
