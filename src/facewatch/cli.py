@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +21,7 @@ from rich.table import Table
 
 from facewatch.config import Settings
 from facewatch.edge.cli import edge_app
-from facewatch.errors import FacewatchError, InvalidInput
+from facewatch.errors import ConfigurationError, FacewatchError, InvalidInput
 from facewatch.evaluation.cli import eval_app
 from facewatch.security.audit import acting_as, cli_actor
 from facewatch.security.cli import audit_app, config_app, parse_duration
@@ -32,6 +34,7 @@ from facewatch.server.services import users as users_service
 from facewatch.server.services.enrollment import Upload, add_faces
 from facewatch.server.services.recognition import recognize
 from facewatch.server.services.runtime import Runtime
+from facewatch.store.data_lock import holding_data_dir
 from facewatch.store.db import Database
 from facewatch.store.models import utcnow
 from facewatch.vision.image import load_image
@@ -103,10 +106,19 @@ def load_settings(data_dir: Path | None, config: Path | None, **extra: Any) -> S
 
 
 @contextmanager
-def opened(data_dir: Path | None, config: Path | None) -> Iterator[Runtime]:
+def opened(
+    data_dir: Path | None, config: Path | None, *, exclusive: bool = False
+) -> Iterator[Runtime]:
+    """The runtime of a command; ``exclusive``: it changes much at once, so it holds the
+    data directory's lock as a server does (``store/data_lock.py``)."""
+    settings = load_settings(data_dir, config)
+    holder = f"facewatch {' '.join(sys.argv[1:3])}".strip()
     # What a command changes is audited as done by the OS user who ran it.
-    with acting_as(cli_actor()):
-        runtime = Runtime.open(load_settings(data_dir, config))
+    with (
+        holding_data_dir(settings, holder) if exclusive else nullcontext(),
+        acting_as(cli_actor()),
+    ):
+        runtime = Runtime.open(settings)
         try:
             yield runtime
         finally:
@@ -172,10 +184,6 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Run the REST server (OpenAPI docs at /docs); https with --tls-cert and --tls-key."""
-    import uvicorn
-
-    from facewatch.server.app import create_app
-
     _setup_server_logging()
     settings = load_settings(
         data_dir,
@@ -188,6 +196,17 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
     )
+    check_port_free(settings.host, settings.port)  # before loading anything
+    with holding_data_dir(settings, f"facewatch serve on {settings.host}:{settings.port}"):
+        _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    """Open storage to greet the operator, then run uvicorn until it stops."""
+    import uvicorn
+
+    from facewatch.server.app import create_app
+
     if settings.compat_allow_anonymous and not settings.compat_cloud_api:
         err.print(
             "[yellow]--compat-allow-anonymous has no effect without --compat-cloud-api.[/yellow]"
@@ -216,9 +235,35 @@ def serve(
     )
 
 
+TRUSTED_PROXIES: tuple[str, ...] = ()
+"""Addresses of reverse proxies whose X-Forwarded-For is believed (to become the setting
+``trusted_proxies``); empty: the client address is the connection's own."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """``ConfigurationError`` naming the address if nothing can listen on it now."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's TLS and timeout options for the settings (docs/security.md)."""
     options: dict[str, Any] = {
+        # X-Forwarded-For is believed only from the proxies the operator names (none by
+        # default): uvicorn's own default trusts 127.0.0.1, so anything on the box (or a
+        # proxy on it that passes the header through) could choose its client address.
+        "proxy_headers": bool(TRUSTED_PROXIES),
+        "forwarded_allow_ips": ",".join(TRUSTED_PROXIES),
         "timeout_keep_alive": 5,  # idle keep-alive connections close after 5 s
         "timeout_graceful_shutdown": 15,  # drain requests in flight; SSE streams end then
         "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers: 64 KiB
@@ -251,7 +296,7 @@ def people_add(
 ) -> None:
     """Enrol a person from photos (creates the person if new)."""
     files = image_files(paths or [])
-    with opened(data_dir, config) as runtime:
+    with opened(data_dir, config, exclusive=True) as runtime:
         _enrol(runtime, name, files, category)
 
 
@@ -268,7 +313,7 @@ def people_import(
     people = sorted(p for p in folder.iterdir() if p.is_dir())
     if not people:
         raise InvalidInput(f"{folder} has no subfolders (one per person expected)")
-    with opened(data_dir, config) as runtime:
+    with opened(data_dir, config, exclusive=True) as runtime:
         for person_dir in people:
             _enrol(runtime, person_dir.name, image_files([person_dir]), category)
 
@@ -321,7 +366,7 @@ def people_remove(
     config: ConfigOption = None,
 ) -> None:
     """Delete a person with every template, photo, detection and crop."""
-    with opened(data_dir, config) as runtime:
+    with opened(data_dir, config, exclusive=True) as runtime:
         person = people_service.find_person(runtime, name)
         if person is None:
             raise InvalidInput(f"no person named {name!r}")
@@ -580,11 +625,12 @@ def admin_migrate(data_dir: DataDirOption = None, config: ConfigOption = None) -
     """Upgrade the database schema to this version of Facewatch (back it up first)."""
     settings = load_settings(data_dir, config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
-    try:
-        status = db.migrate()
-    finally:
-        db.dispose()
+    with holding_data_dir(settings, "facewatch admin migrate"):
+        db = Database(settings.resolved_database_url)
+        try:
+            status = db.migrate()
+        finally:
+            db.dispose()
     out.print(f"database {db.safe_url}: {status.describe()}", highlight=False)
 
 
@@ -626,7 +672,7 @@ def unknowns_recluster(data_dir: DataDirOption = None, config: ConfigOption = No
     """Re-cluster the strangers now (the server also does it every hour)."""
     from facewatch.server.services.unknowns import recluster
 
-    with opened(data_dir, config) as runtime:
+    with opened(data_dir, config, exclusive=True) as runtime:
         report = recluster(runtime)
     out.print(
         f"{report.faces} faces: {report.identities_before} -> {report.identities_after} "
@@ -663,7 +709,7 @@ def ingest_watch(
         out.print(line, markup=False, highlight=False)
 
     _setup_logging()
-    with opened(data_dir, config) as runtime:
+    with opened(data_dir, config, exclusive=True) as runtime:
         watcher = FolderWatcher(runtime, folder, camera)
         if once:
             watcher.scan_once()  # a file is read once it stays the same between two scans
