@@ -17,6 +17,7 @@ from facewatch.security.timeouts import BodyTimeout
 from facewatch.server import compat
 from facewatch.server.errors import install_error_handlers
 from facewatch.server.events import create_event_bus
+from facewatch.server.hsts import StrictTransportSecurity
 from facewatch.server.limits import BodySizeLimit
 from facewatch.server.metrics import event_bus_queues, install_metrics
 from facewatch.server.routers import audit as audit_router
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     )
     app.add_middleware(RateLimitMiddleware, limiter=limiter_for(settings))  # before bodies
     install_metrics(app, settings)  # outermost: it sees every answer, 413s included
+    if settings.tls_cert is not None:  # https served here: browsers must keep to it
+        app.add_middleware(StrictTransportSecurity)
     for module in (health, people, faces, recognize, detections, edge_ingest, cameras):
         app.include_router(module.router)
     app.include_router(edge_gallery.router)  # the gallery copy of agents in mode local

@@ -85,8 +85,19 @@ def _admit(key: ApiKey, scopes: tuple[Scope, ...]) -> ApiKey:
     return key
 
 
-async def multipart_only(request: Request) -> None:
-    """Refuse, with 415, a body that is not multipart/form-data on upload routes."""
+async def multipart_only(
+    request: Request,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Refuse, with 415, a body that is not multipart/form-data on upload routes.
+
+    The key is checked first (any valid key; the route's own dependency checks its scope):
+    a request without one gets 401 before anything about its body is looked at.
+    """
+    token = _bearer_token(credentials)
+    if runtime.verified_keys.get(token) is None:
+        await run_in_threadpool(_look_up, runtime, token)
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise UnsupportedMediaType(

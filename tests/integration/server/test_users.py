@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -144,3 +145,26 @@ def test_logging_out_and_removing_the_user_end_sessions(
 @pytest.mark.parametrize("token", [None, "", "made-up-token"])
 def test_no_or_unknown_tokens_resolve_to_nobody(runtime: Runtime, token: str | None) -> None:
     assert sessions.resolve(runtime, token) is None
+
+
+def _answer(runtime: Runtime, username: str, password: str, address: str) -> tuple[str, str, float]:
+    started = time.perf_counter()
+    with pytest.raises(Unauthorized) as raised:
+        sessions.log_in(runtime, username, password, address)
+    return raised.value.message, raised.value.code, time.perf_counter() - started
+
+
+def test_a_locked_account_answers_as_a_wrong_password_in_words_and_time(
+    runtime: Runtime, alice: users.UserInfo
+) -> None:
+    users.create_user(runtime, "bob", Role.VIEWER, PASSWORD)
+    for _ in range(3):
+        fail(runtime, "alice", "10.0.0.8")
+    locked = [_answer(runtime, "alice", PASSWORD, f"10.0.1.{n}") for n in range(3)]
+    wrong = [_answer(runtime, "bob", "not the password", f"10.0.2.{n}") for n in range(2)]
+    unknown = _answer(runtime, "nobody-at-all", "not the password", "10.0.3.1")
+    assert {(m, c) for m, c, _ in [*locked, *wrong, unknown]} == {(locked[0][0], "unauthorized")}
+    # The password is hashed for a locked account too: no faster answer gives it away.
+    fastest_locked = min(t for _, _, t in locked)
+    slowest_wrong = max(t for _, _, t in wrong)
+    assert fastest_locked > slowest_wrong / 3, (locked, wrong)

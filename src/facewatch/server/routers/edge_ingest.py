@@ -64,6 +64,8 @@ _DTYPES: dict[str, str] = {"float32": "<f4", "float16": "<f2"}
 _MAX_THUMBNAIL_BYTES = 256 * 1024
 _MAX_THUMBNAIL_PIXELS = 1024 * 1024
 MAX_BATCH_ITEMS = 100
+MAX_EMBEDDING_VALUE = 100.0
+"""No embedder makes components this large (EdgeFace's are unit vectors, dlib's under 1)."""
 _MAX_MANIFEST_BYTES = 1024 * 1024
 
 
@@ -386,6 +388,9 @@ def _vector(data: bytes, runtime: Runtime, model: str, dtype: VectorType) -> Emb
     vector = np.frombuffer(data, dtype=raw).astype(np.float32)
     if not np.all(np.isfinite(vector)):
         raise InvalidInput("embedding holds NaN or infinite values")
+    if float(np.max(np.abs(vector), initial=0.0)) > MAX_EMBEDDING_VALUE:
+        # Such values overflow the distance computation (1e19 squared is past float32).
+        raise InvalidInput(f"embedding values must lie within ±{MAX_EMBEDDING_VALUE:g}")
     return vector
 
 

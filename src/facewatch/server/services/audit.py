@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, SecretStr
 from facewatch.config import Settings
 from facewatch.security import audit
 from facewatch.server.schemas import Page
+from facewatch.server.services.csv_cells import spreadsheet_safe
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.encryption import keyring_of
 from facewatch.store.models import AuditEntry
@@ -105,7 +106,8 @@ def _csv_chunks(entries: Iterator[AuditEntry]) -> Iterator[bytes]:
     for count, entry in enumerate(entries, 1):
         out = AuditOut.of(entry)
         row = [out.id, out.occurred_at.isoformat(), out.actor, out.address, out.action]
-        writer.writerow([*row, out.target, out.outcome, json.dumps(out.details, sort_keys=True)])
+        row += [out.target, out.outcome, json.dumps(out.details, sort_keys=True)]
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
         if count % 200 == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from facewatch.errors import InvalidInput
 from facewatch.server.schemas_unknowns import VisitOut
+from facewatch.server.services.csv_cells import spreadsheet_safe
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.visits import VisitQuery, visits
 from facewatch.store.models import Detection, Person
@@ -152,7 +153,7 @@ def _csv(rows: Iterator[dict[str, Any]], columns: Sequence[str]) -> Iterator[byt
 def _cell(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
-    return "" if value is None else value
+    return "" if value is None else spreadsheet_safe(value)
 
 
 def _parquet(rows: list[dict[str, Any]], columns: Sequence[str]) -> bytes:

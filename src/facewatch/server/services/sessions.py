@@ -106,7 +106,7 @@ def log_in(
             user = check_credentials(uow, settings, username, password)
         except Unauthorized as exc:
             uow.login_attempts.add(username, address, succeeded=False)
-            details = {"reason": exc.code}
+            details = {"reason": getattr(exc, "reason", exc.code)}  # locked: only said here
             uow.audit.add("user.login", outcome="denied", details=details, actor=actor)
             uow.commit()
             raise

@@ -201,20 +201,25 @@ def _existing(uow: UnitOfWork, username: str) -> User:
 
 
 # --- login -----------------------------------------------------------------------------
-class AccountLocked(Unauthorized):
-    """Too many wrong passwords in a row: the account refuses logins for a while."""
+WRONG_CREDENTIALS = (
+    "wrong username or password (after too many failed logins an account is locked for a while)"
+)
+"""The one answer to every failed login: a locked account must not tell that it exists."""
 
-    code = "account_locked"
+
+class AccountLocked(Unauthorized):
+    """Too many wrong passwords in a row: the account refuses logins for a while.
+
+    Its answer is a wrong password's, word for word and in time (the password is still
+    hashed), so that locking an account cannot tell an attacker the name is real; only
+    the audit log says why (``reason``).
+    """
+
+    reason = "account_locked"
 
     def __init__(self, until: datetime) -> None:
-        minutes = max(1, round((until - utcnow()).total_seconds() / 60))
-        super().__init__(
-            f"this account is locked after too many failed logins; try again in {minutes} min"
-        )
+        super().__init__(WRONG_CREDENTIALS)
         self.until = until
-
-
-WRONG_CREDENTIALS = "wrong username or password"
 
 
 def check_credentials(uow: UnitOfWork, settings: Settings, username: str, password: str) -> User:
@@ -230,6 +235,7 @@ def check_credentials(uow: UnitOfWork, settings: Settings, username: str, passwo
         raise Unauthorized(WRONG_CREDENTIALS)
     now = utcnow()
     if user.locked_until is not None and user.locked_until > now:
+        password_matches(user.password_hash, password)  # as long as a wrong password takes
         raise AccountLocked(user.locked_until)
     if not password_matches(user.password_hash, password):
         lock_until = now + timedelta(minutes=settings.login_lockout_minutes)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import logging
+import unicodedata
 from typing import TypedDict, Unpack
 
 from sqlalchemy import select
@@ -13,6 +15,8 @@ from facewatch.store.models import Detection, Person, Template
 from facewatch.store.repositories.common import Page, check_text, fetch_page, flush_or_conflict
 from facewatch.store.repositories.images import ImageRepository
 from facewatch.store.sqlfunctions import unicode_lower
+
+logger = logging.getLogger(__name__)
 
 
 class PersonChanges(TypedDict, total=False):
@@ -34,6 +38,7 @@ class PersonRepository:
         person = Person(name=_check_name(name), category=_check_category(category), notes=notes)
         check_text(Person.notes, notes)
         self._raise_if_name_taken(person.name)
+        self._warn_if_near_duplicate(person.name)
         self._session.add(person)
         flush_or_conflict(self._session, _name_taken(person.name))
         return person
@@ -69,10 +74,12 @@ class PersonRepository:
 
     def update(self, person: Person, **changes: Unpack[PersonChanges]) -> Person:
         """Change some fields of ``person``; ``Conflict`` if the new name is taken."""
-        if "name" in changes and changes["name"] != person.name:
+        new_name = _check_name(changes["name"]) if "name" in changes else person.name
+        if new_name != person.name:
             # Checked before assigning: the query would otherwise autoflush the clash.
-            self._raise_if_name_taken(_check_name(changes["name"]), besides=person)
-            person.name = changes["name"]
+            self._raise_if_name_taken(new_name, besides=person)
+            self._warn_if_near_duplicate(new_name, besides=person)
+            person.name = new_name
         if "category" in changes:
             person.category = _check_category(changes["category"])
         if "notes" in changes:
@@ -98,15 +105,34 @@ class PersonRepository:
         rows = self._session.scalars(photos.union(crops))
         return {image_id for image_id in rows if image_id is not None}
 
+    def _warn_if_near_duplicate(self, name: str, besides: Person | None = None) -> None:
+        """Log people whose names differ from ``name`` only in case (likely the same one)."""
+        similar = self._session.scalars(
+            select(Person.id).where(unicode_lower(Person.name) == name.lower())
+        ).all()
+        others = [pid for pid in similar if besides is None or pid != besides.id]
+        if others:
+            logger.warning("a new name differs only in case from person %s", others[0])
+
     def _raise_if_name_taken(self, name: str, besides: Person | None = None) -> None:
         other = self.get_by_name(name)
         if other is not None and other is not besides:
             raise Conflict(_name_taken(name))
 
 
+def normalise_name(name: str) -> str:
+    """A name as stored: Unicode NFKC (look-alike compatibility forms folded), invisible
+    format characters (zero-width spaces and joiners, direction marks) removed, spaces
+    collapsed; two names that look the same are then the same string."""
+    folded = unicodedata.normalize("NFKC", name)
+    visible = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+    return " ".join(visible.split())
+
+
 def _check_name(name: str) -> str:
     check_text(Person.name, name)
-    if not name.strip():
+    name = normalise_name(name)
+    if not name:
         raise InvalidInput("name must not be empty")
     return name
 
