@@ -38,6 +38,8 @@ import os
 # One core for every search, as the target says; set before numpy loads its BLAS.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+# faiss's build threads wait for each other; spinning while they wait starves a shared machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -271,8 +273,10 @@ def enrolment_s(gallery: Gallery, shape: Shape) -> float:
     return elapsed
 
 
-def removal(gallery: Gallery, size: int, probes: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
-    """Remove 1% of the templates (every 100th), then search; hnsw_sq8 also rebuilds."""
+def removal(
+    gallery: Gallery, size: int, probes: np.ndarray, truth: np.ndarray, rebuild: bool
+) -> dict[str, Any]:
+    """Remove 1% of the templates (every 100th), then search; hnsw_sq8 may also rebuild."""
     doomed = np.arange(0, size, 100)
     started = time.perf_counter()
     gallery.remove_templates(doomed.tolist())
@@ -282,7 +286,7 @@ def removal(gallery: Gallery, size: int, probes: np.ndarray, truth: np.ndarray) 
     result["removed_found"] = int(np.isin(gallery.index.search(probes, 5)[1], doomed).sum())
     result["recall1_after"] = float((found[:, 0] == truth[keep, 0]).mean())
     inner = inner_index(gallery)
-    if isinstance(inner, HnswSqIndex):
+    if rebuild and isinstance(inner, HnswSqIndex):
         started = time.perf_counter()
         inner.compact()
         result["rebuild_s"] = time.perf_counter() - started
@@ -317,9 +321,11 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import faiss
 
     faiss.omp_set_num_threads(job["build_threads"])  # the faiss graph's build threads
-    shape = embedding_shape(job["dim"], job["isotropic"])
-    config = IndexConfig(**job["config"])
     data = np.load(job["queries"])
+    shape = Shape(
+        job["dim"], data["mean"], data["root"], data["unit"].item(), data["noise"].item(), ""
+    )
+    config = IndexConfig(**job["config"])
     probes, strangers = data["probes"], data["strangers"]
     base = memory_mib()
     gallery, build_s = build(job["size"], shape, config, job["seed"])
@@ -354,7 +360,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         result["snapshot_mib"] = sum(p.stat().st_size for p in folder.rglob("*")) / 2**20
         result["load"] = load_in_fresh_process(folder, config, shape.dim)
     result["enrol_ms"] = enrolment_s(gallery, shape) * 1000
-    result["removal"] = removal(gallery, job["size"], probes, data["probe_truth"])
+    result["removal"] = removal(gallery, job["size"], probes, data["probe_truth"], job["rebuild"])
     return result
 
 
@@ -436,6 +442,7 @@ def main() -> None:
     parser.add_argument("--cold-queries", type=int, default=200)
     parser.add_argument("--isotropic", action="store_true", help="isotropic Gaussian embeddings")
     parser.add_argument("--exact-sizes", default="", help="comma-separated sizes for exact search")
+    parser.add_argument("--rebuild", action="store_true", help="time hnsw_sq8's rebuild too")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -462,6 +469,11 @@ def main() -> None:
             strangers=strangers,
             probe_truth=truth[:half],
             stranger_truth=truth[half:],
+            # The shape too: the evaluation cache it comes from may grow meanwhile.
+            mean=shape.mean,
+            root=shape.root,
+            unit=shape.unit,
+            noise=shape.noise,
         )
         for kind in args.kinds.split(","):
             config = IndexConfig(
@@ -475,12 +487,12 @@ def main() -> None:
                 "dim": args.dim,
                 "size": args.size,
                 "seed": args.seed,
-                "isotropic": args.isotropic,
                 "config": {k: v for k, v in asdict(config).items() if k != "vector_dir"},
                 "queries": str(queries),
                 "ef_search": [int(e) for e in args.ef_search.split(",")],
                 "cold_queries": args.cold_queries,
                 "build_threads": args.build_threads,
+                "rebuild": args.rebuild,
             }
             print(f"\n{config}, load average {os.getloadavg()[0]:.2f}", flush=True)
             report(run_worker(job))
