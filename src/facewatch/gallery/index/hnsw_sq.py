@@ -60,8 +60,10 @@ class HnswSqIndex(VectorIndex):
     ``m``, ``ef_construction`` and ``ef_search`` mean what they mean for ``HnswIndex``;
     ``rerank`` is how many candidates (at least ``k``) the graph proposes for the exact
     re-ranking; ``compact_fraction`` and ``compact_min`` say how many tombstones trigger a
-    rebuild; ``vector_dir`` holds the scratch file of float32 vectors (default: the system
-    temporary folder; it must be on disk, not tmpfs, for the memory saving to be real).
+    rebuild (in a background thread; it holds a second graph until it swaps, so budget
+    about twice the graph's memory for it); ``vector_dir`` holds the scratch file of
+    float32 vectors (default: the system temporary folder; it must be on disk, not tmpfs,
+    for the memory saving to be real).
     """
 
     kind = "hnsw_sq8"
@@ -287,6 +289,8 @@ class HnswSqIndex(VectorIndex):
         self._compactor.start()
 
     def _compact_in_background(self) -> None:
+        # One build thread (OpenMP settings are per thread): searches keep the other cores.
+        faiss.omp_set_num_threads(1)
         try:
             self.compact()
         except Exception:  # a thread boundary: log, keep serving from the old graph
