@@ -23,13 +23,19 @@ from facewatch.edge.bestshot import ShotMaker, create_policy, shot_verdict
 from facewatch.edge.config import CameraConfig, EdgeConfig
 from facewatch.edge.detection import create_candidate_detector
 from facewatch.edge.encoder import CropEncoder, ShotEmbedder
-from facewatch.edge.gallery_copy import GallerySync
+from facewatch.edge.gallery_copy import GalleryCopy, GallerySync
 from facewatch.edge.metrics import CameraCounts, CameraMetrics, summary_line
 from facewatch.edge.motion import MotionGate
 from facewatch.edge.observer import CameraObserver
-from facewatch.edge.outbox import Outbox, QueuedItem
+from facewatch.edge.outbox import Outbox, OutboxItem, QueuedItem
 from facewatch.edge.overlay import Display, FrameRecorder, TrackResult, check_display
-from facewatch.edge.pipeline import CameraPipeline, Stages, is_first_shot, shot_sequence
+from facewatch.edge.pipeline import (
+    CameraPipeline,
+    Stages,
+    as_crop,
+    is_first_shot,
+    shot_sequence,
+)
 from facewatch.edge.recognition import LocalRecognizer
 from facewatch.edge.sampler import FrameSampler
 from facewatch.edge.sources import FrameSource, open_source
@@ -37,7 +43,8 @@ from facewatch.edge.tracker import create_tracker
 from facewatch.edge.types import Frame
 from facewatch.edge.uplink import Delivery, DeliveryStatus, Uplink, UplinkWorker
 from facewatch.errors import FacewatchError
-from facewatch.vision.embedders import DlibResNetEmbedder, Embedder
+from facewatch.vision.embedders import Embedder
+from facewatch.vision.embedders.factory import MODEL_SPECS, create_embedder_for_model
 from facewatch.vision.landmarks import Landmarker
 
 logger = logging.getLogger(__name__)
@@ -68,6 +75,10 @@ class _Camera:
     error: BaseException | None = field(default=None)
 
 
+_EMBEDDER_MODELS = {"edgeface": "edgeface_xs_int8", "dlib": "dlib_resnet_v1"}
+"""The model id each ``EdgeConfig.embedder`` name makes."""
+
+
 class EdgeAgent:
     """Runs every camera of an ``EdgeConfig`` until the files end or ``stop`` is called."""
 
@@ -86,10 +97,23 @@ class EdgeAgent:
             lambda cam: open_source(cam.source, cam.id, realtime=cam.realtime)
         )
         self._landmarker = Landmarker()
-        self._embedder = embedder
         if config.show:
             check_display()  # fail fast, before opening anything
         self.display = Display() if config.show else None
+        self.uplink = Uplink(
+            config.server,
+            config.api_key,
+            edge_id=config.edge_id,
+            timeout=config.uplink.timeout,
+            verify_tls=config.uplink.verify_tls,
+            ca_file=config.uplink.ca_file,
+            transport=transport,
+            outbox_depth=self._outbox_depth,
+        )
+        self._embedder = embedder
+        if config.mode != "crops" and embedder is None:
+            self._embedder = create_embedder_for_model(self._model_to_embed(), threads=1)
+        self._mismatch_reported = False
         local = config.mode == "local"
         self.recognizer = (
             LocalRecognizer(self._shot_embedder().embedder.model_id) if local else None
@@ -106,16 +130,6 @@ class EdgeAgent:
             self._close_observers()
             self.outbox.close()
             raise
-        self.uplink = Uplink(
-            config.server,
-            config.api_key,
-            edge_id=config.edge_id,
-            timeout=config.uplink.timeout,
-            verify_tls=config.uplink.verify_tls,
-            ca_file=config.uplink.ca_file,
-            transport=transport,
-            outbox_depth=lambda: self.outbox.depth,
-        )
         self.worker = UplinkWorker(
             self.outbox,
             self.uplink,
@@ -124,6 +138,7 @@ class EdgeAgent:
             backoff_max=config.uplink.backoff_max,
             heartbeat_interval=config.uplink.heartbeat_interval,
             listener=self._delivered,
+            on_model_mismatch=self._model_mismatch,
         )
         self.gallery_sync = (
             GallerySync(
@@ -237,7 +252,10 @@ class EdgeAgent:
             tracker=create_tracker(config.tracker),
             policy=create_policy(config.policy, config.best_shot),
             shots=ShotMaker(
-                self._landmarker, margin=config.crops.margin, min_size=config.crops.min_size
+                self._landmarker,
+                margin=config.crops.margin,
+                min_size=config.crops.min_size,
+                align=self._embedder.align if self._embedder is not None else None,
             ),
             encoder=CropEncoder(config.crops),
             embedder=self._shot_embedder() if config.mode != "crops" else None,
@@ -247,8 +265,48 @@ class EdgeAgent:
 
     def _shot_embedder(self) -> ShotEmbedder:
         if self._embedder is None:
-            self._embedder = DlibResNetEmbedder()
+            self._embedder = create_embedder_for_model(self._model_to_embed(), threads=1)
         return ShotEmbedder(self._embedder)
+
+    def _outbox_depth(self) -> int:
+        outbox: Outbox | None = getattr(self, "outbox", None)  # the uplink is made first
+        return 0 if outbox is None else outbox.depth
+
+    def _model_to_embed(self) -> str:
+        """The model id to embed with: as configured, else the server's (``auto``)."""
+        chosen = self.config.embedder
+        if chosen != "auto":
+            return _EMBEDDER_MODELS[chosen]
+        served = self.uplink.server_model()
+        if served is not None and served in MODEL_SPECS:
+            logger.info("embedding with %s, the model the server matches with", served)
+            return served
+        saved = (
+            GalleryCopy.load(self.config.local.gallery_path)
+            if self.config.mode == "local"
+            else None
+        )
+        copied = saved.model_id if saved is not None else None
+        if copied is not None and copied in MODEL_SPECS:
+            logger.info("server unreachable: embedding with %s, the gallery copy's", copied)
+            return copied
+        default = next(iter(MODEL_SPECS))
+        logger.warning("server unreachable and no gallery copy: embedding with %s", default)
+        return default
+
+    def _model_mismatch(self, item: OutboxItem, detail: str) -> OutboxItem | None:
+        """The server refused an embedding of this agent's model: send crops from now on,
+        and this item's thumbnail as a crop if it has one (else it is rejected, listed)."""
+        if not self._mismatch_reported:
+            self._mismatch_reported = True
+            logger.error(
+                "the server refuses this agent's embeddings (%s): sending crops from now on; "
+                "restart the agent to embed with the server's model",
+                detail,
+            )
+        for camera in self._cameras.values():
+            camera.pipeline.send_crops()
+        return as_crop(item)
 
     # --- threads -----------------------------------------------------------------------
     def _camera_loop(self, camera: _Camera) -> None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from facewatch.errors import ConfigurationError
 
 Mode = Literal["crops", "embeddings", "local"]
+EdgeEmbedder = Literal["auto", "edgeface", "dlib"]
 Policy = Literal["best", "every-frame"]
 DetectorKind = Literal["hog", "haar", "onnx"]
 ImageFormat = Literal["jpeg", "webp"]
@@ -302,6 +303,15 @@ class EdgeConfig(_Strict):
         default="edge", pattern=CAMERA_ID, description="This agent's name, sent with each item."
     )
     mode: Mode = Field(default="crops", description="crops, embeddings or local.")
+    embedder: EdgeEmbedder = Field(
+        default="auto",
+        description=(
+            "Modes embeddings and local: the model that embeds on site. auto: the model the "
+            "server matches with (read from its /readyz at start; else the gallery copy's, "
+            "else edgeface). A model the server does not match with is refused (409 "
+            "model_mismatch): the agent then sends crops until it is restarted."
+        ),
+    )
     policy: Policy = Field(default="best", description="best or every-frame.")
     fps: float = Field(default=6.0, gt=0, le=60, description="Default frames processed a second.")
     cameras: list[CameraConfig] = Field(min_length=1, description="The cameras of this site.")

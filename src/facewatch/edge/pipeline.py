@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -89,6 +89,7 @@ class CameraPipeline:
         self.run_id = run_id
         self._on_queued = on_queued
         self.observer = observer
+        self._crops_only = False
         self._known_tracks: set[int] = set()
         self._faces: list[TrackedFace] = []
 
@@ -134,9 +135,9 @@ class CameraPipeline:
     def _queue_all(self, dispatches: list[Dispatch]) -> None:
         if not dispatches:
             return
-        embedder = self.stages.embedder
+        embedder = None if self._crops_only else self.stages.embedder
         embeddings = [embedder.embed(d.shot) for d in dispatches] if embedder else []
-        if self.stages.recognizer is not None:
+        if self.stages.recognizer is not None and embeddings:
             self._recognise(dispatches, embeddings)
         items = [
             self._item(dispatch, embeddings[n] if embeddings else None)
@@ -167,6 +168,10 @@ class CameraPipeline:
                 )
                 if self.observer is not None:
                     self.observer.recognised(dispatch.shot, verdict)
+
+    def send_crops(self) -> None:
+        """From now on queue crops, not embeddings (the server refused this site's model)."""
+        self._crops_only = True
 
     def _item(self, dispatch: Dispatch, embedding: FaceEmbedding | None) -> OutboxItem:
         shot = dispatch.shot
@@ -212,3 +217,19 @@ def shot_sequence(key: str) -> int:
     """The number of the shot within its track that an idempotency key names (-1: none)."""
     last = key.rsplit(":", 1)[-1]
     return int(last) if last.isdigit() else -1
+
+
+def as_crop(item: OutboxItem) -> OutboxItem | None:
+    """An embedding item sent again as a crop: its thumbnail, under the same key (the server
+    refused the embedding, so the key stored nothing); None without a thumbnail."""
+    if item.kind is not ItemKind.EMBEDDING or not item.thumbnail:
+        return None
+    media_type = "image/webp" if item.thumbnail[8:12] == b"WEBP" else "image/jpeg"
+    return replace(
+        item,
+        kind=ItemKind.CROP,
+        payload=item.thumbnail,
+        media_type=media_type,
+        fields={},
+        thumbnail=None,
+    )

@@ -34,7 +34,7 @@ import httpx
 
 from facewatch import __version__
 from facewatch.edge.outbox import ItemKind, Outbox, OutboxItem, QueuedItem
-from facewatch.errors import ConfigurationError, IdempotencyKeyReused
+from facewatch.errors import ConfigurationError, IdempotencyKeyReused, ModelMismatch
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ OUTBOX_DEPTH_HEADER = "X-Facewatch-Outbox-Depth"
 (``facewatch_edge_outbox_depth{edge=...}``)."""
 _DTYPE_OF_MEDIA = {"application/x-float16-le": "float16", "application/x-float32-le": "float32"}
 _RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 425, 429})
-_FINAL_CODES = frozenset({IdempotencyKeyReused.code})
+_FINAL_CODES = frozenset({IdempotencyKeyReused.code, ModelMismatch.code})
 """Error codes that are final even under a status in ``_RETRY_STATUSES``."""
 _HEARTBEAT_TIMEOUT = 5.0
 """Seconds a heartbeat may take: it must not hold up a stop for a full request timeout."""
@@ -92,6 +92,8 @@ class Delivery:
     """Faces the server found and stored for the item."""
     results: tuple[FaceResult, ...] = ()
     """The server's verdict for each of those faces (for ``--record`` and ``--show``)."""
+    code: str = ""
+    """The server's error code, if it refused the item (``model_mismatch``...)."""
 
 
 class GalleryUnavailable(Exception):
@@ -189,6 +191,18 @@ class Uplink:
         except httpx.TransportError as exc:
             logger.debug("heartbeat failed: %s", exc)
             return False
+
+    def server_model(self) -> str | None:
+        """The embedding model the server matches with (its ``/readyz``); None if unknown."""
+        try:
+            response = self._client.get(
+                "/readyz", headers=self._health_headers(), timeout=_HEARTBEAT_TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("cannot ask the server which model it uses: %s", exc)
+            return None
+        model = _json(response).get("model")
+        return model if isinstance(model, str) else None
 
     def fetch_gallery(self, since: str | None) -> dict[str, object] | None:
         """The server's gallery copy (mode local), or None if unchanged since ``since``;
@@ -349,8 +363,15 @@ def _item_outcome(result: dict[str, object] | None, sent: int) -> Delivery:
             results=faces,
         )
     detail = f"HTTP {status}: {result.get('detail')}"
-    retry = _retryable(status, result.get("code"))
-    return Delivery(DeliveryStatus.RETRY if retry else DeliveryStatus.REJECTED, detail, sent, wire)
+    code = result.get("code")
+    retry = _retryable(status, code)
+    return Delivery(
+        DeliveryStatus.RETRY if retry else DeliveryStatus.REJECTED,
+        detail,
+        sent,
+        wire,
+        code=code if isinstance(code, str) else "",
+    )
 
 
 def _retryable(status: int, code: object) -> bool:
@@ -382,9 +403,11 @@ def _outcome(response: httpx.Response, sent: int) -> Delivery:
         )
     body = _json(response)
     detail = f"HTTP {status}: {body.get('detail', response.reason_phrase)}"
-    if _retryable(status, body.get("code")):
-        return Delivery(DeliveryStatus.RETRY, detail, sent, wire)
-    return Delivery(DeliveryStatus.REJECTED, detail, sent, wire)
+    code = body.get("code")
+    code = code if isinstance(code, str) else ""
+    if _retryable(status, code):
+        return Delivery(DeliveryStatus.RETRY, detail, sent, wire, code=code)
+    return Delivery(DeliveryStatus.REJECTED, detail, sent, wire, code=code)
 
 
 def _face_results(detections: object) -> tuple[FaceResult, ...]:
@@ -423,6 +446,8 @@ def _wire_size(request_bytes: int) -> int:
 
 
 DeliveryListener = Callable[[QueuedItem, Delivery], None]
+ModelMismatchHandler = Callable[[OutboxItem, str], OutboxItem | None]
+"""Given an item the server refused as of another model: what to send instead, if anything."""
 
 
 class UplinkWorker:
@@ -438,8 +463,10 @@ class UplinkWorker:
         backoff_max: float = 30.0,
         heartbeat_interval: float = 30.0,
         listener: DeliveryListener | None = None,
+        on_model_mismatch: ModelMismatchHandler | None = None,
     ) -> None:
         self.outbox = outbox
+        self._on_model_mismatch = on_model_mismatch
         self.uplink = uplink
         self.batch_size = batch_size
         self.backoff_initial = backoff_initial
@@ -509,6 +536,8 @@ class UplinkWorker:
 
     def _record(self, queued: QueuedItem, delivery: Delivery) -> bool:
         """Act on one item's outcome; False when it failed and should be retried later."""
+        if delivery.status is DeliveryStatus.REJECTED and self._resent(queued, delivery):
+            return True  # queued again in another form (a crop instead of an embedding)
         if delivery.status is DeliveryStatus.RETRY:
             self.outbox.attempted(queued.id)
             self._failures += 1
@@ -523,6 +552,17 @@ class UplinkWorker:
         if self._listener is not None:
             self._listener(queued, delivery)
         return delivery.status is not DeliveryStatus.RETRY
+
+    def _resent(self, queued: QueuedItem, delivery: Delivery) -> bool:
+        """An embedding of a model the server does not match with goes again as a crop."""
+        if delivery.code != ModelMismatch.code or self._on_model_mismatch is None:
+            return False
+        replacement = self._on_model_mismatch(queued.item, delivery.detail)
+        if replacement is None:
+            return False
+        self.outbox.put(replacement)
+        self.outbox.ack(queued.id)
+        return True
 
     def _beat(self) -> None:
         """Idle: report the (now empty) outbox now and then, so /metrics shows it drained."""

@@ -27,7 +27,7 @@ from facewatch.vision.pipeline import create_analyzer
 from .conftest import LiveServer, RecordingTransport
 
 KNN = "face_recognition_examples/examples/knn_examples"
-MODEL = "dlib_resnet_v1"
+MODEL = "edgeface_xs_int8"  # the server's default embedder
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +87,13 @@ def test_replaying_a_key_returns_the_first_result(
 ) -> None:
     first = post(admin, obama_vector, idempotency_key="emb-replay").json()
     again = post(admin, obama_vector, idempotency_key="emb-replay").json()
-    assert again["replayed"] is True
+    assert again["replayed"] is True, again
     assert again["detections"] == first["detections"]
 
 
 def test_a_stranger_is_unknown(admin: httpx.Client, obama: int) -> None:
-    stranger = np.random.default_rng(3).normal(0, 0.05, 128).astype(np.float32)
+    random = np.random.default_rng(3).normal(0, 1, 512)
+    stranger = (random / np.linalg.norm(random)).astype(np.float32)  # as unit as EdgeFace's
     (detection,) = post(admin, stranger).json()["detections"]
     assert detection["status"] == "unknown"
     assert detection["person_id"] is None
@@ -128,9 +129,10 @@ def test_a_thumbnail_that_is_a_whole_photo_is_refused(
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [
-        ({"model": "another-model-v2"}, 409, "conflict"),
+        ({"model": "another-model-v2"}, 409, "model_mismatch"),
+        ({"model": "dlib_resnet_v1", "vector": np.ones(128, np.float32)}, 409, "model_mismatch"),
         ({"vector": np.zeros(64, np.float32)}, 400, "invalid_input"),
-        ({"vector": np.full(128, np.nan, np.float32)}, 400, "invalid_input"),
+        ({"vector": np.full(512, np.nan, np.float32)}, 400, "invalid_input"),
         ({"box": "1,2,3"}, 400, "invalid_input"),
         ({"box": "50,50,10,10"}, 400, "invalid_input"),
         ({"camera_id": "bad camera!"}, 422, None),
@@ -167,10 +169,41 @@ def test_the_agent_in_embeddings_mode_sends_vectors_a_fraction_of_the_crops_size
     counts = summary.cameras["street-emb"]
     assert summary.outbox_left == 0
     assert counts.sent == counts.queued > 0
-    assert counts.payload_bytes / counts.sent < 600  # 512 bytes of vector and a few fields
+    assert counts.payload_bytes / counts.sent < 1200  # 512 float16 values and a few fields
     detections = server.detections(camera_id="street-emb")
     assert len(detections) == counts.sent
     assert all(d["crop_sha256"] is None and d["track_id"] for d in detections)
+
+
+def test_an_agent_embedding_with_another_model_than_the_servers_falls_back_to_crops(
+    server: LiveServer,
+    make_config: Callable[..., EdgeConfig],
+    clip: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    crops = {"thumbnail_size": 112}
+    config = make_config(
+        "street-dlib", clip, mode="embeddings", embedder="dlib", fps=3, crops=crops
+    )
+    agent = EdgeAgent(config)
+    with caplog.at_level("ERROR", logger="facewatch.edge.agent"):
+        summary = agent.run()
+    counts = summary.cameras["street-dlib"]
+    assert summary.outbox_left == 0
+    assert counts.rejected == 0  # nothing dropped: each refused vector went again as a crop
+    assert "refuses this agent's embeddings" in caplog.text
+    detections = server.detections(camera_id="street-dlib")
+    assert detections, "the crops were stored"
+    assert all(d["crop_sha256"] for d in detections)  # crops, analysed by the server's model
+
+
+def test_an_agent_left_to_choose_embeds_with_the_servers_model(
+    server: LiveServer, make_config: Callable[..., EdgeConfig], clip: Path
+) -> None:
+    agent = EdgeAgent(make_config("street-auto", clip, mode="embeddings"))
+    assert agent._embedder is not None
+    assert agent._embedder.model_id == MODEL
+    agent.outbox.close()
 
 
 def batch(client: httpx.Client, items: list[dict[str, Any]], **parts: Any) -> httpx.Response:
@@ -208,7 +241,7 @@ def test_a_batch_answers_each_item_on_its_own(
     assert results["b-emb"]["detections"][0]["person_id"] == obama
     assert results["b-nomodel"]["status"] == 409
     again = batch(admin, items[:1], files=[crop]).json()["results"][0]
-    assert again["replayed"] is True
+    assert again["replayed"] is True, again
     assert again["detections"] == results["b-crop"]["detections"]
 
 

@@ -26,6 +26,7 @@ from facewatch.edge.gallery_copy import GalleryCopy
 from facewatch.edge.overlay import Verdict
 from facewatch.security.crypto import new_master_key
 from facewatch.server.services.runtime import Runtime
+from facewatch.vision.embedders.factory import MODEL_SPECS
 
 from .conftest import LiveServer, RecordingTransport
 
@@ -101,7 +102,7 @@ def stored_embeddings(settings: Settings) -> dict[int, np.ndarray]:
         with runtime.uow() as uow:
             return {
                 row.template_id: row.embedding
-                for row in uow.templates.all_for_model("dlib_resnet_v1")
+                for row in uow.templates.all_for_model(runtime.serving_model)
             }
     finally:
         runtime.close()
@@ -139,13 +140,14 @@ def test_the_gallery_copy_holds_people_and_decrypted_embeddings_but_no_photos(
     }
     assert set(body) == {"version", "model_id", "dim", "top_k", "thresholds", "people", "templates"}
     assert set(body["templates"][0]) == {"id", "person_id", "embedding"}
-    assert copy.embeddings.shape == (2, 128)
+    assert copy.embeddings.shape == (2, 512)  # EdgeFace, the server's default model
     # The templates as the server decrypts them (stored sealed), not ciphertext.
     stored = stored_embeddings(server.settings)
     assert sorted(copy.template_ids.tolist()) == sorted(stored)
     for template_id, vector in zip(copy.template_ids.tolist(), copy.embeddings, strict=True):
         np.testing.assert_array_equal(vector, stored[template_id])
-    assert copy.thresholds.match == server.settings.match_threshold
+    defaults = MODEL_SPECS[copy.model_id].defaults  # the serving model's calibrated values
+    assert copy.thresholds.match == server.settings.recognition(defaults).match_threshold
 
 
 def test_each_gallery_copy_taken_is_in_the_audit_log_and_a_304_poll_is_not(
@@ -206,7 +208,7 @@ def test_the_agent_recognises_on_site_and_sends_only_embeddings(
     assert counts.recognised_on_site == counts.shots > 0
     assert counts.alerts >= 1
     assert summary.outbox_left == 0
-    assert counts.payload_bytes / counts.sent < 600  # a float16 vector and a few fields
+    assert counts.payload_bytes / counts.sent < 1200  # 512 float16 values and a few fields
     results = agent.track_results("stage-online")
     assert any(r.verdict is Verdict.KNOWN and r.name == LIN for r in results.values())
     # Upstream: detections without any image, re-matched by the server.

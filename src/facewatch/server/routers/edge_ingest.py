@@ -332,7 +332,9 @@ def _crop_request(item: BatchItem, blobs: list[bytes]) -> IngestRequest:
     return IngestRequest(
         image=_part(blobs, item.image, "image"),
         camera_id=item.camera_id,
-        captured_at=_utc(item.captured_at),
+        # Absent stays absent: the time of arrival is taken when stored, after the
+        # fingerprint (a retry of the same item must hash the same).
+        captured_at=None if item.captured_at is None else _utc(item.captured_at),
         track_id=item.track_id,
         idempotency_key=item.idempotency_key,
         edge_id=item.edge_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from facewatch.config import Settings
 from facewatch.errors import ConfigurationError, ModelUnavailable
 from facewatch.vision.embedders.base import Embedder
@@ -10,7 +12,12 @@ from facewatch.vision.embedders.edgeface import EdgeFaceEmbedder
 from facewatch.vision.embedders.onnx_resnet import OnnxResNetEmbedder
 from facewatch.vision.embedders.specs import DLIB_RESNET_V1, EDGEFACE_XS_INT8, MODEL_SPECS
 
-__all__ = ["MODEL_SPECS", "create_embedder", "embedder_for_model"]
+__all__ = [
+    "MODEL_SPECS",
+    "create_embedder",
+    "create_embedder_for_model",
+    "embedder_for_model",
+]
 
 
 def create_embedder(settings: Settings) -> Embedder:
@@ -44,17 +51,24 @@ def embedder_for_model(model_id: str, settings: Settings) -> Embedder:
     wanted = create_embedder(settings)
     if wanted.model_id == model_id:
         return wanted
+    return create_embedder_for_model(
+        model_id,
+        threads=settings.embedder_threads,
+        batch_size=settings.embedder_batch_size,
+        cache_dir=settings.model_cache_dir,
+    )
+
+
+def create_embedder_for_model(
+    model_id: str, *, threads: int = 0, batch_size: int = 32, cache_dir: Path | None = None
+) -> Embedder:
+    """The embedder that makes ``model_id`` (``ModelUnavailable`` for an unknown id); no
+    server settings needed (the edge agent follows the server's model with it)."""
     match model_id:
         case EDGEFACE_XS_INT8.model_id:
-            return EdgeFaceEmbedder(
-                threads=settings.embedder_threads, batch_size=settings.embedder_batch_size
-            )
+            return EdgeFaceEmbedder(threads=threads, batch_size=batch_size)
         case DLIB_RESNET_V1.model_id:
-            return OnnxResNetEmbedder(
-                cache_dir=settings.model_cache_dir,
-                threads=settings.embedder_threads,
-                batch_size=settings.embedder_batch_size,
-            )
+            return OnnxResNetEmbedder(cache_dir=cache_dir, threads=threads, batch_size=batch_size)
         case _:
             known = ", ".join(sorted(MODEL_SPECS))
             raise ModelUnavailable(f"no embedder makes model {model_id!r} (known: {known})")
