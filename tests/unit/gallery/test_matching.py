@@ -3,8 +3,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facewatch.config import Settings
+from facewatch.errors import ConfigurationError
 from facewatch.gallery.matching import Thresholds, assign, decide, decision_score, thresholds_from
 from facewatch.types import Candidate, MatchStatus
+from facewatch.vision.embedders.factory import MODEL_SPECS
 
 T = Thresholds(match=0.5, unknown=0.6, margin_weight=0)
 """Distance alone: the tests of the two thresholds and of unique assignment."""
@@ -115,9 +117,32 @@ def test_a_face_that_fell_back_to_its_second_person_is_not_named_outright() -> N
 
 
 def test_the_settings_configure_the_margin() -> None:
-    configured = thresholds_from(Settings(margin_weight=0.5, margin_cap=0.2))
+    dlib = MODEL_SPECS["dlib_resnet_v1"].defaults
+    configured = thresholds_from(Settings(margin_weight=0.5, margin_cap=0.2).recognition(dlib))
     assert (configured.margin_weight, configured.margin_cap) == (0.5, 0.2)
-    assert thresholds_from(Settings()) == Thresholds(0.5, 0.6)
+    assert thresholds_from(Settings().recognition(dlib)) == Thresholds(0.5, 0.6)
+
+
+@pytest.mark.parametrize("model", ["dlib_resnet_v1", "edgeface_xs_int8"])
+def test_unset_thresholds_are_the_models_own(model: str) -> None:
+    defaults = MODEL_SPECS[model].defaults
+    resolved = Settings().recognition(defaults)
+    assert (resolved.match_threshold, resolved.unknown_threshold) == (
+        defaults.match_threshold,
+        defaults.unknown_threshold,
+    )
+    assert resolved.cluster_threshold == defaults.cluster_threshold
+
+
+def test_a_threshold_set_applies_whatever_the_model() -> None:
+    for spec in MODEL_SPECS.values():
+        assert Settings(match_threshold=0.3).recognition(spec.defaults).match_threshold == 0.3
+
+
+def test_thresholds_that_cross_once_resolved_are_refused() -> None:
+    edgeface = MODEL_SPECS["edgeface_xs_int8"].defaults
+    with pytest.raises(ConfigurationError, match="below match_threshold"):
+        Settings(unknown_threshold=0.5).recognition(edgeface)
 
 
 def test_a_negative_margin_is_refused() -> None:
