@@ -17,6 +17,7 @@ from facewatch.config import Settings
 from facewatch.gallery.gallery import Gallery, TemplateEntry
 from facewatch.gallery.matching import Thresholds, assign
 from facewatch.types import MatchStatus
+from facewatch.vision.embedders.factory import MODEL_SPECS
 from facewatch.vision.image import load_image
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
@@ -36,7 +37,7 @@ def embed_one(analyzer: FaceAnalyzer, path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def outcome(analyzer: FaceAnalyzer, testdata: Path) -> tuple[Counter[str], int, int]:
-    settings = Settings()
+    recognition = Settings().recognition(MODEL_SPECS[analyzer.model_id].defaults)
     gallery = Gallery(analyzer.model_id, analyzer.embedding_dim)
     probes: list[tuple[str, Path]] = []
     folders = sorted(p for p in (testdata / "dlib_faces/johns").iterdir() if p.is_dir())
@@ -47,7 +48,7 @@ def outcome(analyzer: FaceAnalyzer, testdata: Path) -> tuple[Counter[str], int, 
             for i, p in enumerate(photos[:ENROLLED_PER_PERSON])
         )
         probes += [(folder.name, p) for p in photos[ENROLLED_PER_PERSON:]]
-    thresholds = Thresholds(settings.match_threshold, settings.unknown_threshold)
+    thresholds = Thresholds(recognition.match_threshold, recognition.unknown_threshold)
     counts: Counter[str] = Counter()
     rank1 = 0
     for name, path in probes:

@@ -193,7 +193,7 @@ def test_a_changed_setting_is_recorded_at_the_next_start(client: TestClient) -> 
     with runtime.uow() as uow:
         entry = uow.audit.latest("settings.loaded")
     assert entry is not None
-    assert entry.details["changed"] == {"match_threshold": {"from": 0.5, "to": 0.45}}
+    assert entry.details["changed"] == {"match_threshold": {"from": None, "to": 0.45}}
     assert "encryption_key" not in str(entry.details["changed"])
 
 
