@@ -9,8 +9,9 @@ cache, so a second run takes seconds):
   people as probes are the strangers. Scores are the server's: the runner-up margin rule
   of ``gallery/matching.py`` over the gallery's candidates.
 * **Margin**: (weight, cap) pairs compared by DIR at 1% of strangers named (known probes
-  named right), each also chosen on half of the people (and strangers) and measured on the
-  other half, so the gain is not a fit to the test set.
+  named right) on the whole set and on each half of the people (and strangers); the rule
+  whose worse half is best is chosen (then the whole set, then the smaller penalty), and
+  each half's best is checked on the other half, so the gain is not a fit to the test set.
 * **The curve** with the chosen margin: known probes named right, named wrong, and
   strangers named, over single thresholds (match = unknown = t).
 * **Match threshold**: the loosest naming at most ``--far`` of strangers less a safety
@@ -20,8 +21,10 @@ cache, so a second run takes seconds):
   known people just past the match threshold are reported uncertain, not dropped).
 * **Strangers' clustering threshold**: every LFW DevTrain photo's centre face re-clustered
   (``gallery.clustering.cluster``) over thresholds: purity (no stranger mixes two people)
-  against inverse purity (nobody split); the loosest threshold whose purity is at least
-  ``--purity`` (0.96: dlib's 0.45 gives 0.963, docs/unknowns.md) is chosen.
+  against inverse purity (nobody split); among the thresholds whose purity is at least
+  ``--purity`` (0.96, what dlib's 0.45 gives, docs/unknowns.md) the one with the best sum
+  of the two is chosen (dlib: 0.45 again), which keeps off the cliff where strangers start
+  to merge.
 * **Verification**: pairsDevTrain.txt, 10 folds (``facewatch eval verify``).
 * The decision at the model's current defaults (its ``ModelSpec``) and at the calibrated ones.
 
@@ -187,6 +190,13 @@ class MarginChoice:
     checks: list[str] = field(default_factory=list)
 
 
+def sturdiest(row: dict[str, float]) -> tuple[float, ...]:
+    """Order of preference of margin rules: the better worse half, then the whole set, then
+    the smaller largest penalty (weight x cap), then the smaller weight."""
+    worse = min(row["dir_a"], row["dir_b"])
+    return (round(worse, 4), round(row["dir"], 4), -row["weight"] * row["cap"], -row["weight"])
+
+
 def choose_margin(found: Candidates, far: float) -> MarginChoice:
     """The (weight, cap) naming most at ``far``; also chosen on one half, checked on the other."""
     rules = [(0.0, 0.0)] + [(w, c) for w in WEIGHTS[1:] for c in CAPS]
@@ -196,7 +206,7 @@ def choose_margin(found: Candidates, far: float) -> MarginChoice:
         row = {"weight": w, "cap": c, "dir": scored(found, rule_of(w, c)).dir_at_far(far)}
         row["dir_a"], row["dir_b"] = (scored(p, rule_of(w, c)).dir_at_far(far) for p in parts)
         choice.table.append(row)
-    best = max(choice.table, key=lambda r: (round(r["dir"], 4), -r["weight"], -r["cap"]))
+    best = max(choice.table, key=sturdiest)
     choice.weight, choice.cap = best["weight"], best["cap"]
     for label, key, other in (("A->B", "dir_a", "dir_b"), ("B->A", "dir_b", "dir_a")):
         picked = max(choice.table, key=lambda r: (round(r[key], 4), -r["weight"], -r["cap"]))
@@ -357,7 +367,7 @@ def calibrate(name: str, shared: SharedDetections, args: argparse.Namespace) -> 
         centre = floor_to(result.nearest_at_far[FARS.index(0.01)]["threshold"], args.cluster_step)
         result.clustering = clustering_rows(vectors, truth, centre, args.cluster_step)
         good = [r for r in result.clustering if r["purity"] >= args.purity]
-        pick = max(good, key=lambda r: r["threshold"]) if good else result.clustering[0]
+        pick = max(good or result.clustering, key=lambda r: r["purity"] + r["inverse_purity"])
         result.chosen["cluster_threshold"] = pick["threshold"]
     result.at_spec = decision(found, spec_thresholds(spec))
     result.seconds = time.perf_counter() - started
