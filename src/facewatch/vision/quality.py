@@ -2,15 +2,17 @@
 
 Measured with the HOG pipeline on the known-good faces of the test data (knn_examples/train
 and the 55 aligned "johns" chips): box side 108..447 px, sharpness 18.1..2845 (5th
-percentile 48), yaw -22.7..+21.5 degrees, roll -5.7..+12.3 degrees, score 0.16..1.0. A
-Gaussian blur of sigma 4 brings faces of 100..270 px down to sharpness 4..13; a face shrunk
-to 30 px comes back from the detector at 26..38 px; a head turned about 45 degrees (Intel's
-head-pose clip) measures a yaw of about 47.
+percentile 48; on dlib's 150 px chip as it is, before sharpness was measured at 112 px, which
+gives about twice as much), yaw -22.7..+21.5 degrees, roll -5.7..+12.3 degrees, score
+0.16..1.0. A Gaussian blur of sigma 6 brings faces of 130..310 px down to sharpness 4..10
+(112 px measure); a face shrunk to 30 px comes back from the detector at 26..38 px; a head
+turned about 45 degrees (Intel's head-pose clip) measures a yaw of about 47.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import cv2
@@ -20,13 +22,33 @@ from facewatch.types import Box, Landmarks, Quality, RGBImage
 
 EnrolmentProblem = Literal["too_small", "too_blurry", "not_frontal"]
 
+SHARPNESS_SIDE = 112
+"""Chips are brought to this side before their sharpness is measured, so that the figure
+means the same whatever chip the embedder reads (dlib's 150 x 150, EdgeFace's 112 x 112)."""
+MIN_ENROLMENT_SHARPNESS = 20.0
+"""Under this sharpness a face is refused for enrolment. Calibrated with EdgeFace on LFW
+DevTrain (benchmarks/bench_enrolment_gate.py, one-photo templates, threshold at 1% of
+strangers named): templates under 20 named 16% of their person's other photos, those of
+20-40 all but 0.4% of them, as the sharpest do (99.6%). A Gaussian blur of sigma 6 brings
+a 260 px face down to 17."""
+WARN_ENROLMENT_SHARPNESS = 40.0
+"""Under this sharpness an enrolled face comes with a warning: measured as good as sharper
+ones, but on few faces (25 of 2,116 templates), so a sharper photo is the safer choice."""
+DOMINANT_AREA_RATIO = 2.0
+"""A photo of several faces enrols its largest when it has this many times the area of
+every other face (people in the background); below, the photo is refused as ambiguous.
+On LFW DevTrain the largest was the labelled person in all 64 photos at 1.5x or more, in
+25 of 30 under 1.5x; 2.0 keeps a margin."""
+
 # Ratio of the nose base's depth in front of the eye corners to the distance between eye
 # centres (about 27 mm over 63 mm on an average adult face). Turning the head by yaw moves
 # the nose sideways by depth * sin(yaw) while the eyes close up to distance * cos(yaw).
 _NOSE_DEPTH_RATIO = 0.43
-# A face this big (px) or sharp (Laplacian variance) scores full marks on that count.
+# A face this big (px) or sharp (``face_sharpness``) scores full marks on that count. The
+# sharpness was 100 when measured on dlib's 150 x 150 chip as it is; the same chips brought
+# to 112 px measure 1.85-2.1x as much (median 1.94 on 23 LFW faces).
 _FULL_SIZE = 100.0
-_FULL_SHARPNESS = 100.0
+_FULL_SHARPNESS = 200.0
 # At this yaw (degrees) the pose factor of the score reaches zero.
 _ZERO_SCORE_YAW = 60.0
 
@@ -34,7 +56,7 @@ _ZERO_SCORE_YAW = 60.0
 def assess_quality(box: Box, landmarks: Landmarks, chip: RGBImage) -> Quality:
     """Size, sharpness, pose and a combined score for one detected, aligned face."""
     size = max(min(box.width, box.height), 0)
-    sharpness = laplacian_variance(chip)
+    sharpness = face_sharpness(chip)
     yaw, roll = estimate_yaw(landmarks), estimate_roll(landmarks)
     return Quality(
         score=_score(size, sharpness, yaw),
@@ -56,6 +78,35 @@ def enrolment_problem(
     if abs(quality.yaw) > max_yaw:
         return "not_frontal"
     return None
+
+
+def enrolment_face(
+    boxes: Sequence[Box], *, min_size: int, area_ratio: float = DOMINANT_AREA_RATIO
+) -> int | None:
+    """Which face of a photo to enrol (its index), or ``None`` when two faces compete.
+
+    The one face at least ``min_size`` px (else the largest, which the gate then finds too
+    small), or, when several are, the largest if it is ``area_ratio`` times the area of
+    every other face.
+    """
+    if not boxes:
+        return None
+    order = sorted(range(len(boxes)), key=lambda n: boxes[n].area, reverse=True)
+    big = [n for n in order if min(boxes[n].width, boxes[n].height) >= min_size]
+    if len(big) <= 1:
+        return big[0] if big else order[0]
+    largest, second = boxes[order[0]].area, boxes[order[1]].area
+    return order[0] if largest >= area_ratio * second else None
+
+
+def face_sharpness(chip: RGBImage) -> float:
+    """``laplacian_variance`` of the chip brought to ``SHARPNESS_SIDE`` px, in grey."""
+    grey = cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY)
+    if grey.shape[:2] != (SHARPNESS_SIDE, SHARPNESS_SIDE):
+        shrink = grey.shape[0] > SHARPNESS_SIDE
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        grey = cv2.resize(grey, (SHARPNESS_SIDE, SHARPNESS_SIDE), interpolation=interpolation)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
 def laplacian_variance(chip: RGBImage) -> float:

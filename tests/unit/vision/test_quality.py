@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 
 from facewatch.config import Settings
-from facewatch.types import Face, Landmarks, Quality, RGBImage
+from facewatch.types import Box, Face, Landmarks, Quality, RGBImage
 from facewatch.vision.detectors import HogDetector
 from facewatch.vision.pipeline import FaceAnalyzer
 from facewatch.vision.quality import (
+    MIN_ENROLMENT_SHARPNESS,
     EnrolmentProblem,
+    enrolment_face,
     enrolment_problem,
     estimate_roll,
     estimate_yaw,
+    face_sharpness,
 )
 
 from .conftest import EXAMPLES, JOHNS, KNN_TRAIN, ImageLoader
@@ -31,11 +34,11 @@ GOOD_FACE_FOLDERS = [
 
 
 def gate(quality: Quality) -> EnrolmentProblem | None:
-    """The enrolment gate with the default settings."""
+    """The enrolment gate with the default settings and the sharpness calibrated on LFW."""
     return enrolment_problem(
         quality,
         min_size=DEFAULTS.min_face_size,
-        min_sharpness=DEFAULTS.min_sharpness,
+        min_sharpness=MIN_ENROLMENT_SHARPNESS,
         max_yaw=DEFAULTS.max_yaw,
     )
 
@@ -65,7 +68,7 @@ def test_every_known_good_face_passes_the_enrolment_gate(
 def test_a_heavily_blurred_photo_is_too_blurry(
     analyzer: FaceAnalyzer, load: ImageLoader, photo: str
 ) -> None:
-    blurred = cv2.GaussianBlur(load(photo), (0, 0), sigmaX=4)
+    blurred = cv2.GaussianBlur(load(photo), (0, 0), sigmaX=6)
 
     faces = analyzer.analyze(np.ascontiguousarray(blurred), embed=False)
 
@@ -146,9 +149,9 @@ def test_roll_is_the_angle_of_the_eye_line(
     ("size", "sharpness", "yaw", "expected"),
     [
         (120, 300.0, 5.0, None),
-        (60, 15.0, 40.0, None),
+        (60, MIN_ENROLMENT_SHARPNESS, 40.0, None),
         (59, 300.0, 0.0, "too_small"),
-        (120, 14.9, 0.0, "too_blurry"),
+        (120, MIN_ENROLMENT_SHARPNESS - 0.1, 0.0, "too_blurry"),
         (120, 300.0, 40.1, "not_frontal"),
         (120, 300.0, -40.1, "not_frontal"),
         (30, 5.0, 60.0, "too_small"),
@@ -160,3 +163,41 @@ def test_enrolment_problem_names_the_first_failed_check(
     quality = Quality(score=0.5, size=size, sharpness=sharpness, yaw=yaw, roll=0.0)
 
     assert gate(quality) == expected
+
+
+def square(left: int, side: int) -> Box:
+    return Box(left, 0, left + side, side)
+
+
+@pytest.mark.parametrize(
+    ("sides", "expected"),
+    [
+        ([], None),
+        ([120], 0),
+        ([40], 0),  # alone but small: chosen, and the gate says too_small
+        ([120, 50], 0),  # the other face is under min_face_size
+        ([50, 120], 1),
+        ([120, 84], 0),  # 2.04x the area
+        ([120, 85], None),  # 1.99x: two faces compete
+        ([100, 100], None),
+        ([130, 80, 70], 0),
+        ([130, 92, 70], None),
+    ],
+)
+def test_a_photo_enrols_its_only_big_face_or_one_that_dominates_the_others(
+    sides: list[int], expected: int | None
+) -> None:
+    boxes = [square(300 * n, side) for n, side in enumerate(sides)]
+
+    assert enrolment_face(boxes, min_size=60) == expected
+
+
+@pytest.mark.parametrize("side", [150, 112, 80])
+def test_sharpness_is_measured_at_one_size_whatever_the_chip(side: int) -> None:
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (112, 112, 3), dtype=np.uint8), (0, 0), 1.5)
+    chip = cv2.resize(texture, (side, side), interpolation=cv2.INTER_CUBIC)
+
+    assert face_sharpness(np.ascontiguousarray(chip)) == pytest.approx(
+        face_sharpness(np.ascontiguousarray(texture)), rel=0.35
+    )
