@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from facewatch.server.services.runtime import Runtime
 from support import assert_error, upload
 
 RECOGNIZE = "/api/v1/recognize"
@@ -44,6 +45,7 @@ def png_claiming(width: int, height: int) -> bytes:
 )
 def test_enrolled_people_are_named_and_strangers_are_unknown(
     client: TestClient,
+    runtime: Runtime,
     admin: dict[str, str],
     enrolled: dict[str, int],
     knn: Path,
@@ -58,7 +60,7 @@ def test_enrolled_people_are_named_and_strangers_are_unknown(
     for face in faces:
         if face["status"] == "known":
             assert face["person_id"] == enrolled[face["name"]]
-            assert face["distance"] <= 0.5
+            assert face["distance"] <= runtime.recognition.match_threshold
         else:
             assert face["person_id"] is None
 

@@ -12,11 +12,16 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from starlette.requests import ClientDisconnect
 
 from facewatch.config import Settings
 from facewatch.errors import FaceRejected
 from facewatch.server.errors import status_for
-from facewatch.server.services.workers import AnalysisPool, analyze_async
+from facewatch.server.services.workers import (
+    AnalysisPool,
+    analyze_async,
+    analyze_while_connected,
+)
 from facewatch.types import Face
 from support_workers import CRASH, SLOW, analysed_tags, fake_serve, tagged
 
@@ -119,3 +124,35 @@ def test_cancelling_the_awaiting_request_drops_its_image(
     assert slow.result() == []
     assert 10 not in analysed_tags(settings)
     assert 11 in analysed_tags(settings)
+
+
+class FakeRequest:
+    """The seam of ``analyze_while_connected``: a request whose client leaves after a while."""
+
+    def __init__(self, gone_after: float) -> None:
+        self._gone_at = time.monotonic() + gone_after
+
+    async def is_disconnected(self) -> bool:
+        return time.monotonic() >= self._gone_at
+
+
+def test_a_client_that_goes_away_has_its_queued_image_dropped(
+    pool: AnalysisPool, settings: Settings
+) -> None:
+    async def leave() -> None:
+        request = FakeRequest(gone_after=0.1)
+        with pytest.raises(ClientDisconnect):
+            await analyze_while_connected(request, pool, tagged(12), poll_seconds=0.05)  # type: ignore[arg-type]
+
+    slow = busy(pool, settings)
+    asyncio.run(leave())
+
+    assert slow.result() == []
+    assert 12 not in analysed_tags(settings)
+    assert pool.stats.dropped == 1
+
+
+def test_a_client_still_there_gets_its_answer(pool: AnalysisPool) -> None:
+    request = FakeRequest(gone_after=3600)
+    found = asyncio.run(analyze_while_connected(request, pool, tagged(13), poll_seconds=0.05))  # type: ignore[arg-type]
+    assert found == []

@@ -5,14 +5,14 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from facewatch.server.deps import FaceBoxForm, Multipart, RecognizeKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import FaceOut, RecognizeOut, face_box_hint
 from facewatch.server.services.recognition import match_faces
-from facewatch.server.services.workers import analyze_async
+from facewatch.server.services.workers import analyze_while_connected
 from facewatch.server.uploads import read_upload
 from facewatch.vision.image import decode_image
 
@@ -29,6 +29,7 @@ INLINE_DECODE_BYTES = 256 * 1024
     dependencies=[Multipart],
 )
 async def recognize_image(
+    request: Request,
     image: Annotated[UploadFile, File(description="A photo or frame (JPEG, PNG, WebP...)")],
     runtime: RuntimeDep,
     _: RecognizeKey,
@@ -46,7 +47,7 @@ async def recognize_image(
         decode() if len(upload.data) <= INLINE_DECODE_BYTES else await run_in_threadpool(decode)
     )
     serving = runtime.serving()  # one model's analyzer and gallery, even across a switch
-    analysed = await analyze_async(serving.analyzer, pixels, hint)
+    analysed = await analyze_while_connected(request, serving.analyzer, pixels, hint)
     found = match_faces(analysed, serving.gallery, serving.thresholds, settings.top_k)
     faces = [
         FaceOut.build(

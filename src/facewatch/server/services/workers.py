@@ -36,6 +36,7 @@ from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
 
 from facewatch.config import Settings
 from facewatch.errors import FaceRejected, FacewatchError, ModelUnavailable
@@ -49,6 +50,8 @@ READY = "ready"
 _PRELOAD = ["facewatch.server.services.workers"]
 """Imported once by the fork server, so that each worker forks with numpy, dlib, OpenCV and
 onnxruntime already imported instead of importing them again."""
+_DISCONNECT_POLL_SECONDS = 0.2
+"""How often a waiting request checks that its client is still there."""
 _START_TIMEOUT = 300.0
 """Seconds a worker may take to load its models (a first start also converts the embedder)."""
 _STOP_TIMEOUT = 10.0
@@ -218,6 +221,32 @@ async def analyze_async(
     except asyncio.CancelledError:
         future.cancel()  # a no-op once a worker has taken it
         raise
+
+
+async def analyze_while_connected(
+    request: Request,
+    analyzer: Analyzer,
+    image: RGBImage,
+    face_box: Box | None = None,
+    *,
+    poll_seconds: float = _DISCONNECT_POLL_SECONDS,
+) -> list[Face]:
+    """``analyze_async``, given up (the queued image dropped) if the client goes away.
+
+    Raises ``ClientDisconnect`` then: there is nobody left to answer.
+    """
+    task = asyncio.ensure_future(analyze_async(analyzer, image, face_box))
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=poll_seconds)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                logger.info("client gone: its image is not analysed")
+                raise ClientDisconnect
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 def _analyze_one(
