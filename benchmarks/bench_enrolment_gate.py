@@ -18,6 +18,11 @@ other people's labelled faces are its strangers. The distance threshold is the o
 1% of all (template, stranger) pairs match (``--far``). Per band of the template's
 sharpness: the share of its genuine probes matched (TAR), and the share of strangers matched.
 
+**Blurred on purpose** (``--synthetic N``): N templates (sharpness 80 or more) blurred with
+a Gaussian of sigma ``SIGMAS`` and saved as JPEG (quality 75, as a phone would), analysed
+again: their sharpness, and the share of their person's other photos they still name at
+the same threshold. A dense curve where the real photos hold few blurred faces.
+
 **Several faces.** Photos with two faces or more of at least ``min_face_size`` px (which the
 gate refused): the area of the largest face over the second's, and whether the largest is the
 labelled person; per band of that ratio.
@@ -42,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -49,7 +55,7 @@ from _shared import machine_line, testdata_dir
 from facewatch.config import Settings
 from facewatch.types import Box, Face, RGBImage
 from facewatch.vision.align import align_face
-from facewatch.vision.image import load_image
+from facewatch.vision.image import decode_image, load_image
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 from facewatch.vision.quality import (
     DOMINANT_AREA_RATIO,
@@ -71,6 +77,7 @@ FORMER_MIN_SHARPNESS = 15.0
 """The former gate: Laplacian variance of dlib's 150 x 150 chip."""
 SHARPNESS_BANDS = (0, 10, 15, 20, 25, 30, 40, 60, 80, 120, 200, 10_000)
 RATIO_BANDS = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 1_000.0)
+SIGMAS = (1.0, 2.0, 3.0, 4.0, 5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +228,71 @@ def accuracy_by_sharpness(
     return "\n".join(lines)
 
 
+def threshold_and_genuine(
+    photos: Sequence[Photo], vectors: npt.NDArray[np.float32], far: float
+) -> tuple[float, dict[str, list[int]]]:
+    """The distance naming ``far`` of stranger pairs, and each person's labelled photos."""
+    usable = [i for i, p in enumerate(photos) if p.labelled >= 0]
+    by_person: dict[str, list[int]] = {}
+    for i in usable:
+        by_person.setdefault(photos[i].person, []).append(i)
+    rng = np.random.default_rng(0)
+    sample = rng.choice(usable, size=min(2000, len(usable)), replace=False)
+    pairs = distances(vectors, sample, sample)
+    same = np.array([[photos[a].person == photos[b].person for b in sample] for a in sample])
+    return float(np.quantile(pairs[~same], far)), by_person
+
+
+def blurred_on_purpose(
+    photos: Sequence[Photo], vectors: npt.NDArray[np.float32], far: float, count: int
+) -> str:
+    threshold, by_person = threshold_and_genuine(photos, vectors, far)
+    rng = np.random.default_rng(1)
+    candidates = [
+        i
+        for members in by_person.values()
+        if len(members) > 1
+        for i in members
+        if photos[i].sharpness >= 80
+    ]
+    chosen = rng.choice(candidates, size=min(count, len(candidates)), replace=False)
+    root = testdata_dir() / LFW
+    with tempfile.TemporaryDirectory() as tmp:
+        analyzer = create_analyzer(Settings(data_dir=Path(tmp)))
+    rows: list[tuple[float, float]] = []  # (sharpness, share of probes named)
+    for index in chosen:
+        photo = photos[index]
+        image = load_image(root / photo.name, max_pixels=1_000_000)
+        others = [j for j in by_person[photo.person] if j != index]
+        for sigma in SIGMAS:
+            blurred = cv2.GaussianBlur(image, (0, 0), sigma)
+            ok, encoded = cv2.imencode(".jpg", blurred[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 75])
+            assert ok
+            faces = analyzer.analyze(decode_image(encoded.tobytes(), max_pixels=1_000_000))
+            centre = labelled_index(faces, image)
+            if centre < 0:
+                rows.append((0.0, 0.0))
+                continue
+            face = faces[centre]
+            probe = np.asarray(face.embedding, dtype=np.float32)[np.newaxis]
+            stacked = np.concatenate([probe, vectors[others]])
+            named = distances(stacked, [0], list(range(1, len(stacked))))[0] <= threshold
+            rows.append((face.quality.sharpness, float(np.mean(named))))
+    lines = [
+        f"{len(chosen)} templates x sigma {', '.join(str(s) for s in SIGMAS)}; threshold "
+        f"{threshold:.3f}; a blurred face no longer found counts as sharpness 0, nothing named.",
+        "",
+        "| sharpness of the blurred template | templates | their probes named (mean) |",
+        "|---|---|---|",
+    ]
+    values = np.array(rows)
+    for low, high in itertools.pairwise(SHARPNESS_BANDS):
+        band = values[(values[:, 0] >= low) & (values[:, 0] < high)]
+        if len(band):
+            lines.append(f"| {low}-{high} | {len(band)} | {band[:, 1].mean():.3f} |")
+    return "\n".join(lines)
+
+
 def several_faces(photos: Sequence[Photo]) -> str:
     crowded = [p for p in photos if sum(size >= MIN_FACE_SIZE for size in p.sizes) > 1]
     lines = [
@@ -283,6 +355,9 @@ def now_accepted(photos: Sequence[Photo], listed: int) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--refresh", action="store_true", help="analyse the photos again")
+    parser.add_argument(
+        "--synthetic", type=int, default=0, help="templates blurred on purpose (0: none)"
+    )
     parser.add_argument("--far", type=float, default=0.01, help="strangers named (threshold)")
     parser.add_argument("--list", type=int, default=0, help="photos refused before to list")
     parser.add_argument(
@@ -300,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print()
     print(accuracy_by_sharpness(photos, vectors, args.far, "former"))
     print()
+    if args.synthetic:
+        print(blurred_on_purpose(photos, vectors, args.far, args.synthetic))
+        print()
     print(several_faces(photos))
     print(
         f"\nGate now: refuse under {MIN_ENROLMENT_SHARPNESS}, warn under "

@@ -113,8 +113,28 @@ class RejectedFile(BaseModel):
         return cls.model_validate({"file": file, "reason": exc.code, "message": exc.message})
 
 
+class EnrolmentWarning(BaseModel):
+    """Why a photo, though enrolled, may not serve as well as another would."""
+
+    code: Literal["other_faces_ignored", "blurry"]
+    message: str
+
+
+class EnrolledFile(TemplateOut):
+    """A template made from an uploaded photo, with the file it came from."""
+
+    file: str
+    warnings: list[EnrolmentWarning] = Field(
+        default_factory=list,
+        description=(
+            "What to know about this photo: other, much smaller faces in it were ignored; the "
+            "face is blurrier than a good enrolment photo (it is enrolled all the same)."
+        ),
+    )
+
+
 class FacesAdded(BaseModel):
-    accepted: list[TemplateOut]
+    accepted: list[EnrolledFile]
     rejected: list[RejectedFile]
 
 

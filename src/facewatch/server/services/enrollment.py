@@ -1,5 +1,9 @@
 """Enrolment: photos of a person become templates, one usable face per photo or a reason.
 
+The gate refuses only what costs recognition (``facewatch.vision.quality``, calibrated on
+LFW): a photo whose largest face has twice the area of every other enrols that face, and a
+face blurred but still recognisable is enrolled; the answer warns of both.
+
 With ``enrolment_jitter`` on a template is the mean embedding of ten slightly moved copies
 of the face (``vision/augment.py``), which names more people right with one enrolment photo
 each, at a lower match threshold (docs/accuracy.md); recognition itself is unchanged.
@@ -18,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facewatch.config import Settings
 from facewatch.errors import FaceRejected, InvalidInput
 from facewatch.gallery.gallery import TemplateEntry
-from facewatch.server.schemas import FacesAdded, RejectedFile, TemplateOut
+from facewatch.server.schemas import EnrolledFile, EnrolmentWarning, FacesAdded, RejectedFile
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Template
 from facewatch.types import Embedding, Face, RGBImage
@@ -28,13 +33,21 @@ from facewatch.vision.augment import enrolment_template
 from facewatch.vision.embedders import Embedder, create_embedder
 from facewatch.vision.image import decode_image, image_format
 from facewatch.vision.pipeline import FaceAnalyzer
-from facewatch.vision.quality import enrolment_problem
+from facewatch.vision.quality import (
+    MIN_ENROLMENT_SHARPNESS,
+    WARN_ENROLMENT_SHARPNESS,
+    enrolment_face,
+    enrolment_problem,
+)
 
 logger = logging.getLogger(__name__)
 
 _MESSAGES = {
     "no_face": "no face found in the photo",
-    "several_faces": "the photo holds several faces; enrol from photos of one person alone",
+    "several_faces": (
+        "the photo holds several faces of similar size; enrol from a photo in which the "
+        "person's face is by far the largest"
+    ),
     "too_small": "the face is too small (under {min_size} px)",
     "too_blurry": "the face is too blurry",
     "not_frontal": "the face is turned too far from the camera",
@@ -49,6 +62,16 @@ DUPLICATE_FACE_DISTANCE = 0.25
 """A face this near another person's template is the same face: with EdgeFace, a copy of
 the same photo re-encoded or halved lands at 0.15-0.19 and another photo of the same person
 at 0.73 (knn_examples' obama.jpg); dlib's copies land within a few hundredths."""
+
+
+_WARNINGS = {
+    "other_faces_ignored": (
+        "the photo holds {others} other, much smaller face(s): the largest face was enrolled"
+    ),
+    "blurry": (
+        "the face is blurry: it was enrolled, but a sharper photo would be recognised better"
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +91,7 @@ class _Accepted:
     content_type: str
     width: int
     height: int
+    warnings: list[EnrolmentWarning]
 
 
 def add_faces(
@@ -129,14 +153,14 @@ def _examine(runtime: Runtime, upload: Upload) -> _Accepted:
     faces = runtime.analyzer.analyze(image)
     if not faces:
         raise FaceRejected(_MESSAGES["no_face"], code="no_face")
-    big_enough = [f for f in faces if f.quality.size >= settings.min_face_size]
-    if len(big_enough) > 1:
+    chosen = enrolment_face([f.box for f in faces], min_size=settings.min_face_size)
+    if chosen is None:
         raise FaceRejected(_MESSAGES["several_faces"], code="several_faces")
-    face = big_enough[0] if big_enough else max(faces, key=lambda f: f.box.area)
+    face = faces[chosen]
     problem = enrolment_problem(
         face.quality,
         min_size=settings.min_face_size,
-        min_sharpness=settings.min_sharpness,
+        min_sharpness=_min_sharpness(settings),
         max_yaw=settings.max_yaw,
     )
     if problem is not None:
@@ -149,7 +173,26 @@ def _examine(runtime: Runtime, upload: Upload) -> _Accepted:
         content_type=image_format(upload.data),
         width=int(image.shape[1]),
         height=int(image.shape[0]),
+        warnings=_warnings(face, len(faces) - 1),
     )
+
+
+def _min_sharpness(settings: Settings) -> float:
+    """The blur gate: ``min_sharpness`` when set, else the figure calibrated on LFW."""
+    if "min_sharpness" in settings.model_fields_set:
+        return settings.min_sharpness
+    return MIN_ENROLMENT_SHARPNESS
+
+
+def _warnings(face: Face, others: int) -> list[EnrolmentWarning]:
+    """What the answer says of an accepted photo that is not ideal."""
+    found = []
+    if others:
+        message = _WARNINGS["other_faces_ignored"].format(others=others)
+        found.append(EnrolmentWarning(code="other_faces_ignored", message=message))
+    if face.quality.sharpness < WARN_ENROLMENT_SHARPNESS:
+        found.append(EnrolmentWarning(code="blurry", message=_WARNINGS["blurry"]))
+    return found
 
 
 def _template(runtime: Runtime, image: RGBImage, face: Face) -> Embedding:
@@ -185,7 +228,7 @@ def _embedder(runtime: Runtime) -> Embedder:
         return _own_embedders[key]
 
 
-def _store(runtime: Runtime, person_id: int, accepted: list[_Accepted]) -> list[TemplateOut]:
+def _store(runtime: Runtime, person_id: int, accepted: list[_Accepted]) -> list[EnrolledFile]:
     if not accepted:
         return []
     model_id = runtime.model_id
@@ -208,7 +251,7 @@ def _store(runtime: Runtime, person_id: int, accepted: list[_Accepted]) -> list[
                 )
             )
         uow.commit()
-        out = [_template_out(row, item.sha256) for row, item in zip(rows, accepted, strict=True)]
+        out = [_template_out(row, item) for row, item in zip(rows, accepted, strict=True)]
         name = person.name
     entries = [
         TemplateEntry(t.id, person_id, name, item.template)
@@ -219,15 +262,17 @@ def _store(runtime: Runtime, person_id: int, accepted: list[_Accepted]) -> list[
     return out
 
 
-def _template_out(row: Template, sha256: str) -> TemplateOut:
-    return TemplateOut(
+def _template_out(row: Template, item: _Accepted) -> EnrolledFile:
+    return EnrolledFile(
         id=row.id,
         person_id=row.person_id,
         model=row.model,
         quality=round(row.quality, 4),
         box=row.box,
-        image_sha256=sha256,
+        image_sha256=item.sha256,
         created_at=row.created_at,
+        file=item.upload.filename,
+        warnings=item.warnings,
     )
 
 
