@@ -71,7 +71,7 @@ from facewatch.gallery.matching import Thresholds, assign
 from facewatch.types import Embedding, Face, MatchStatus
 from facewatch.vision.image import load_image
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
-from facewatch.vision.quality import enrolment_problem
+from facewatch.vision.quality import MIN_ENROLMENT_SHARPNESS, enrolment_face, enrolment_problem
 
 LFW_DIR = "lfw_devtrain/lfw"
 SWEEP = tuple(round(0.40 + 0.025 * i, 3) for i in range(11))
@@ -123,21 +123,23 @@ class FaceBank:
     def enrolment(self, path: Path) -> Embedding | str:
         """The template this photo would give, or why Facewatch's enrolment refuses it.
 
-        The same gate as ``facewatch.server.services.enrollment``: one face of at least
-        ``min_face_size`` px (smaller ones are ignored), then size, sharpness and pose.
+        The same gate as ``facewatch.server.services.enrollment``: the one face of at least
+        ``min_face_size`` px, or the largest when it has twice the area of every other
+        (``enrolment_face``), then size, sharpness (calibrated unless set) and pose.
         """
         settings = self._settings
         faces, _ = self._analyse(path)
         if not faces:
             return "no_face"
-        big_enough = [f for f in faces if f.quality.size >= settings.min_face_size]
-        if len(big_enough) > 1:
+        chosen = enrolment_face([f.box for f in faces], min_size=settings.min_face_size)
+        if chosen is None:
             return "several_faces"
-        face = big_enough[0] if big_enough else max(faces, key=lambda f: f.box.area)
+        face = faces[chosen]
+        explicit = "min_sharpness" in settings.model_fields_set
         problem = enrolment_problem(
             face.quality,
             min_size=settings.min_face_size,
-            min_sharpness=settings.min_sharpness,
+            min_sharpness=settings.min_sharpness if explicit else MIN_ENROLMENT_SHARPNESS,
             max_yaw=settings.max_yaw,
         )
         if problem is not None or face.embedding is None:
