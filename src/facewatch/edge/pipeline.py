@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from facewatch.edge.bestshot import ShotMaker, ShotPolicy, shot_verdict
 from facewatch.edge.config import CropConfig, Mode
@@ -20,12 +21,17 @@ from facewatch.edge.outbox import ItemKind, OutboxItem
 from facewatch.edge.recognition import LocalMatch, LocalRecognizer
 from facewatch.edge.tracker import FaceTracker
 from facewatch.edge.types import Dispatch, FaceEmbedding, Frame, Shot, TrackedFace
+from facewatch.vision.embedders.factory import MODEL_SPECS
 
 logger = logging.getLogger(__name__)
 
 EMBEDDING_MEDIA_TYPE = "application/x-float16-le"
-"""Embeddings travel as little-endian float16: half the bytes of float32. dlib descriptors
-lie within +-0.5; on the knn_examples faces float16 moved distances by at most 3.3e-4."""
+"""Embeddings of an L2 model (dlib's) travel as little-endian float16: half the bytes of
+float32. dlib descriptors lie within +-0.5; on the knn_examples faces float16 moved
+distances by at most 3.3e-4."""
+UNIT_EMBEDDING_MEDIA_TYPE = "application/x-int8-unit"
+"""Unit vectors (a cosine model's, EdgeFace's) travel as int8, each value times 127: a
+quarter of float32's bytes (benchmarks/results.md measures what it moves distances by)."""
 
 
 class ItemSink(Protocol):
@@ -193,7 +199,7 @@ class CameraPipeline:
         }
         return OutboxItem(
             key, ItemKind.EMBEDDING, self.camera_id, shot.captured_at,
-            np.asarray(embedding.vector, dtype="<f2").tobytes(), EMBEDDING_MEDIA_TYPE,
+            *encode_vector(embedding),
             track_id=track, fields=fields, thumbnail=self._thumbnail(dispatch),
         )  # fmt: skip
 
@@ -233,3 +239,18 @@ def as_crop(item: OutboxItem) -> OutboxItem | None:
         fields={},
         thumbnail=None,
     )
+
+
+def encode_vector(embedding: FaceEmbedding) -> tuple[bytes, str]:
+    """An embedding's wire bytes and media type: int8 for unit vectors, else float16."""
+    vector = np.asarray(embedding.vector, dtype=np.float32)
+    spec = MODEL_SPECS.get(embedding.model)
+    if spec is not None and spec.metric == "cosine":
+        return quantise_unit(vector).tobytes(), UNIT_EMBEDDING_MEDIA_TYPE
+    return vector.astype("<f2").tobytes(), EMBEDDING_MEDIA_TYPE
+
+
+def quantise_unit(vector: npt.NDArray[np.float32]) -> npt.NDArray[np.int8]:
+    """A unit vector's values as int8 (times 127, rounded, clipped)."""
+    quantised: npt.NDArray[np.int8] = np.clip(np.rint(vector * 127.0), -127, 127).astype(np.int8)
+    return quantised

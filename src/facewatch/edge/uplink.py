@@ -47,7 +47,11 @@ EDGE_ID_HEADER = "X-Facewatch-Edge-Id"
 OUTBOX_DEPTH_HEADER = "X-Facewatch-Outbox-Depth"
 """Sent on every request: the server's /metrics shows each agent's outbox depth from them
 (``facewatch_edge_outbox_depth{edge=...}``)."""
-_DTYPE_OF_MEDIA = {"application/x-float16-le": "float16", "application/x-float32-le": "float32"}
+_DTYPE_OF_MEDIA = {
+    "application/x-float16-le": "float16",
+    "application/x-float32-le": "float32",
+    "application/x-int8-unit": "int8",
+}
 _RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 425, 429})
 _FINAL_CODES = frozenset({IdempotencyKeyReused.code, ModelMismatch.code})
 """Error codes that are final even under a status in ``_RETRY_STATUSES``."""

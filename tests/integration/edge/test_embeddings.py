@@ -20,6 +20,7 @@ import pytest
 from facewatch.config import Settings
 from facewatch.edge.agent import EdgeAgent
 from facewatch.edge.config import EdgeConfig
+from facewatch.edge.pipeline import quantise_unit
 from facewatch.types import Embedding
 from facewatch.vision.image import encode_jpeg, load_image
 from facewatch.vision.pipeline import create_analyzer
@@ -80,6 +81,26 @@ def test_an_enrolled_persons_embedding_is_named_and_stored(
     assert (detection["status"], detection["person_id"]) == ("known", obama)
     assert detection["box"] == [10, 20, 110, 120]
     assert detection["crop_sha256"] is None
+
+
+def test_a_vector_sent_as_int8_is_matched_as_its_float_self(
+    admin: httpx.Client, obama: int, obama_vector: Embedding
+) -> None:
+    data = {
+        "camera_id": "edge-cam",
+        "model": MODEL,
+        "box": "10,20,110,120",
+        "dtype": "int8",
+    }
+    payload = quantise_unit(obama_vector).tobytes()
+    assert len(payload) == 512  # a quarter of float32's bytes
+    files = {"embedding": ("embedding", payload, "application/octet-stream")}
+    sent = admin.post("/api/v1/edge/embeddings", data=data, files=files)
+    assert sent.status_code == 201, sent.text
+    float_sent = post(admin, obama_vector)
+    [as_int8], [as_float] = sent.json()["detections"], float_sent.json()["detections"]
+    assert as_int8["person_id"] == obama
+    assert abs(as_int8["distance"] - as_float["distance"]) < 0.01
 
 
 def test_replaying_a_key_returns_the_first_result(

@@ -68,10 +68,6 @@ def test_source_and_camera_id_flags_replace_the_cameras_of_the_file(tmp_path: Pa
         (GOOD + "local: {alerts: {webhook_url: ftp://x}}\n", "local.alerts.webhook_url"),
         (GOOD.replace("api_key: fw_test\n", ""), "api_key"),
         (GOOD + "cameras_extra: 1\n", "cameras_extra"),
-        (
-            GOOD.replace("outbox:", "  - {id: x, source: y, detector: {kind: onnx}}\noutbox:"),
-            "onnx",
-        ),
     ],
 )
 def test_a_bad_file_fails_with_a_message_naming_the_key(

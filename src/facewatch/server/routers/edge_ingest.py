@@ -59,8 +59,10 @@ router = APIRouter(prefix="/api/v1/edge", tags=["edge"])
 
 KEY_PATTERN = r"^[\x21-\x7e]+$"
 Token = Annotated[str, Form(min_length=1, max_length=128, pattern=KEY_PATTERN)]
-VectorType = Literal["float32", "float16"]
-_DTYPES: dict[str, str] = {"float32": "<f4", "float16": "<f2"}
+VectorType = Literal["float32", "float16", "int8"]
+_DTYPES: dict[str, str] = {"float32": "<f4", "float16": "<f2", "int8": "i1"}
+_INT8_SCALE = 127.0
+"""int8: a unit vector's values times 127 (the edge sends EdgeFace's vectors so)."""
 _MAX_THUMBNAIL_BYTES = 256 * 1024
 _MAX_THUMBNAIL_PIXELS = 1024 * 1024
 MAX_BATCH_ITEMS = 100
@@ -132,7 +134,9 @@ def ingest_embedding(
     box: Annotated[str, Form(description="Face box in the frame: left,top,right,bottom")],
     runtime: RuntimeDep,
     _: IngestKey,
-    dtype: Annotated[VectorType, Form(description="float32 (default) or float16")] = "float32",
+    dtype: Annotated[
+        VectorType, Form(description="float32 (default), float16, or int8 (unit vector x 127)")
+    ] = "float32",
     quality: Annotated[float, Form(ge=0, le=1)] = 0.0,
     captured_at: Annotated[
         datetime | None, Form(description="ISO 8601; without a zone, UTC. Default: now")
@@ -388,6 +392,8 @@ def _vector(data: bytes, runtime: Runtime, model: str, dtype: VectorType) -> Emb
     if len(data) != dim * raw.itemsize:
         raise InvalidInput(f"embedding must be {dim} little-endian {dtype} values")
     vector = np.frombuffer(data, dtype=raw).astype(np.float32)
+    if dtype == "int8":
+        vector /= _INT8_SCALE
     if not np.all(np.isfinite(vector)):
         raise InvalidInput("embedding holds NaN or infinite values")
     if float(np.max(np.abs(vector), initial=0.0)) > MAX_EMBEDDING_VALUE:
