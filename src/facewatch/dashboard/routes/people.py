@@ -164,5 +164,6 @@ def _templates(runtime: Runtime, person_id: int) -> list[TemplateView]:
 
 def _enrolment_summary(result: FacesAdded) -> list[str]:
     lines = [f"{len(result.accepted)} photo(s) enrolled, {len(result.rejected)} refused."]
+    lines += [f"Enrolled {a.file}: {w.message}" for a in result.accepted for w in a.warnings]
     lines += [f"Refused {r.file}: {r.message}" for r in result.rejected]
     return lines
