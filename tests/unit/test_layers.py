@@ -1,0 +1,76 @@
+"""The layers of DESIGN.md hold: `lint-imports` keeps pyproject.toml's contracts, and breaks
+on a new crossing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(cwd: Path, python_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run lint-imports on cwd's pyproject.toml, finding `facewatch` under python_path first."""
+    env = {**os.environ, "PYTHONPATH": str(python_path)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def copy_of_the_tree(destination: Path) -> Path:
+    """The package's modules and pyproject.toml under destination; the src folder returned."""
+    shutil.copy(ROOT / "pyproject.toml", destination / "pyproject.toml")
+    keep_modules = shutil.ignore_patterns("__pycache__", "weights", "templates", "static")
+    shutil.copytree(
+        ROOT / "src" / "facewatch", destination / "src" / "facewatch", ignore=keep_modules
+    )
+    return destination / "src"
+
+
+def test_the_tree_keeps_every_layer_contract() -> None:
+    result = lint_imports(ROOT, ROOT / "src")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "crossing", "contract"),
+    [
+        ("vision/_crossing.py", "from facewatch.server import app", "vision and gallery"),
+        ("gallery/_crossing.py", "import facewatch.store.db", "vision and gallery"),
+        ("edge/_crossing.py", "from facewatch.server.services import recognition", "edge imports"),
+        ("store/_crossing.py", "import fastapi", "store imports nothing of web code"),
+        (
+            "server/routers/_crossing.py",
+            "from facewatch.store.repositories import people",
+            "routers and dashboard pages",
+        ),
+        ("dashboard/_crossing.py", "from sqlalchemy.orm import Session", "routers and dashboard"),
+    ],
+)
+def test_a_new_crossing_breaks_its_contract(
+    tmp_path: Path, module: str, crossing: str, contract: str
+) -> None:
+    src = copy_of_the_tree(tmp_path)
+    (src / "facewatch" / module).write_text(f"{crossing}\n")
+
+    result = lint_imports(tmp_path, src)
+
+    assert result.returncode != 0
+    assert "1 broken" in result.stdout
+    assert f"facewatch.{module[:-3].replace('/', '.')} ->" in result.stdout
+    broken = result.stdout.split("Broken contracts", 1)[1]
+    assert contract in broken
