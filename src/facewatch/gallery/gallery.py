@@ -88,6 +88,11 @@ class Gallery:
     def people_count(self) -> int:
         return len(self._templates)
 
+    def person_ids(self) -> set[int]:
+        """The people with at least one template here."""
+        with self._lock:
+            return set(self._templates)
+
     @property
     def index(self) -> VectorIndex:
         """The vector index under the gallery."""

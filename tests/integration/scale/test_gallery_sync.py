@@ -37,6 +37,7 @@ from facewatch.store.models import Template
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
 PROPAGATION_LIMIT_S = 2.0
+DIM = 512  # EdgeFace, the default model
 rng = np.random.default_rng(7)
 
 
@@ -89,7 +90,7 @@ def replicas(make_replica: Callable[[], Runtime]) -> Iterator[tuple[Runtime, Run
 
 def enrol(runtime: Runtime, name: str, templates: int = 2) -> int:
     """Store a person with random templates and tell the gallery, as enrolment does."""
-    vectors = [rng.normal(size=128).astype(np.float32) for _ in range(templates)]
+    vectors = [rng.normal(size=DIM).astype(np.float32) for _ in range(templates)]
     with runtime.uow() as uow:
         person = uow.people.add(name)
         rows = [
@@ -114,7 +115,7 @@ def wait_until(check: Callable[[], bool], limit: float = PROPAGATION_LIMIT_S) ->
 
 
 def names(gallery: Gallery) -> set[str]:
-    return {c.name for row in gallery.nearest_people(np.zeros((1, 128)), 50) for c in row}
+    return {c.name for row in gallery.nearest_people(np.zeros((1, DIM)), 50) for c in row}
 
 
 def test_an_enrolment_on_one_replica_reaches_the_other_within_2_s(
@@ -257,7 +258,7 @@ def test_a_template_committed_out_of_id_order_is_still_found(
 
 
 def insert_template(runtime: Runtime, template_id: int, person_id: int) -> None:
-    vector = rng.normal(size=128).astype(np.float32)
+    vector = rng.normal(size=DIM).astype(np.float32)
     with runtime.db.engine.begin() as connection:
         connection.execute(
             Template.__table__.insert().values(
@@ -298,7 +299,7 @@ def test_a_template_id_handed_out_again_is_read_again(
     person_id = enrol(writer, "reused", templates=2)
     sync = GallerySync(reader, LocalChangeFeed(), interval=60)
     sync.sync_once()
-    vector = rng.normal(size=128).astype(np.float32)
+    vector = rng.normal(size=DIM).astype(np.float32)
     with writer.uow() as uow:
         newest = max(uow.templates.list_for_person(person_id), key=lambda t: t.id)
         old_id = newest.id
@@ -316,3 +317,24 @@ def test_a_template_id_handed_out_again_is_read_again(
     assert nearest.distance < 1e-4
     if writer.db.dialect == "sqlite":
         assert new_id == old_id  # the case this guards: SQLite handed the id out again
+
+
+def test_a_person_erased_on_one_replica_leaves_the_others_snapshot(
+    make_replica: Callable[[], Runtime], tmp_path: Path
+) -> None:
+    first, second = make_replica(), make_replica()
+    second.settings = second.settings.model_copy(
+        update={"gallery_snapshot_dir": tmp_path / "second-snapshot"}
+    )
+    gone = enrol(first, "erased-elsewhere")
+    sync = GallerySync(second, second.changes, 0.05)
+    sync.sync_once()
+    assert second.save_gallery_snapshot()
+    snapshot = tmp_path / "second-snapshot"
+    assert b"erased-elsewhere" in b"".join(
+        p.read_bytes() for p in snapshot.rglob("*") if p.is_file()
+    )
+    people_service.delete_person(first, gone)
+    sync.sync_once()
+    assert second.gallery.people_count == 0
+    assert not snapshot.exists()

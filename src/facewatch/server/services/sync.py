@@ -36,7 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, literal, select, text
 
-from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry, TemplateRef
+from facewatch.gallery.gallery import (
+    Gallery,
+    SyncReport,
+    TemplateEntry,
+    TemplateRef,
+    erase_person_from_snapshot,
+)
 from facewatch.store.db import Database
 from facewatch.store.embeddings import embedding_from_bytes
 from facewatch.store.models import Person, Template
@@ -447,12 +453,22 @@ class GallerySync:
         newest = max((ref.template_id for ref in refs), default=0)
         later = read_templates_after(db, gallery.model_id, newest)
         current = refs + [TemplateRef(e.template_id, e.person_id, e.name) for e in later]
+        before = gallery.person_ids()
         report = gallery.sync(current, lambda ids: read_template_entries(db, ids))
+        self._forget_erased(before - gallery.person_ids())
         self._newest_id = max((ref.template_id for ref in current), default=0)
         self._names = names
         self._last_full = time.monotonic()
         self.full_syncs += 1
         return self._log(report, gallery)
+
+    def _forget_erased(self, gone: set[int]) -> None:
+        """People erased on another replica leave this replica's snapshot on disk too."""
+        folder = self._runtime.snapshot_dir
+        if folder is None:
+            return
+        for person_id in gone:
+            erase_person_from_snapshot(folder, person_id)
 
     @staticmethod
     def _log(report: SyncReport, gallery: Gallery) -> SyncReport:
