@@ -19,12 +19,13 @@ cache, so a second run takes seconds):
   ``--step``; checked on both halves. **Unknown threshold**: the loosest below which at
   most ``--uncertain-far`` of strangers score (so most strangers are plainly unknown while
   known people just past the match threshold are reported uncertain, not dropped).
-* **Strangers' clustering threshold**: every LFW DevTrain photo's centre face re-clustered
-  (``gallery.clustering.cluster``) over thresholds: purity (no stranger mixes two people)
-  against inverse purity (nobody split); among the thresholds whose purity is at least
-  ``--purity`` (0.96, what dlib's 0.45 gives, docs/unknowns.md) the one with the best sum
-  of the two is chosen (dlib: 0.45 again), which keeps off the cliff where strangers start
-  to merge.
+* **Strangers' clustering threshold**: every LFW DevTrain photo's centre face, re-clustered
+  (``gallery.clustering.cluster``, the scheduled job) and joined one at a time in a random order
+  (the ingest path: nearest running-mean centroid within the threshold) over thresholds:
+  purity (no stranger mixes two people) against inverse purity (nobody split); among the
+  thresholds where both paths keep purity at least ``--purity`` (0.96, what dlib's 0.45
+  gives, docs/unknowns.md) the one with the best sum of the four is chosen (dlib: 0.45
+  again), which keeps off the cliff where strangers start to merge.
 * **Verification**: pairsDevTrain.txt, 10 folds (``facewatch eval verify``).
 * The decision at the model's current defaults (its ``ModelSpec``) and at the calibrated ones.
 
@@ -57,6 +58,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from _shared import REPO_ROOT, machine, machine_line, testdata_dir
+from bench_unknown_clustering import incremental_over_orders
 from facewatch.config import Settings
 from facewatch.evaluation.cli import default_cache_dir
 from facewatch.evaluation.embeddings import EmbeddingCache, ImageFaces, enrolment_cache
@@ -284,22 +286,37 @@ def centre_faces(faces: dict[Path, ImageFaces]) -> tuple[npt.NDArray[np.float32]
 
 
 def clustering_rows(
-    vectors: npt.NDArray[np.float32], truth: list[str], centre: float, step: float
+    vectors: npt.NDArray[np.float32], truth: list[str], centre: float, step: float, bound: float
 ) -> list[dict[str, float]]:
-    """Purity and inverse purity of re-clustering at thresholds around ``centre``."""
+    """Purity and inverse purity at thresholds around ``centre``: re-clustered, and (where
+    re-clustering keeps purity >= ``bound``) incremental, the ingest path (one random order)."""
     rows = []
     for i in range(CLUSTER_STEPS):
         t = round(centre + (i - CLUSTER_STEPS // 2) * step, 4)
         result = score(truth, cluster(vectors, t))
-        rows.append(
-            {
-                "threshold": t,
-                "strangers": result.clusters,
-                "purity": result.purity,
-                "inverse_purity": result.inverse_purity,
+        row = {
+            "threshold": t,
+            "strangers": result.clusters,
+            "purity": result.purity,
+            "inverse_purity": result.inverse_purity,
+        }
+        if result.purity >= bound:
+            [joined] = incremental_over_orders(vectors, truth, t, 1)
+            row |= {
+                "incremental_strangers": joined.clusters,
+                "incremental_purity": joined.purity,
+                "incremental_inverse_purity": joined.inverse_purity,
             }
-        )
+        rows.append(row)
     return rows
+
+
+def cluster_pick(rows: list[dict[str, float]], bound: float) -> dict[str, float]:
+    """Among thresholds where both paths keep purity >= ``bound``, the best sum of purity
+    and inverse purity over both (the first row when none qualifies)."""
+    good = [r for r in rows if min(r["purity"], r.get("incremental_purity", 0.0)) >= bound]
+    keys = ("purity", "inverse_purity", "incremental_purity", "incremental_inverse_purity")
+    return max(good, key=lambda r: sum(r[k] for k in keys)) if good else rows[0]
 
 
 # --- one model ---------------------------------------------------------------------------------
@@ -365,9 +382,8 @@ def calibrate(name: str, shared: SharedDetections, args: argparse.Namespace) -> 
         vectors, truth = centre_faces(faces)
         # dlib's 0.45 lies by the distance that names 1% of strangers (0.434): start there
         centre = floor_to(result.nearest_at_far[FARS.index(0.01)]["threshold"], args.cluster_step)
-        result.clustering = clustering_rows(vectors, truth, centre, args.cluster_step)
-        good = [r for r in result.clustering if r["purity"] >= args.purity]
-        pick = max(good or result.clustering, key=lambda r: r["purity"] + r["inverse_purity"])
+        result.clustering = clustering_rows(vectors, truth, centre, args.cluster_step, args.purity)
+        pick = cluster_pick(result.clustering, args.purity)
         result.chosen["cluster_threshold"] = pick["threshold"]
     result.at_spec = decision(found, spec_thresholds(spec))
     result.seconds = time.perf_counter() - started
@@ -515,13 +531,19 @@ def model_section(r: Calibration) -> list[str]:
         lines += [
             "Strangers' re-clustering of every LFW DevTrain photo's centre face:",
             "",
-            "| threshold | strangers | purity | inverse purity |",
-            "|---:|---:|---:|---:|",
+            "| threshold | re-clustered: strangers | purity | inverse purity "
+            "| incremental: strangers | purity | inverse purity |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in r.clustering:
+            joined = " | ".join(
+                f"{row[k]:.3f}" if k in row else "-"
+                for k in ("incremental_purity", "incremental_inverse_purity")
+            )
             lines.append(
                 f"| {row['threshold']:.3f} | {row['strangers']} | {row['purity']:.3f} "
-                f"| {row['inverse_purity']:.3f} |"
+                f"| {row['inverse_purity']:.3f} | {row.get('incremental_strangers', '-')} "
+                f"| {joined} |"
             )
         lines.append("")
     lines += [f"Chosen: {describe(r.chosen)}.", ""]

@@ -31,14 +31,16 @@ DLIB_RESNET_V1 = ModelSpec(
 # match 1.09 (cosine 0.41) names 0.40% of strangers and 95.1% of known probes right (the
 # threshold naming 1% would be 1.12: a safety share kept off it); 5% of strangers score
 # under unknown 1.16; the margin barely matters for this model (0.5 x 0.05 gains a little
-# and loses nothing on either half); re-clustering LFW at 1.05 mixes 0.3% of faces and
-# splits 1% (purity 0.997, inverse purity 0.990; 1.125 and up merge strangers fast).
+# and loses nothing on either half). Strangers' clustering at 1.00 mixes 0.2-0.3% of LFW
+# faces and splits 2.2-2.5% (re-clustered and incremental); ingest's running-mean
+# centroids collapse past 1.025 (incremental purity 0.949 at 1.05, 0.72 at 1.075), so one
+# step is kept off that cliff.
 EDGEFACE_DEFAULTS = RecognitionDefaults(
     match_threshold=1.09,
     unknown_threshold=1.16,
     margin_weight=0.5,
     margin_cap=0.05,
-    cluster_threshold=1.05,
+    cluster_threshold=1.0,
 )
 
 EDGEFACE_XS_INT8 = ModelSpec(
