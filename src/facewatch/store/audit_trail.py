@@ -145,14 +145,6 @@ def install_audit_trail() -> None:
                 event.listen(model, name, listener)
 
 
-def uninstall_audit_trail() -> None:
-    """Remove the mapper events (for tests that measure without them)."""
-    for model in WATCHED:
-        for name, listener in _LISTENERS.items():
-            if event.contains(model, name, listener):
-                event.remove(model, name, listener)
-
-
 def _after_insert(mapper: Mapper[Any], connection: Connection, row: Any) -> None:
     watched = WATCHED[mapper.class_]
     if watched.created is not None:

@@ -43,16 +43,6 @@ def test_an_image_row_needs_a_valid_sha256(uow_factory: UowFactory) -> None:
         uow.images.get_or_add("../../etc/passwd", "image/png", 1, 1, 1)
 
 
-def test_unreferenced_lists_the_hashes_nothing_refers_to(uow_factory: UowFactory) -> None:
-    with uow_factory() as uow:
-        person = uow.people.add("Ada")
-        used = _photo(uow, b"used")
-        _photo(uow, b"unused")
-        uow.templates.add(person.id, EMBEDDING, "dlib", 0.9, [0, 0, 1, 1], used)
-        hashes = [blob_key(b"used"), blob_key(b"unused"), blob_key(b"no row")]
-        assert uow.images.unreferenced(hashes) == {blob_key(b"unused"), blob_key(b"no row")}
-
-
 def test_delete_unreferenced_keeps_images_still_in_use(uow_factory: UowFactory) -> None:
     with uow_factory() as uow:
         person = uow.people.add("Ada")

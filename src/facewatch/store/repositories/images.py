@@ -69,14 +69,6 @@ class ImageRepository:
         # An ORM insert: the returned row joins the session like a loaded one.
         return self._session.scalar(statement)
 
-    def unreferenced(self, sha256s: Iterable[str]) -> set[str]:
-        """Those of ``sha256s`` that no template and no detection refers to."""
-        wanted = set(sha256s)
-        if not wanted:
-            return set()
-        referenced = select(Image.sha256).where(Image.sha256.in_(wanted), _is_referenced())
-        return wanted - set(self._session.scalars(referenced))
-
     def delete_unreferenced(self, image_ids: Iterable[int]) -> list[str]:
         """Delete those of ``image_ids`` no template or detection refers to; their sha256s.
 

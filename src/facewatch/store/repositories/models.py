@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import Exists
 
@@ -246,10 +246,6 @@ class ModelRepository:
             moved += 1
         self._session.flush()
         return moved, left
-
-    def forget_pending(self, keep: str) -> None:
-        """Drop pending vectors of every model but ``keep`` (an abandoned re-embed)."""
-        self._session.execute(delete(PendingEmbedding).where(PendingEmbedding.model != keep))
 
     def cursor_state(self, key: str) -> dict[str, object]:
         """A re-embed's saved position (empty if none)."""

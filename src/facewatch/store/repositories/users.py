@@ -135,15 +135,6 @@ class UserSessionRepository:
         )
         return self._session.scalar(statement)
 
-    def for_user(self, user_id: int) -> builtins.list[UserSession]:
-        """The sessions of one user, newest first."""
-        statement = (
-            select(UserSession)
-            .where(UserSession.user_id == user_id)
-            .order_by(UserSession.created_at.desc(), UserSession.id.desc())
-        )
-        return builtins.list(self._session.scalars(statement))
-
     def touch(self, row: UserSession, expires_at: datetime) -> None:
         """Record activity on a session and move its expiry."""
         row.last_seen_at = utcnow()
