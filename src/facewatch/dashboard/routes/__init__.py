@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from facewatch.dashboard.routes import (
     audit,
     cameras,
+    corrections,
     detections,
     live,
     login,
@@ -13,6 +14,7 @@ from facewatch.dashboard.routes import (
     reports,
     search,
     settings,
+    strangers,
     webhooks,
 )
 
@@ -20,7 +22,9 @@ PAGES = (
     login,
     live,
     people,
+    strangers,
     detections,
+    corrections,
     reports,
     search,
     cameras,

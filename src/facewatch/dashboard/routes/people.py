@@ -15,10 +15,11 @@ from facewatch.dashboard.web import DashboardRoute, redirect, render
 from facewatch.errors import FacewatchError
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.schemas import FacesAdded, PersonCreate, PersonUpdate
-from facewatch.server.services import people
+from facewatch.server.services import people, unknowns
 from facewatch.server.services.detections import DetectionQuery, query_detections
 from facewatch.server.services.enrollment import add_faces
 from facewatch.server.services.runtime import Runtime
+from facewatch.server.services.users import Permission
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -83,7 +84,7 @@ def show_person(
     request: Request,
     person_id: int,
     runtime: RuntimeDep,
-    _: Viewer,
+    user: Viewer,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """A person: photos with their quality, last seen, the timeline and the camera trail."""
@@ -100,6 +101,11 @@ def show_person(
         "pager": Pager(offset, TIMELINE_SIZE, timeline.total),
         "trail": trail(recent.items),
         "categories": CATEGORIES,
+        "corrections": (
+            unknowns.person_corrections(runtime, person_id)
+            if user.can(Permission.ADMINISTER)
+            else []
+        ),
     }
     return render(request, "person.html", context)
 

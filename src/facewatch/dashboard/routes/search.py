@@ -1,4 +1,5 @@
-"""Search by photo: who is this face, and when and where was that person seen?"""
+"""Search by photo: for every face of the photo, who it is, who it looks like (people and
+strangers), and when and where such a face was seen."""
 
 from __future__ import annotations
 
@@ -12,29 +13,32 @@ from facewatch.dashboard.auth import AnyUserForm, Viewer
 from facewatch.dashboard.web import DashboardRoute, render
 from facewatch.errors import InvalidInput
 from facewatch.server.deps import RuntimeDep
-from facewatch.server.schemas import DetectionOut
-from facewatch.server.services.detections import DetectionQuery, query_detections
+from facewatch.server.schemas_unknowns import IdentityHit, SightingOut
 from facewatch.server.services.recognition import RecognizedFace, recognize
 from facewatch.server.services.runtime import Runtime
+from facewatch.server.services.search import SearchQuery, search_by_face
 from facewatch.server.uploads import read_upload
 from facewatch.types import MatchStatus, RGBImage
 from facewatch.vision.image import crop_face, decode_image, encode_jpeg
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
-SIGHTINGS = 50
+SIGHTINGS = 24
 
 
 @dataclass(frozen=True, slots=True)
 class FaceResult:
-    """One face of the searched photo: the verdict and the sightings of the person it is."""
+    """One face of the searched photo: the verdict, who it looks like, and the nearest
+    sightings of such a face (of enrolled people and of strangers)."""
 
     crop_data_url: str
     status: MatchStatus
     person_id: int | None
     name: str | None
     distance: float | None
-    sightings: list[DetectionOut]
-    total_sightings: int
+    identities: list[IdentityHit]
+    sightings: list[SightingOut]
+    scanned: int
+    truncated: bool
 
 
 @router.get("/search")
@@ -50,7 +54,7 @@ def search_by_photo(
     _: AnyUserForm,
     photo: Annotated[UploadFile, File()],
 ) -> Response:
-    """Recognise each face of the photo and list where its person was seen, newest first."""
+    """Recognise each face of the photo and list who it looks like and where it was seen."""
     try:
         upload = read_upload(photo, runtime.settings.max_upload_bytes)
         image = decode_image(upload.data, max_pixels=runtime.settings.max_image_pixels)
@@ -58,6 +62,7 @@ def search_by_photo(
         return render(request, "search.html", {"results": None, "error": exc.message}, 400)
     settings = runtime.settings
     faces = recognize(image, *runtime.serving().parts, settings.top_k)
+    faces.sort(key=lambda face: (face.face.box.left, face.face.box.top))  # left to right
     results = [_result(runtime, image, face) for face in faces]
     return render(request, "search.html", {"results": results, "filename": upload.filename})
 
@@ -66,19 +71,18 @@ def _result(runtime: Runtime, image: RGBImage, recognized: RecognizedFace) -> Fa
     match = recognized.match
     # An uncertain face still points at its best candidate: the page shows it as possible.
     person_id = match.person_id if match.status is not MatchStatus.UNKNOWN else None
-    sightings = (
-        query_detections(runtime, DetectionQuery(person_id=person_id, limit=SIGHTINGS))
-        if person_id is not None
-        else None
-    )
+    assert recognized.face.embedding is not None  # analysed with embeddings
+    found = search_by_face(runtime, recognized.face.embedding, SearchQuery(limit=SIGHTINGS))
     return FaceResult(
         crop_data_url=_data_url(crop_face(image, recognized.face.box)),
         status=match.status,
         person_id=person_id,
         name=match.name if person_id is not None else None,
         distance=match.distance,
-        sightings=sightings.items if sightings else [],
-        total_sightings=sightings.total if sightings else 0,
+        identities=found.identities,
+        sightings=found.sightings,
+        scanned=found.scanned,
+        truncated=found.truncated,
     )
 
 

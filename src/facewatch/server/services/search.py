@@ -69,6 +69,11 @@ def search_by_photo(runtime: Runtime, image: bytes, query: SearchQuery) -> Searc
     return _search(runtime, face.embedding, query, skip=None)
 
 
+def search_by_face(runtime: Runtime, embedding: Embedding, query: SearchQuery) -> SearchOut:
+    """Search with a face already embedded by the serving model (one face of a photo)."""
+    return _search(runtime, embedding, query, skip=None)
+
+
 def search_by_detection(runtime: Runtime, detection_id: int, query: SearchQuery) -> SearchOut:
     """Search with the face of a stored detection (it is left out of the results)."""
     with runtime.uow() as uow:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from sqlalchemy import select
 
-from facewatch.errors import Conflict, InvalidInput
+from facewatch.errors import Conflict, InvalidInput, NotFound
 from facewatch.gallery.clustering import FloatMatrix, carry_over, cluster, pairwise_distances
 from facewatch.gallery.gallery import TemplateEntry
-from facewatch.server.schemas import Page
+from facewatch.server.schemas import DetectionOut, Page
 from facewatch.server.schemas_unknowns import (
     NamedOut,
     NameUnknown,
@@ -32,7 +34,7 @@ from facewatch.server.services.people import person_out
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns, centroid_cache
 from facewatch.store.embeddings import embedding_from_bytes, embedding_to_bytes
-from facewatch.store.models import Detection, Person, UnknownIdentity
+from facewatch.store.models import Detection, IdentityExclusion, Person, UnknownIdentity
 from facewatch.store.repositories.unknowns import ClusterFace, Exclusion, IdentityStats
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import Embedding, MatchStatus
@@ -71,6 +73,13 @@ def get_unknown(runtime: Runtime, unknown_id: str) -> UnknownDetail:
         recent = uow.unknowns.detections(unknown_id, limit=RECENT_FACES)
         base = _out(uow, identity, stats)
         return UnknownDetail(**base.model_dump(), recent=[detection_out(row) for row in recent])
+
+
+def list_sightings(runtime: Runtime, unknown_id: str, limit: int = 500) -> list[DetectionOut]:
+    """The faces of a stranger (named or not), newest first, at most ``limit``."""
+    with runtime.uow() as uow:
+        uow.unknowns.get(unknown_id)
+        return [detection_out(row) for row in uow.unknowns.detections(unknown_id, limit=limit)]
 
 
 def _out(uow: UnitOfWork, identity: UnknownIdentity, stats: IdentityStats) -> UnknownOut:
@@ -324,6 +333,59 @@ def _leave(runtime: Runtime, uow: UnitOfWork, row: Detection, rule: NotRule) -> 
     forbidden = uow.unknowns.excluded_identities_of_face(row.id)
     assign_unknowns(runtime, uow, [row], [forbidden])
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A "not this person" rule about a person: the face or stranger it was made about."""
+
+    id: int
+    detection_id: int | None
+    unknown_id: str | None
+    face: DetectionOut | None
+    """The face the rule is about (a face rule), or the stranger's best face."""
+    created_at: datetime
+
+
+def person_corrections(runtime: Runtime, person_id: int) -> list[Correction]:
+    """The "not this person" rules about a person, newest first."""
+    with runtime.uow() as uow:
+        uow.people.get(person_id)
+        statement = (
+            select(IdentityExclusion)
+            .where(IdentityExclusion.person_id == person_id)
+            .order_by(IdentityExclusion.created_at.desc(), IdentityExclusion.id.desc())
+        )
+        return [_correction(uow, rule) for rule in uow.session.scalars(statement)]
+
+
+def _correction(uow: UnitOfWork, rule: IdentityExclusion) -> Correction:
+    face_id = rule.detection_id
+    if face_id is None and rule.unknown_id is not None:
+        face_id = _cover(uow, rule.unknown_id)
+    face = uow.detections.get(face_id) if face_id is not None else None
+    return Correction(
+        id=rule.id,
+        detection_id=rule.detection_id,
+        unknown_id=rule.unknown_id,
+        face=detection_out(face) if face is not None else None,
+        created_at=rule.created_at,
+    )
+
+
+def undo_correction(runtime: Runtime, person_id: int, rule_id: int) -> None:
+    """Delete a "not this person" rule: look-alikes of its face may be named them again.
+
+    The face it was made about stays where it went; every replica reads the rules at
+    ingest, so the change holds at once everywhere.
+    """
+    with runtime.uow() as uow:
+        rule = uow.session.get(IdentityExclusion, rule_id)
+        if rule is None or rule.person_id != person_id:
+            raise NotFound(f"person {person_id} has no correction {rule_id}")
+        uow.session.delete(rule)
+        uow.commit()
+    logger.info("'not person %s' rule %s undone", person_id, rule_id)
 
 
 # --- delete ----------------------------------------------------------------------------
