@@ -69,7 +69,7 @@ from facewatch.evaluation.identification import (
     score_probes,
     threshold_at_far,
 )
-from facewatch.evaluation.protocol import lfw_protocol
+from facewatch.evaluation.protocol import IdentificationSet, lfw_protocol
 from facewatch.evaluation.runs import (
     Candidates,
     Embedder,
@@ -274,6 +274,39 @@ def ceil_to(value: float, step: float) -> float:
     return round(math.ceil(value / step - 1e-9) * step, 4)
 
 
+GALLERY_SIZES = (20, 100, 300)
+
+
+def by_gallery_size(
+    protocol: IdentificationSet,
+    faces: dict[Path, ImageFaces],
+    analyzer: FaceAnalyzer,
+    thresholds: Thresholds,
+) -> list[dict[str, float]]:
+    """The decision at the model's defaults as the gallery grows (every n-th person kept,
+    all strangers each time): a fixed threshold names more strangers in a larger gallery."""
+    names = sorted(protocol.gallery)
+    rows = []
+    for size in (*GALLERY_SIZES, len(names)):
+        keep = set(names[:: max(1, len(names) // size)][:size])
+        subset = IdentificationSet(
+            {n: p for n, p in protocol.gallery.items() if n in keep},
+            [(n, p) for n, p in protocol.probes if n in keep],
+            protocol.unknown,
+        )
+        found = candidates_for(subset, faces, analyzer)
+        d = at_defaults(found.known, found.strangers, thresholds)
+        rows.append(
+            {
+                "people": len(keep),
+                "known_right": d.known_right,
+                "known_wrong": d.known_wrong,
+                "strangers_named": d.strangers_named,
+            }
+        )
+    return rows
+
+
 # --- clustering ------------------------------------------------------------------------------
 def centre_faces(faces: dict[Path, ImageFaces]) -> tuple[npt.NDArray[np.float32], list[str]]:
     vectors, truth = [], []
@@ -341,6 +374,7 @@ class Calibration:
     chosen: dict[str, float] = field(default_factory=dict)
     at_chosen: dict[str, float] = field(default_factory=dict)
     at_spec: dict[str, float] = field(default_factory=dict)
+    by_size: list[dict[str, float]] = field(default_factory=list)
     threshold_checks: list[str] = field(default_factory=list)
     clustering: list[dict[str, float]] = field(default_factory=list)
     verification: dict[str, float] = field(default_factory=dict)
@@ -386,6 +420,7 @@ def calibrate(name: str, shared: SharedDetections, args: argparse.Namespace) -> 
         pick = cluster_pick(result.clustering, args.purity)
         result.chosen["cluster_threshold"] = pick["threshold"]
     result.at_spec = decision(found, spec_thresholds(spec))
+    result.by_size = by_gallery_size(protocol, faces, analyzer, spec_thresholds(spec))
     result.seconds = time.perf_counter() - started
     return result
 
@@ -546,7 +581,21 @@ def model_section(r: Calibration) -> list[str]:
                 f"| {joined} |"
             )
         lines.append("")
-    lines += [f"Chosen: {describe(r.chosen)}.", ""]
+    lines += [
+        f"At the model's defaults ({describe(r.spec_defaults)}) as the gallery grows (every "
+        "n-th person enrolled, all strangers):",
+        "",
+        "| people enrolled | known named right | named wrong | strangers named |",
+        "|---:|---:|---:|---:|",
+        *(
+            f"| {row['people']} | {row['known_right']:.3f} | {row['known_wrong']:.3f} "
+            f"| {row['strangers_named']:.4f} |"
+            for row in r.by_size
+        ),
+        "",
+        f"Chosen: {describe(r.chosen)}.",
+        "",
+    ]
     return lines
 
 
