@@ -350,7 +350,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
             row["cold"] = latency_ms(gallery, probes[: job["cold_queries"]], cold=True)
         result["per_ef"].append(row)
         print(f"  {config.kind}: ef {ef} {row}", file=sys.stderr, flush=True)
-    set_ef(gallery, config.hnsw_ef_search)
+    set_ef(gallery, job["ef_search"][0])
     result["memory_after_search_mib"] = {k: v - base[k] for k, v in memory_mib().items()}
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
         folder = Path(tmp) / "gallery"
@@ -431,11 +431,11 @@ def main() -> None:
     parser.add_argument("--kinds", default="hnsw,hnsw_sq8", help="indexes, comma-separated")
     parser.add_argument(
         "--ef-search",
-        default=str(IndexConfig().hnsw_ef_search),
+        default="64,128,256",
         help="comma-separated HNSW search widths to measure (the first is saved and loaded)",
     )
     parser.add_argument("--m", type=int, default=IndexConfig().hnsw_m)
-    parser.add_argument("--ef-construction", type=int, default=IndexConfig().hnsw_ef_construction)
+    parser.add_argument("--ef-construction", type=int, help="default: IndexConfig's for each kind")
     parser.add_argument("--rerank", type=int, default=IndexConfig().sq_rerank)
     parser.add_argument("--build-threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--queries", type=int, default=2000)
@@ -476,12 +476,20 @@ def main() -> None:
             noise=shape.noise,
         )
         for kind in args.kinds.split(","):
+            first_ef = int(args.ef_search.split(",")[0])
+            build_width = {}
+            if args.ef_construction:
+                build_width = {
+                    "hnsw_ef_construction": args.ef_construction,
+                    "sq_ef_construction": args.ef_construction,
+                }
             config = IndexConfig(
                 kind=kind,
                 hnsw_m=args.m,
-                hnsw_ef_construction=args.ef_construction,
-                hnsw_ef_search=int(args.ef_search.split(",")[0]),
+                hnsw_ef_search=first_ef,
+                sq_ef_search=first_ef,
                 sq_rerank=args.rerank,
+                **build_width,  # type: ignore[arg-type]
             )
             job = {
                 "dim": args.dim,

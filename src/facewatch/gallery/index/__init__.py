@@ -53,12 +53,16 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class IndexConfig:
-    """Which index a gallery uses, and the HNSW graph's parameters.
+    """Which index a gallery uses, and the parameters of its graph.
 
-    The defaults come from benchmarks/bench_index.py (see benchmarks/results.md): exact
-    search costs under 2 ms of CPU up to 20,000 templates; above, with these parameters, a
-    million templates answer in ~2.5 ms (CPU p99, one core) with recall@1 0.999 for probes
-    of enrolled people, in ~1.2 GB, loaded from a snapshot in seconds.
+    The defaults come from benchmarks/bench_index.py (see benchmarks/results.md). Exact
+    search costs under 2 ms of CPU up to 20,000 templates. Above, ``auto`` takes hnswlib
+    (float32) under ``sq_min_dim`` dimensions: at 128, with these parameters, a million
+    templates answer in ~2.5 ms (CPU p99, one core) with recall@1 0.999 in ~1.2 GB. From
+    ``sq_min_dim`` up it takes hnsw_sq8, whose graph holds 8-bit codes and re-ranks from
+    float32 on disk: at 512 dimensions hnswlib would hold 2 GB of vectors per million
+    templates, hnsw_sq8 holds 0.5 GB; its own search widths (``sq_*``) are smaller, since
+    each step costs four times as much at 512 dimensions.
     """
 
     kind: IndexKind = "auto"
@@ -69,6 +73,8 @@ class IndexConfig:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 256
+    sq_ef_construction: int = 64
+    sq_ef_search: int = 64
     sq_rerank: int = 64
     """Candidates of the 8-bit graph re-ranked exactly (at least the k asked for)."""
     vector_dir: Path | None = None
@@ -77,7 +83,8 @@ class IndexConfig:
     def __post_init__(self) -> None:
         if self.ann_threshold < 1 or self.hnsw_m < 2:
             raise ValueError("ann_threshold must be at least 1 and hnsw_m at least 2")
-        if self.hnsw_ef_construction < 1 or self.hnsw_ef_search < 1 or self.sq_rerank < 1:
+        widths = (self.hnsw_ef_construction, self.hnsw_ef_search, self.sq_ef_construction)
+        if min(*widths, self.sq_ef_search, self.sq_rerank) < 1:
             raise ValueError("HNSW ef values and sq_rerank must be at least 1")
 
     def ann_for(self, dim: int) -> Literal["hnsw", "hnsw_sq8"]:
@@ -118,6 +125,10 @@ def index_config_from(settings: IndexSettings) -> IndexConfig:
         hnsw_m=settings.hnsw_m,
         hnsw_ef_construction=settings.hnsw_ef_construction,
         hnsw_ef_search=settings.hnsw_ef_search,
+        sq_ef_construction=getattr(
+            settings, "gallery_sq_ef_construction", defaults.sq_ef_construction
+        ),
+        sq_ef_search=getattr(settings, "gallery_sq_ef_search", defaults.sq_ef_search),
         sq_rerank=getattr(settings, "gallery_sq_rerank", defaults.sq_rerank),
         vector_dir=Path(vector_dir) if vector_dir is not None else None,
     )
@@ -153,7 +164,7 @@ def read_index(folder: Path, dim: int, config: IndexConfig | None = None) -> Vec
         inner = HnswSqIndex.read(
             folder,
             dim,
-            ef_search=config.hnsw_ef_search,
+            ef_search=config.sq_ef_search,
             rerank=config.sq_rerank,
             vector_dir=config.vector_dir,
         )
@@ -182,8 +193,8 @@ def _ann(dim: int, config: IndexConfig, kind: str | None = None) -> VectorIndex:
     return HnswSqIndex(
         dim,
         m=config.hnsw_m,
-        ef_construction=config.hnsw_ef_construction,
-        ef_search=config.hnsw_ef_search,
+        ef_construction=config.sq_ef_construction,
+        ef_search=config.sq_ef_search,
         rerank=config.sq_rerank,
         vector_dir=config.vector_dir,
     )
