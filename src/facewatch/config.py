@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import yaml
 from platformdirs import user_data_dir
@@ -21,6 +21,9 @@ from pydantic_settings import (
 )
 
 from facewatch.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from facewatch.vision.config import VisionConfig
 
 DetectorName = Literal["hog", "haar", "onnx", "mmod"]
 EmbedderName = Literal["edgeface", "dlib", "onnx", "dlib_native"]
@@ -691,6 +694,14 @@ class Recognition:
     margin_weight: float
     margin_cap: float
     cluster_threshold: float
+
+
+def vision_config(settings: Settings) -> VisionConfig:
+    """The part of ``settings`` vision reads, frozen into vision's own config."""
+    # Imported here: importing vision loads dlib and onnxruntime (~2 s), reading settings not.
+    from facewatch.vision.config import VisionConfig
+
+    return VisionConfig.of(settings)
 
 
 def _given(value: float | None, default: float) -> float:

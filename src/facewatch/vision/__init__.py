@@ -3,6 +3,7 @@
 Pure functions and model wrappers only: no database, no network. Models load lazily on
 first use, so building any of these objects is cheap.
 
+    config.py        VisionConfig: what the factories read (the server's Settings has it)
     image.py         bytes -> RGB array (format whitelist, pixel cap), JPEG crops
     detectors/       FaceDetector + hog, haar, onnx_ultralight; create_detector(settings)
     landmarks.py     Landmarker: dlib 5-point landmarks

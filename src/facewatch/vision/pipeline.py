@@ -7,8 +7,8 @@ import logging
 import cv2
 import numpy as np
 
-from facewatch.config import Settings
 from facewatch.types import Box, DetectedFace, Face, RGBImage
+from facewatch.vision.config import VisionSettings
 from facewatch.vision.detectors import FaceDetector, UltraLightOnnxDetector, create_detector
 from facewatch.vision.detectors.limits import check_native_shape, check_scaled_shape
 from facewatch.vision.embedders import Embedder, create_embedder
@@ -241,7 +241,7 @@ class FaceAnalyzer:
         )
 
 
-def create_analyzer(settings: Settings) -> FaceAnalyzer:
+def create_analyzer(settings: VisionSettings) -> FaceAnalyzer:
     """The analyzer ``settings`` describe; models load on first use (or ``warm_up``).
 
     Behind HOG, the packaged Ultra-Light detector looks again at images where HOG finds

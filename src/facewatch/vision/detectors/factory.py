@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from facewatch.config import Settings
 from facewatch.errors import ConfigurationError
+from facewatch.vision.config import VisionSettings
 from facewatch.vision.detectors.base import FaceDetector
 from facewatch.vision.detectors.haar import HaarDetector
 from facewatch.vision.detectors.hog import HogDetector
@@ -11,7 +11,7 @@ from facewatch.vision.detectors.mmod_cnn import MmodCnnDetector
 from facewatch.vision.detectors.onnx_ultralight import UltraLightOnnxDetector
 
 
-def create_detector(settings: Settings) -> FaceDetector:
+def create_detector(settings: VisionSettings) -> FaceDetector:
     """The detector named by ``settings.detector``; its model loads on first use."""
     match settings.detector:
         case "hog":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facewatch.config import Settings
 from facewatch.errors import ConfigurationError, ModelUnavailable
+from facewatch.vision.config import VisionSettings
 from facewatch.vision.embedders.base import Embedder
 from facewatch.vision.embedders.dlib_resnet import DlibResNetEmbedder
 from facewatch.vision.embedders.edgeface import EdgeFaceEmbedder
@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-def create_embedder(settings: Settings) -> Embedder:
+def create_embedder(settings: VisionSettings) -> Embedder:
     """The embedder named by ``settings.embedder``; its model loads on first use.
 
     ``edgeface``: EdgeFace-XS int8 (shipped); ``dlib`` and ``onnx``: dlib's ResNet on
@@ -43,7 +43,7 @@ def create_embedder(settings: Settings) -> Embedder:
             raise ConfigurationError(f"unknown embedder {other!r}")
 
 
-def embedder_for_model(model_id: str, settings: Settings) -> Embedder:
+def embedder_for_model(model_id: str, settings: VisionSettings) -> Embedder:
     """An embedder that makes ``model_id``'s vectors (to keep serving a model being replaced).
 
     When ``settings.embedder`` makes that model already, that is the embedder given.
