@@ -5,6 +5,7 @@ hnsw_sq8 too in test_index.py; these are what only this index does.
 """
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from facewatch.gallery.index import (
     HnswSqIndex,
     IndexConfig,
     create_index,
+    index_config_from,
     read_index,
 )
 from facewatch.gallery.index.vector_file import VectorFile
@@ -180,3 +182,25 @@ def test_the_auto_index_picks_its_graph_by_dimension(
     assert isinstance(index, AdaptiveIndex)
     index.add(np.arange(21), unit_vectors(21, dim=dim))
     assert isinstance(index.inner, expected)
+
+
+def test_the_quantised_index_settings_are_read_when_the_settings_have_them() -> None:
+    settings = SimpleNamespace(
+        gallery_index="auto",
+        gallery_ann_threshold=100,
+        hnsw_m=16,
+        hnsw_ef_construction=200,
+        hnsw_ef_search=256,
+        gallery_ann_kind="hnsw_sq8",
+        gallery_sq_ef_construction=40,
+        gallery_sq_ef_search=96,
+        gallery_sq_rerank=80,
+        gallery_vector_dir="/var/lib/facewatch/scratch",
+    )
+    config = index_config_from(settings)
+    assert (config.ann_kind, config.sq_ef_construction, config.sq_ef_search) == (
+        "hnsw_sq8",
+        40,
+        96,
+    )
+    assert (config.sq_rerank, config.vector_dir) == (80, Path("/var/lib/facewatch/scratch"))
