@@ -1,0 +1,222 @@
+"""A real browser on the strangers' pages: a stranger ingested through the API is found,
+named and then recognised; two strangers merged; search by photo for every face of a group
+photo; "Wrong person" on a recognised event, and undoing it.
+
+Screenshots go to tests/artifacts/dashboard/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from facewatch.server.schemas import PersonCreate
+from facewatch.server.services import people
+from facewatch.server.services.enrollment import Upload, add_faces
+from support_dashboard import PASSWORD, LiveServer
+
+pytestmark = pytest.mark.testdata
+
+TIMEOUT_MS = 30_000
+Detection = dict[str, Any]
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def ingest_key(live_server: LiveServer) -> str:
+    with live_server.runtime.uow() as uow:
+        _, secret = uow.api_keys.create("strangers test camera", ["ingest"])
+        uow.commit()
+    return secret
+
+
+@pytest.fixture(scope="module")
+def obama(live_server: LiveServer, knn: Path) -> int:
+    """Obama enrolled from his two training photos (through the services: set-up)."""
+    runtime = live_server.runtime
+    person = people.create_person(runtime, PersonCreate(name="obama"))
+    photos = sorted((knn / "train" / "obama").iterdir())
+    added = add_faces(runtime, person.id, [Upload(p.name, p.read_bytes()) for p in photos])
+    assert added.accepted, added.rejected
+    return person.id
+
+
+@pytest.fixture(scope="module")
+def group_photo(live_server: LiveServer, ingest_key: str, knn: Path, obama: int) -> list[Detection]:
+    """obama_and_biden.jpg seen by gate-1: obama is recognised, biden is a stranger."""
+    return ingest(live_server, ingest_key, knn / "test" / "obama_and_biden.jpg", "gate-1")
+
+
+def ingest(server: LiveServer, key: str, photo: Path, camera: str) -> list[Detection]:
+    """Send a photo as a camera would: POST /api/v1/detections; the detections stored."""
+    response = httpx.post(
+        f"{server.url}/api/v1/detections",
+        headers={"Authorization": f"Bearer {key}"},
+        files={"image": (photo.name, photo.read_bytes(), "image/jpeg")},
+        data={"camera_id": camera},
+        timeout=60,
+    )
+    assert response.status_code == 201, response.text
+    detections: list[Detection] = response.json()["detections"]
+    return detections
+
+
+def log_in(page: Page, username: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("header .who")).to_contain_text(username)
+
+
+def shot(page: Page, artifacts: Path, name: str) -> None:
+    path = artifacts / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    print(f"screenshot: {path}")
+
+
+def largest_stranger(detections: list[Detection]) -> str:
+    """The unknown id of the largest unknown face (biden in the group photo)."""
+    unknown = [d for d in detections if d["unknown_id"]]
+    face = max(unknown, key=lambda d: (d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]))
+    unknown_id: str = face["unknown_id"]
+    return unknown_id
+
+
+def short(unknown_id: str) -> str:
+    return unknown_id.replace("unknown-", "#")
+
+
+def test_search_by_photo_lists_every_face_of_a_group_photo_with_its_sightings(
+    page: Page, group_photo: list[Detection], knn: Path, artifacts: Path
+) -> None:
+    biden = largest_stranger(group_photo)
+    log_in(page, "viewer")
+    page.get_by_role("link", name="Search by photo").click()
+    page.get_by_label("Photo").set_input_files(knn / "test" / "obama_and_biden.jpg")
+    page.get_by_role("button", name="Search").click()
+    faces = page.locator("#results .face-result")
+    expect(faces).to_have_count(len(group_photo))
+    for n in range(len(group_photo)):  # each face was seen: the photo itself, at gate-1
+        expect(faces.nth(n).locator("table.sightings")).to_contain_text("gate-1")
+    obama_face = faces.filter(has=page.locator("h2", has_text="obama"))
+    expect(obama_face).to_have_count(1)
+    biden_face = faces.filter(has=page.locator(f'a[href="/strangers/{biden}"]'))
+    expect(biden_face).to_have_count(1)
+    expect(biden_face.locator("h2")).to_contain_text("Unknown")
+    expect(biden_face.locator("table.lookalikes")).to_contain_text(short(biden))
+    shot(page, artifacts, "21-search-every-face")
+
+
+def test_a_stranger_is_named_from_the_strangers_page_and_then_recognised(
+    page: Page,
+    live_server: LiveServer,
+    ingest_key: str,
+    group_photo: list[Detection],
+    knn: Path,
+    artifacts: Path,
+) -> None:
+    biden = largest_stranger(group_photo)
+    log_in(page, "operator")
+    page.get_by_role("link", name="Strangers").click()
+    card = page.locator(f"#card-{biden}")
+    expect(card).to_contain_text("1 sighting")
+    expect(card).to_contain_text("gate-1")
+    expect(card.locator("img.crop")).to_have_js_property("complete", True)
+    page.keyboard.press("j")  # the keys move between cards
+    expect(page.locator(".stranger-card").first).to_be_focused()
+    shot(page, artifacts, "20-strangers")
+
+    card.focus()
+    page.keyboard.press("n")  # open it, ready to name
+    expect(page).to_have_url(re.compile(f"/strangers/{biden}#name$"))
+    expect(page.locator("#name-input")).to_be_focused()
+    expect(page.locator("#timeline")).to_contain_text("gate-1")
+    shot(page, artifacts, "22-stranger")
+    page.keyboard.type("biden")
+    page.get_by_role("button", name="Name", exact=True).click()
+    expect(page.locator(".flash")).to_contain_text(f"Stranger {short(biden)} is now biden")
+    expect(page.locator(".flash")).to_contain_text("1 of their faces became templates")
+    expect(page.locator(f"#card-{biden}")).to_have_count(0)
+
+    page.get_by_role("link", name="Live").click()
+    expect(page.locator("#live-status")).to_have_text("live")
+    [later] = ingest(live_server, ingest_key, knn / "train" / "biden" / "biden.jpg", "lobby-2")
+    assert later["name"] == "biden", later
+    expect(page.locator(".event-recognized").first).to_contain_text("biden")
+
+
+def test_two_strangers_are_merged_into_one(
+    page: Page, live_server: LiveServer, ingest_key: str, knn: Path, artifacts: Path
+) -> None:
+    [alex] = ingest(live_server, ingest_key, knn / "test" / "alex_lacamoire1.jpg", "hall-2")
+    [again] = ingest(
+        live_server, ingest_key, knn / "train" / "kit_harington" / "john1.jpeg", "hall-3"
+    )
+    assert alex["unknown_id"] != again["unknown_id"]
+    log_in(page, "operator")
+    page.goto(f"/strangers/{alex['unknown_id']}")
+    page.get_by_label("The same person as").select_option(again["unknown_id"])
+    page.get_by_role("button", name=re.compile("^Merge into")).click()
+    flash = page.locator(".flash")
+    expect(flash).to_contain_text(f"{short(again['unknown_id'])} merged into")
+    expect(flash).to_contain_text("2 sighting(s) now")
+    expect(page.locator("#timeline .sighting")).to_have_count(2)
+    expect(page.locator("#timeline")).to_contain_text("hall-3")
+    page.goto("/strangers?camera=hall-3")
+    expect(page.locator(".stranger-card")).to_have_count(1)
+    expect(page.locator(f"#card-{alex['unknown_id']}")).to_contain_text("hall-2, hall-3")
+
+
+def test_wrong_person_on_a_recognised_event_unnames_the_face_and_an_admin_can_undo_it(
+    page: Page,
+    live_server: LiveServer,
+    ingest_key: str,
+    obama: int,
+    knn: Path,
+    artifacts: Path,
+) -> None:
+    photo = knn / "test" / "obama1.jpg"
+    log_in(page, "operator")
+    expect(page.locator("#live-status")).to_have_text("live")
+    [named] = ingest(live_server, ingest_key, photo, "door-9")
+    assert named["person_id"] == obama
+    card = page.locator(".event-recognized", has_text="door-9").first
+    expect(card).to_contain_text("obama")
+    card.get_by_role("button", name="Wrong person").click()
+    flash = page.locator(".flash")
+    expect(flash).to_contain_text(f"Detection {named['id']} is not obama")
+    expect(flash).to_contain_text("it now belongs to stranger #")
+    shot(page, artifacts, "23-wrong-person")
+
+    [again] = ingest(live_server, ingest_key, photo, "door-9")
+    assert again["person_id"] is None
+    assert again["status"] == "unknown"
+    expect(page.locator(".event-unknown", has_text="door-9").first).to_be_visible()
+
+    page.context.clear_cookies()
+    log_in(page, "admin")
+    page.goto(f"/people/{obama}")
+    corrections = page.locator("#corrections figure")
+    expect(corrections).to_have_count(1)
+    expect(corrections).to_contain_text(f"detection {named['id']}")
+    shot(page, artifacts, "24-corrections")
+    corrections.get_by_role("button", name="Undo").click()
+    expect(page.locator(".flash")).to_contain_text("Correction undone")
+    expect(page.locator("#corrections figure")).to_have_count(0)
+    [undone] = ingest(live_server, ingest_key, photo, "door-9")
+    assert undone["person_id"] == obama
