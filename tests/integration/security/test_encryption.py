@@ -133,7 +133,7 @@ def test_rotation_reencrypts_everything_and_the_old_key_can_then_go(
             runtime.close()
     runtime = _reopen(settings, encryption_key=second)
     try:
-        assert [len(e) for e in _embeddings(runtime)] == [512, 512]
+        assert [len(e) for e in _embeddings(runtime)] == [2048, 2048]  # 512 float32 values
         names = {p.name for p in blob_files(settings)}
         assert len(names) == 2
         assert not names & clear_names

@@ -262,9 +262,11 @@ def test_an_edge_batch_is_stored_in_one_transaction(
 def test_a_batch_whose_transaction_fails_is_stored_image_by_image(
     client: TestClient, runtime: Runtime, admin: dict[str, str], enrolled: dict[str, int], knn: Path
 ) -> None:
-    # The second and third items share a key: the transaction of the whole batch fails on
-    # it, and each image is then stored alone; the third is answered as the second was.
-    requests = _batch(knn, ["fail-tx-1", "fail-tx-2", "fail-tx-2"])
+    # The third item repeats the second (same key, same content): the transaction of the
+    # whole batch fails on it, and each image is then stored alone; the third is answered
+    # as the second was.
+    requests = _batch(knn, ["fail-tx-1", "fail-tx-2"])
+    requests.append(requests[1])
     before = client.get(DETECTIONS, params={"camera_id": "batch-cam"}, headers=admin).json()
 
     first, second, third = ingest_many(runtime, requests)

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from facewatch.server.services.runtime import Runtime
 from integration.unknowns.faces import Ingest, jpeg
 from support import assert_error
 
@@ -95,6 +96,11 @@ def test_time_and_camera_filters_narrow_the_sightings(
     assert {s["id"] for s in found["sightings"]} == {seen[key]["id"] for key in expected}
 
 
+def runtime_of(client: TestClient) -> Runtime:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
 def test_a_search_from_a_detection_finds_the_same_face_elsewhere(
     client: TestClient, admin: dict[str, str], seen: dict[str, Any]
 ) -> None:
@@ -102,7 +108,9 @@ def test_a_search_from_a_detection_finds_the_same_face_elsewhere(
     assert response.status_code == 200, response.text
     found = response.json()
     assert [s["id"] for s in found["sightings"]] == [seen["biden_gate"]["id"]]
-    assert found["sightings"][0]["search_distance"] <= 0.5
+    assert (
+        found["sightings"][0]["search_distance"] <= runtime_of(client).recognition.match_threshold
+    )
 
 
 def test_an_enrolled_person_is_found_with_their_name(
