@@ -1,6 +1,6 @@
 """A real browser on the strangers' pages: a stranger ingested through the API is found,
-named and then recognised; two strangers merged; search by photo for every face of a group
-photo; "Wrong person" on a recognised event, and undoing it.
+named and then recognised; two strangers merged and split again; search by photo for every
+face of a group photo; "Wrong person" on a recognised event, and undoing it.
 
 Screenshots go to tests/artifacts/dashboard/.
 """
@@ -160,7 +160,7 @@ def test_a_stranger_is_named_from_the_strangers_page_and_then_recognised(
     expect(page.locator(".event-recognized").first).to_contain_text("biden")
 
 
-def test_two_strangers_are_merged_into_one(
+def test_two_strangers_are_merged_into_one_and_split_again(
     page: Page, live_server: LiveServer, ingest_key: str, knn: Path, artifacts: Path
 ) -> None:
     [alex] = ingest(live_server, ingest_key, knn / "test" / "alex_lacamoire1.jpg", "hall-2")
@@ -180,6 +180,15 @@ def test_two_strangers_are_merged_into_one(
     page.goto("/strangers?camera=hall-3")
     expect(page.locator(".stranger-card")).to_have_count(1)
     expect(page.locator(f"#card-{alex['unknown_id']}")).to_contain_text("hall-2, hall-3")
+
+    page.goto(f"/strangers/{alex['unknown_id']}")  # kit was not alex after all: split him out
+    page.locator(f"#sighting-{again['id']}").focus()
+    page.keyboard.press("x")
+    expect(page.locator(f"#sighting-{again['id']} input[type=checkbox]")).to_be_checked()
+    page.get_by_role("button", name="Move the ticked sightings to a new stranger").click()
+    expect(page.locator(".flash")).to_contain_text("1 sighting(s) moved to a new stranger")
+    expect(page.locator("#timeline")).to_contain_text("hall-3")
+    expect(page.locator("#timeline")).not_to_contain_text("hall-2")
 
 
 def test_wrong_person_on_a_recognised_event_unnames_the_face_and_an_admin_can_undo_it(

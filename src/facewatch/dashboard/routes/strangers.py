@@ -6,6 +6,7 @@ and the API can never disagree about what naming or merging does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -19,8 +20,9 @@ from facewatch.dashboard.views import Pager
 from facewatch.dashboard.web import DashboardRoute, redirect, render, safe_next
 from facewatch.errors import FacewatchError, InvalidInput
 from facewatch.server.deps import RuntimeDep
+from facewatch.server.events.schemas import ZoneOut
 from facewatch.server.schemas_unknowns import NamedOut, NameUnknown, UnknownOut
-from facewatch.server.services import people, unknowns
+from facewatch.server.services import people, unknowns, zones
 from facewatch.server.services.runtime import Runtime
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -29,6 +31,8 @@ PAGE_SIZE = 48
 SCAN_BATCH = 500
 SCAN_MAX = 5000
 """Most strangers read to apply the "seen at least N times" filter (last seen first)."""
+MAX_ZONES = 500
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 MERGE_CHOICES = 200
 TIMELINE = 500
 CATEGORIES = ("authorized", "staff", "visitor", "watchlist")
@@ -42,6 +46,7 @@ class Filters:
     within: str = ""
     since: str = ""
     camera: str = ""
+    zone: str = ""
     min_seen: int = 1
 
     def start(self, now: datetime) -> datetime | None:
@@ -61,42 +66,73 @@ def list_strangers(
     within: Annotated[str, Query(max_length=8)] = "",
     since: Annotated[str, Query(max_length=40)] = "",
     camera: Annotated[str, Query(max_length=64)] = "",
+    zone: Annotated[str, Query(max_length=64)] = "",
     min_seen: Annotated[int, Query(ge=1, le=100_000)] = 1,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Response:
     """Every unnamed stranger, last seen first, as a card; filters combine."""
-    filters = Filters(within, since, camera.strip(), min_seen)
-    context: dict[str, object] = {"filters": filters, "cameras": _camera_ids(runtime)}
+    filters = Filters(within, since, camera.strip(), zone.strip(), min_seen)
+    zone_list = zones.list_zones(runtime, 0, MAX_ZONES).items
+    context: dict[str, object] = {
+        "filters": filters,
+        "cameras": _camera_ids(runtime),
+        "zones": zone_list,
+    }
     try:
         start = filters.start(datetime.now(UTC))
+        cameras = _cameras_of(filters, zone_list)
     except InvalidInput as exc:
         return render(request, "strangers.html", {**context, "error": exc.message}, 400)
-    found, total, capped = _matching(runtime, start, blank_to_none(filters.camera), min_seen)
+    found, capped = _matching(runtime, start, cameras, min_seen)
     context.update(
         strangers=found[offset : offset + PAGE_SIZE],
-        pager=Pager(offset, PAGE_SIZE, total),
+        pager=Pager(offset, PAGE_SIZE, len(found)),
         capped=capped,
-        base_args={"within": within, "since": since, "camera": camera, "min_seen": min_seen},
+        base_args={
+            "within": within,
+            "since": since,
+            "camera": camera,
+            "zone": zone,
+            "min_seen": min_seen,
+        },
     )
     return render(request, "strangers.html", context)
 
 
+def _cameras_of(filters: Filters, zone_list: Sequence[ZoneOut]) -> list[str | None]:
+    """The cameras to list strangers of: the one chosen, within the zone chosen; [None]
+    for every camera."""
+    chosen = [filters.camera] if filters.camera else [None]
+    if not filters.zone:
+        return list(chosen)
+    zone = next((z for z in zone_list if z.id == filters.zone), None)
+    if zone is None:
+        raise InvalidInput(f"no zone {filters.zone!r}")
+    return [c for c in zone.cameras if chosen == [None] or c in chosen]
+
+
 def _matching(
-    runtime: Runtime, since: datetime | None, camera_id: str | None, min_seen: int
-) -> tuple[list[UnknownOut], int, bool]:
-    """Strangers seen at least ``min_seen`` times; their count; whether the scan stopped
-    early (more than ``SCAN_MAX`` strangers match the other filters)."""
-    found: list[UnknownOut] = []
-    offset = 0
-    while offset < SCAN_MAX:
-        page = unknowns.list_unknowns(
-            runtime, since=since, camera_id=camera_id, offset=offset, limit=SCAN_BATCH
-        )
-        found += [u for u in page.items if u.detections >= min_seen]
-        offset += SCAN_BATCH
-        if offset >= page.total:
-            return found, len(found), False
-    return found, len(found), True
+    runtime: Runtime, since: datetime | None, cameras: Sequence[str | None], min_seen: int
+) -> tuple[list[UnknownOut], bool]:
+    """Strangers seen by one of ``cameras`` at least ``min_seen`` times, last seen first;
+    whether the scan stopped early (more than ``SCAN_MAX`` match the other filters)."""
+    found: dict[str, UnknownOut] = {}
+    capped = False
+    for camera_id in cameras:
+        offset = 0
+        while True:
+            page = unknowns.list_unknowns(
+                runtime, since=since, camera_id=camera_id, offset=offset, limit=SCAN_BATCH
+            )
+            found.update((u.id, u) for u in page.items if u.detections >= min_seen)
+            offset += SCAN_BATCH
+            if offset >= page.total:
+                break
+            if offset >= SCAN_MAX:
+                capped = True
+                break
+    ordered = sorted(found.values(), key=lambda u: (u.last_seen or _EPOCH, u.id), reverse=True)
+    return ordered, capped
 
 
 @router.get("/strangers/{unknown_id}")
