@@ -72,8 +72,10 @@ def no_faces(width: int, height: int, dim: int) -> ImageFaces:
 
 
 def pipeline_id(analyzer: FaceAnalyzer) -> str:
-    """A file-name-safe id of what makes the embeddings: embedding model and detector."""
+    """A file-name-safe id of what makes the embeddings: embedding model and detectors."""
     raw = f"{analyzer.model_id}-{type(analyzer.detector).__name__}"
+    if analyzer.fallback is not None:
+        raw += f"+{type(analyzer.fallback).__name__}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", raw)
 
 

@@ -278,8 +278,8 @@ def test_verify_compares_embedders_side_by_side_in_one_run(
         assert low < model["threshold"] < high
     assert "side by side" in result.stdout
     assert {f.name for f in cache_dir.glob("*.npz")} >= {
-        "edgeface_xs_int8-HogDetector.npz",
-        "dlib_resnet_v1-HogDetector.npz",
+        "edgeface_xs_int8-HogDetector_UltraLightOnnxDetector.npz",
+        "dlib_resnet_v1-HogDetector_UltraLightOnnxDetector.npz",
     }
 
 
