@@ -225,3 +225,27 @@ def test_splitting_off_a_face_of_someone_else_is_a_400(
         f"{UNKNOWNS}/{a['unknown_id']}/split", json={"detection_ids": [b["id"]]}, headers=admin
     )
     assert_error(split, 400)
+
+
+def test_a_stranger_seen_only_before_a_model_switch_can_still_be_split(
+    client: TestClient,
+    admin: dict[str, str],
+    runtime: Runtime,
+    ingest: Ingest,
+    johns: dict[str, list[Path]],
+) -> None:
+    chips = johns["John_Savage"][4:7]
+    faces = [ingest(chip.read_bytes(), camera_id="old-model")[0] for chip in chips]
+    [unknown_id] = {face["unknown_id"] for face in faces}
+    with runtime.uow() as uow:  # as if embedded by a model that no longer serves
+        for face in faces:
+            uow.detections.get(face["id"]).model = "retired_model"
+        uow.commit()
+    split = client.post(
+        f"{UNKNOWNS}/{unknown_id}/split",
+        json={"detection_ids": [faces[0]["id"]]},
+        headers=admin,
+    )
+    assert split.status_code == 201, split.text
+    [later] = ingest(johns["John_Savage"][7].read_bytes(), camera_id="old-model")
+    assert later["status"] == "unknown"

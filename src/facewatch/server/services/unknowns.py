@@ -30,6 +30,7 @@ from facewatch.server.schemas_unknowns import (
     UnknownOut,
 )
 from facewatch.server.services.detections import detection_out
+from facewatch.server.services.models import spec_of
 from facewatch.server.services.people import person_out
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns, centroid_cache
@@ -228,8 +229,12 @@ def split_unknown(runtime: Runtime, unknown_id: str, detection_ids: Sequence[int
             new.id: embedding_from_bytes(new.centroid),
         }
     cache = centroid_cache(runtime)
+    dim = spec_of(model).dim
     for key, vector in centroids.items():
-        cache.put(key, vector)
+        # Faces without a vector of the serving model (kept from before a model switch)
+        # give no centroid to search by: such an identity takes no new faces.
+        if vector.shape == (dim,):
+            cache.put(key, vector)
     logger.info("%s split: %s faces to %s", unknown_id, len(moving), out.id)
     return out
 
@@ -246,6 +251,10 @@ def _identity_of(uow: UnitOfWork, model: str, rows: Sequence[Detection]) -> Unkn
     """A new curated identity whose centroid and dates are those of ``rows``."""
     vectors = _vectors(rows, model)
     seen = [row.captured_at for row in rows]
+    if len(vectors) == 0:
+        # Faces with no vector of the serving model (from before a model switch): the
+        # identity stays under their model, out of the serving model's centroids.
+        model = next((row.model for row in rows if row.model), "none")
     centroid = vectors.mean(axis=0) if len(vectors) else np.zeros(1, np.float32)
     identity = uow.unknowns.add(model, centroid.astype(np.float32), min(seen), faces=len(rows))
     identity.last_seen_at = max(seen)
