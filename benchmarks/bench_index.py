@@ -112,15 +112,16 @@ class Shape:
         return vectors
 
 
-def embedding_shape(dim: int, isotropic: bool) -> Shape:
-    """LFW-like (from the evaluation cache) unless asked for isotropic or no cache exists."""
+def embedding_shape(dim: int, isotropic: bool, source: Path | None = None) -> Shape:
+    """LFW-like (from ``source`` or the evaluation cache) unless asked for isotropic or no
+    cache exists."""
     profile = PROFILES[dim]
     # Per-dimension noise putting two photos of a person at the same-person distance
     # (on the unit sphere the renormalisation shrinks it: d^2 = 2 r^2 / (1 + r^2)).
     d2 = profile.same_person**2
     radius = np.sqrt(d2 / (2 - d2)) if profile.unit else profile.same_person / np.sqrt(2)
     noise = float(radius / np.sqrt(dim))
-    real = None if isotropic else _cached_embeddings(dim, profile.cache_prefix)
+    real = None if isotropic else _cached_embeddings(dim, profile.cache_prefix, source)
     if real is None or real.shape[0] < 1000:
         scale = 1 / np.sqrt(dim) if profile.unit else 0.05  # dlib: per-dimension std 0.05
         eye = np.eye(dim, dtype=np.float32) * scale
@@ -131,9 +132,10 @@ def embedding_shape(dim: int, isotropic: bool) -> Shape:
     return Shape(dim, real.mean(axis=0).astype(np.float32), root, profile.unit, noise, source)
 
 
-def _cached_embeddings(dim: int, prefix: str) -> np.ndarray | None:
+def _cached_embeddings(dim: int, prefix: str, source: Path | None) -> np.ndarray | None:
     folder = Path(user_cache_dir("facewatch")) / "embeddings"
-    for path in sorted(folder.glob(f"{prefix}*.npz")) if folder.is_dir() else []:
+    paths = [source] if source else sorted(folder.glob(f"{prefix}*.npz"))
+    for path in paths if source or folder.is_dir() else []:
         with np.load(path, allow_pickle=False) as data:
             embeddings = np.asarray(data["embeddings"], dtype=np.float64)
         if embeddings.ndim == 2 and embeddings.shape[1] == dim:
@@ -441,6 +443,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--cold-queries", type=int, default=200)
     parser.add_argument("--isotropic", action="store_true", help="isotropic Gaussian embeddings")
+    parser.add_argument(
+        "--embeddings",
+        type=Path,
+        help="an evaluation-cache .npz to shape the vectors (a copy: the cache grows as eval runs)",
+    )
     parser.add_argument("--exact-sizes", default="", help="comma-separated sizes for exact search")
     parser.add_argument("--rebuild", action="store_true", help="time hnsw_sq8's rebuild too")
     parser.add_argument("--seed", type=int, default=0)
@@ -451,7 +458,7 @@ def main() -> None:
         return
     from _shared import machine_line
 
-    shape = embedding_shape(args.dim, args.isotropic)
+    shape = embedding_shape(args.dim, args.isotropic, args.embeddings)
     print(f"# bench_index: {args.size:,} templates of {args.dim} dimensions, {shape.source}")
     print(f"machine: {machine_line()}; load average {os.getloadavg()[0]:.2f}")
     probes, strangers = make_queries(shape, args.size, args.queries, args.seed)
