@@ -486,10 +486,7 @@ def main() -> None:
             first_ef = int(args.ef_search.split(",")[0])
             build_width = {}
             if args.ef_construction:
-                build_width = {
-                    "hnsw_ef_construction": args.ef_construction,
-                    "sq_ef_construction": args.ef_construction,
-                }
+                build_width = {"hnsw_ef_construction": args.ef_construction}
             config = IndexConfig(
                 kind=kind,
                 hnsw_m=args.m,

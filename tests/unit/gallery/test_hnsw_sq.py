@@ -192,15 +192,10 @@ def test_the_quantised_index_settings_are_read_when_the_settings_have_them() -> 
         hnsw_ef_construction=200,
         hnsw_ef_search=256,
         gallery_ann_kind="hnsw_sq8",
-        gallery_sq_ef_construction=40,
         gallery_sq_ef_search=96,
         gallery_sq_rerank=80,
         gallery_vector_dir="/var/lib/facewatch/scratch",
     )
     config = index_config_from(settings)
-    assert (config.ann_kind, config.sq_ef_construction, config.sq_ef_search) == (
-        "hnsw_sq8",
-        40,
-        96,
-    )
+    assert (config.ann_kind, config.sq_ef_search) == ("hnsw_sq8", 96)
     assert (config.sq_rerank, config.vector_dir) == (80, Path("/var/lib/facewatch/scratch"))

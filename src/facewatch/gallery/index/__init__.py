@@ -61,8 +61,8 @@ class IndexConfig:
     templates answer in ~2.5 ms (CPU p99, one core) with recall@1 0.999 in ~1.2 GB. From
     ``sq_min_dim`` up it takes hnsw_sq8, whose graph holds 8-bit codes and re-ranks from
     float32 on disk: at 512 dimensions hnswlib would hold 2 GB of vectors per million
-    templates, hnsw_sq8 holds 0.5 GB; its own search widths (``sq_*``) are smaller, since
-    each step costs four times as much at 512 dimensions.
+    templates, hnsw_sq8 holds 0.5 GB; its own search width (``sq_ef_search``) is smaller,
+    since each step costs four times as much at 512 dimensions.
     """
 
     kind: IndexKind = "auto"
@@ -73,8 +73,8 @@ class IndexConfig:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 256
-    sq_ef_construction: int = 64
-    sq_ef_search: int = 64
+    sq_ef_search: int = 128
+    """hnsw_sq8's search width (its graph is built with ``hnsw_ef_construction``)."""
     sq_rerank: int = 64
     """Candidates of the 8-bit graph re-ranked exactly (at least the k asked for)."""
     vector_dir: Path | None = None
@@ -83,8 +83,8 @@ class IndexConfig:
     def __post_init__(self) -> None:
         if self.ann_threshold < 1 or self.hnsw_m < 2:
             raise ValueError("ann_threshold must be at least 1 and hnsw_m at least 2")
-        widths = (self.hnsw_ef_construction, self.hnsw_ef_search, self.sq_ef_construction)
-        if min(*widths, self.sq_ef_search, self.sq_rerank) < 1:
+        widths = (self.hnsw_ef_construction, self.hnsw_ef_search, self.sq_ef_search)
+        if min(*widths, self.sq_rerank) < 1:
             raise ValueError("HNSW ef values and sq_rerank must be at least 1")
 
     def ann_for(self, dim: int) -> Literal["hnsw", "hnsw_sq8"]:
@@ -125,9 +125,6 @@ def index_config_from(settings: IndexSettings) -> IndexConfig:
         hnsw_m=settings.hnsw_m,
         hnsw_ef_construction=settings.hnsw_ef_construction,
         hnsw_ef_search=settings.hnsw_ef_search,
-        sq_ef_construction=getattr(
-            settings, "gallery_sq_ef_construction", defaults.sq_ef_construction
-        ),
         sq_ef_search=getattr(settings, "gallery_sq_ef_search", defaults.sq_ef_search),
         sq_rerank=getattr(settings, "gallery_sq_rerank", defaults.sq_rerank),
         vector_dir=Path(vector_dir) if vector_dir is not None else None,
@@ -193,7 +190,7 @@ def _ann(dim: int, config: IndexConfig, kind: str | None = None) -> VectorIndex:
     return HnswSqIndex(
         dim,
         m=config.hnsw_m,
-        ef_construction=config.sq_ef_construction,
+        ef_construction=config.hnsw_ef_construction,
         ef_search=config.sq_ef_search,
         rerank=config.sq_rerank,
         vector_dir=config.vector_dir,
