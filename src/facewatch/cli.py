@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import shlex
 import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,8 +18,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from facewatch.config import Settings
 from facewatch.edge.cli import edge_app
@@ -26,7 +29,7 @@ from facewatch.evaluation.cli import eval_app
 from facewatch.security.audit import acting_as, cli_actor
 from facewatch.security.cli import audit_app, config_app, parse_duration
 from facewatch.security.cli import register as register_security_commands
-from facewatch.server.schemas import PersonCreate
+from facewatch.server.schemas import PersonCreate, PersonOut
 from facewatch.server.security import parse_scopes
 from facewatch.server.services import models as model_service
 from facewatch.server.services import people as people_service
@@ -73,11 +76,20 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".ti
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Data directory (default: FACEWATCH_DATA_DIR or user dir)."),
+    typer.Option(
+        "--data-dir",
+        metavar="DIR",
+        help="Data directory (default: FACEWATCH_DATA_DIR or user dir).",
+    ),
 ]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (FACEWATCH_CONFIG_FILE).")
+    Path | None,
+    typer.Option("--config", metavar="FILE", help="YAML settings file (FACEWATCH_CONFIG_FILE)."),
 ]
+HOW_TO_ENROL = (
+    "enrol people first with `facewatch people add NAME PHOTO...` "
+    "or `facewatch people import FOLDER` (one subfolder of photos per person)"
+)
 
 
 def main() -> None:
@@ -98,11 +110,27 @@ def load_settings(data_dir: Path | None, config: Path | None, **extra: Any) -> S
     if config is not None:
         overrides["config_file"] = config
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         raise InvalidInput(f"invalid setting {where}: {first['msg']}") from None
+    return _absolute_data_dir(settings)
+
+
+def _absolute_data_dir(settings: Settings) -> Settings:
+    """The settings with a relative data directory made absolute once, and said: a server
+    or job started from another folder would otherwise use (or create) another one."""
+    if settings.data_dir.is_absolute():
+        return settings
+    resolved = settings.data_dir.expanduser().resolve()
+    err.print(
+        f"data directory: {settings.data_dir} is {resolved}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return settings.model_copy(update={"data_dir": resolved})
 
 
 @contextmanager
@@ -125,17 +153,44 @@ def opened(
             runtime.close()
 
 
-def image_files(paths: list[Path]) -> list[Path]:
-    """Image files among the paths, folders searched recursively, in a stable order."""
-    found: list[Path] = []
+@dataclass(frozen=True)
+class ImageFile:
+    """An image to read, and how to name it to the user."""
+
+    path: Path
+    label: str
+    """The path relative to the folder given, or the file's name if given itself."""
+
+
+def image_files(paths: list[Path]) -> list[ImageFile]:
+    """Image files among the paths, folders searched recursively, in a stable order.
+
+    A missing path, a folder without images or a file that is not an image is an
+    ``InvalidInput``: an empty result would read as "no faces".
+    """
+    found: list[ImageFile] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            images = images_in(path)
+            if not images:
+                raise InvalidInput(f"no images in {path} (looked for {_suffixes()})")
+            found += [ImageFile(p, str(p.relative_to(path))) for p in images]
         elif path.is_file():
-            found.append(path)
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                raise InvalidInput(f"not an image: {path} (expected {_suffixes()})")
+            found.append(ImageFile(path, path.name))
         else:
             raise InvalidInput(f"no such file or folder: {path}")
     return found
+
+
+def images_in(folder: Path) -> list[Path]:
+    """The image files under ``folder``, recursively, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _suffixes() -> str:
+    return ", ".join(sorted(IMAGE_SUFFIXES))
 
 
 def progress() -> Progress:
@@ -158,8 +213,10 @@ def _setup_logging(level: int = logging.WARNING) -> None:
 # --- serve -----------------------------------------------------------------------------
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    host: Annotated[
+        str | None, typer.Option(metavar="ADDRESS", help="Address to bind (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Port (default 8000).")] = None,
     compat_cloud_api: Annotated[
         bool,
         typer.Option(
@@ -175,10 +232,11 @@ def serve(
         ),
     ] = False,
     tls_cert: Annotated[
-        Path | None, typer.Option("--tls-cert", help="PEM certificate chain: serve https.")
+        Path | None,
+        typer.Option("--tls-cert", metavar="PEM", help="PEM certificate chain: serve https."),
     ] = None,
     tls_key: Annotated[
-        Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")
+        Path | None, typer.Option("--tls-key", metavar="PEM", help="PEM private key of --tls-cert.")
     ] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -211,21 +269,7 @@ def _serve(settings: Settings) -> None:
         err.print(
             "[yellow]--compat-allow-anonymous has no effect without --compat-cloud-api.[/yellow]"
         )
-    runtime = Runtime.open(settings)
-    try:
-        with runtime.uow() as uow:
-            active_keys = uow.api_keys.count_active()
-    finally:
-        runtime.close()
-    if active_keys == 0:
-        err.print(
-            "[yellow]No API key exists yet.[/yellow] Every route but /healthz needs one. "
-            "Make the first admin key with:\n"
-            f"    facewatch keys create --scope admin --data-dir {settings.data_dir}\n"
-            "and send it as 'Authorization: Bearer <key>' (or paste it under Authorize in /docs)."
-        )
-    scheme = "https" if settings.tls_cert else "http"
-    err.print(f"Facewatch on {scheme}://{settings.host}:{settings.port}  (docs: /docs)")
+    err.print(first_run_banner(settings), highlight=False, soft_wrap=True)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -233,6 +277,50 @@ def _serve(settings: Settings) -> None:
         log_config=None,
         **server_options(settings),
     )
+
+
+def first_run_banner(settings: Settings) -> str:
+    """What the operator needs to know before the first request: where the server is, which
+    routes need an API key, and how to make the first key and dashboard user."""
+    runtime = Runtime.open(settings)
+    try:
+        with runtime.uow() as uow:
+            active_keys = uow.api_keys.count_active()
+            users = uow.users.count()
+    finally:
+        runtime.close()
+    scheme = "https" if settings.tls_cert else "http"
+    base = f"{scheme}://{settings.host}:{settings.port}"
+    where = escape(f"--data-dir {shlex.quote(str(settings.data_dir))}")
+    lines = [
+        f"Facewatch on {base}: dashboard {base}/, API docs {base}/docs",
+        escape(f"data directory: {settings.data_dir}"),
+        "The REST API (/api/v1/...) needs an API key, sent as 'Authorization: Bearer <key>' "
+        "(or pasted under Authorize in /docs); /healthz, /readyz and /docs need none, and "
+        + (
+            "/metrics needs FACEWATCH_METRICS_TOKEN."
+            if settings.metrics_token is not None
+            else "/metrics is open (set FACEWATCH_METRICS_TOKEN to close it)."
+        ),
+    ]
+    if settings.compat_cloud_api:
+        lines.append(
+            "The cloud-face-recognition routes at the root answer without a key "
+            "(--compat-allow-anonymous)."
+            if settings.compat_allow_anonymous
+            else "The cloud-face-recognition routes at the root need a key too."
+        )
+    if active_keys == 0:
+        lines += [
+            "[yellow]No API key exists yet.[/yellow] Make the first admin key with:",
+            f"    facewatch keys create --scope admin {where}",
+        ]
+    if users == 0:
+        lines += [
+            "[yellow]No dashboard user exists yet.[/yellow] Make one to log in with:",
+            f"    facewatch users create NAME --role admin {where}",
+        ]
+    return "\n".join(lines)
 
 
 TRUSTED_PROXIES: tuple[str, ...] = ()
@@ -286,24 +374,33 @@ def _setup_server_logging() -> None:
 # --- people ----------------------------------------------------------------------------
 @people_app.command("add")
 def people_add(
-    name: Annotated[str, typer.Argument(help="The person's name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The person's name.")],
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Photos, or folders of photos (none: add later).")
+        list[Path] | None,
+        typer.Argument(
+            metavar="PHOTO_OR_FOLDER", help="Photos, or folders of photos (none: add later)."
+        ),
     ] = None,
-    category: Annotated[str, typer.Option(help="authorized, staff, watchlist...")] = "authorized",
+    category: Annotated[
+        str, typer.Option(metavar="CATEGORY", help="authorized, staff, watchlist...")
+    ] = "authorized",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Enrol a person from photos (creates the person if new)."""
-    files = image_files(paths or [])
+    files = [image.path for image in image_files(paths or [])]
     with opened(data_dir, config, exclusive=True) as runtime:
         _enrol(runtime, name, files, category)
 
 
 @people_app.command("import")
 def people_import(
-    folder: Annotated[Path, typer.Argument(help="One subfolder of photos per person.")],
-    category: Annotated[str, typer.Option(help="Category for new people.")] = "authorized",
+    folder: Annotated[
+        Path, typer.Argument(metavar="FOLDER", help="One subfolder of photos per person.")
+    ],
+    category: Annotated[
+        str, typer.Option(metavar="CATEGORY", help="Category for new people.")
+    ] = "authorized",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -315,7 +412,7 @@ def people_import(
         raise InvalidInput(f"{folder} has no subfolders (one per person expected)")
     with opened(data_dir, config, exclusive=True) as runtime:
         for person_dir in people:
-            _enrol(runtime, person_dir.name, image_files([person_dir]), category)
+            _enrol(runtime, person_dir.name, images_in(person_dir), category)
 
 
 def _enrol(runtime: Runtime, name: str, files: list[Path], category: str) -> None:
@@ -341,7 +438,9 @@ def _enrol(runtime: Runtime, name: str, files: list[Path], category: str) -> Non
 
 @people_app.command("list")
 def people_list(
-    query: Annotated[str | None, typer.Option("--search", help="Part of the name.")] = None,
+    query: Annotated[
+        str | None, typer.Option("--search", metavar="TEXT", help="Part of the name.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -361,23 +460,44 @@ def people_list(
 
 @people_app.command("remove")
 def people_remove(
-    name: Annotated[str, typer.Argument(help="The person's exact name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The person's exact name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Delete a person with every template, photo, detection and crop."""
+    """Delete a person with every template, photo, detection and crop (asks first)."""
     with opened(data_dir, config, exclusive=True) as runtime:
-        person = people_service.find_person(runtime, name)
-        if person is None:
-            raise InvalidInput(f"no person named {name!r}")
+        person = _person_named(runtime, name)
+        if not yes:
+            _confirm(
+                f"Delete {name} (#{person.id}) with {person.templates} template(s) and every "
+                "photo, detection and crop of them?"
+            )
         people_service.delete_person(runtime, person.id)
     out.print(f"removed {name}", highlight=False)
+
+
+def _person_named(runtime: Runtime, name: str) -> PersonOut:
+    person = people_service.find_person(runtime, name)
+    if person is None:
+        raise InvalidInput(f"no person named {name!r}")
+    return person
+
+
+def _confirm(question: str) -> None:
+    """Ask on the terminal; anything but yes (or no terminal to ask on) stops the command."""
+    if not typer.confirm(question, default=False, err=True):
+        err.print("nothing deleted", highlight=False)
+        raise typer.Exit(1)
 
 
 # --- identify --------------------------------------------------------------------------
 @app.command()
 def identify(
-    paths: Annotated[list[Path], typer.Argument(help="Images, or folders of images.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="IMAGE_OR_FOLDER", help="Images, or folders of images."),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines: one face per line.")] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -385,17 +505,20 @@ def identify(
     """Say who is in each image: a name, 'uncertain' (with a candidate) or 'unknown'."""
     files = image_files(paths)
     failures = 0
-    rows: list[dict[str, Any]] = []
-    with opened(data_dir, config) as runtime, progress() as bar:
-        task = bar.add_task("identifying", total=len(files))
-        for path in files:
-            try:
-                rows += _identify_file(runtime, path)
-            except FacewatchError as exc:
-                failures += 1
-                err.print(f"[red]error:[/red] {path}: {exc.message}", highlight=False)
-            bar.advance(task)
-    _print_faces(rows, as_json)
+    found: list[tuple[ImageFile, list[dict[str, Any]]]] = []
+    with opened(data_dir, config) as runtime:
+        if len(runtime.gallery) == 0:
+            raise InvalidInput(f"nobody is enrolled yet: {HOW_TO_ENROL}")
+        with progress() as bar:
+            task = bar.add_task("identifying", total=len(files))
+            for image in files:
+                try:
+                    found.append((image, _identify_file(runtime, image.path)))
+                except FacewatchError as exc:
+                    failures += 1
+                    err.print(f"[red]error:[/red] {image.path}: {exc.message}", highlight=False)
+                bar.advance(task)
+    _print_faces(found, as_json)
     if failures:
         raise typer.Exit(1)
 
@@ -417,19 +540,30 @@ def _identify_file(runtime: Runtime, path: Path) -> list[dict[str, Any]]:
     ]
 
 
-def _print_faces(rows: list[dict[str, Any]], as_json: bool) -> None:
+def _print_faces(found: list[tuple[ImageFile, list[dict[str, Any]]]], as_json: bool) -> None:
     if as_json:
-        for row in rows:
-            sys.stdout.write(json.dumps(row) + "\n")
+        for _, rows in found:
+            for row in rows:
+                sys.stdout.write(json.dumps(row) + "\n")
         return
-    table = Table("file", "box", "who", "distance")
-    for row in rows:
-        who = {"known": row["name"], "unknown": "unknown"}.get(
-            row["status"], f"uncertain ({row['name']}?)"
-        )
-        distance = "-" if row["distance"] is None else f"{row['distance']:.3f}"
-        table.add_row(row["file"], str(row["box"]), who, distance)
+    # Named as given (relative to its folder), folded rather than cut to "../shared/te…".
+    table = Table(Column("file", overflow="fold"), "box", "who", "distance")
+    for image, rows in found:
+        if not rows:
+            table.add_row(image.label, "-", "no face found", "-")
+        for row in rows:
+            table.add_row(image.label, str(row["box"]), _who(row), _distance(row))
     out.print(table)
+
+
+def _who(row: dict[str, Any]) -> str:
+    if row["status"] == "uncertain":
+        return f"uncertain ({row['name']}?)"
+    return str(row["name"]) if row["status"] == "known" else "unknown"
+
+
+def _distance(row: dict[str, Any]) -> str:
+    return "-" if row["distance"] is None else f"{row['distance']:.3f}"
 
 
 # --- keys ------------------------------------------------------------------------------
@@ -437,11 +571,18 @@ def _print_faces(rows: list[dict[str, Any]], as_json: bool) -> None:
 def keys_create(
     scope: Annotated[
         list[str],
-        typer.Option("--scope", help="admin, enroll, ingest, read, gallery (repeatable)."),
+        typer.Option(
+            "--scope", metavar="SCOPE", help="admin, enroll, ingest, read, gallery (repeatable)."
+        ),
     ],
-    name: Annotated[str, typer.Option(help="What the key is for (e.g. 'gate camera').")] = "",
+    name: Annotated[
+        str, typer.Option(metavar="TEXT", help="What the key is for (e.g. 'gate camera').")
+    ] = "",
     expires_in: Annotated[
-        str | None, typer.Option("--expires-in", help="Lifetime: 90d, 12h, 1w (default: none).")
+        str | None,
+        typer.Option(
+            "--expires-in", metavar="DURATION", help="Lifetime: 90d, 12h, 1w (default: none)."
+        ),
     ] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -475,7 +616,9 @@ def keys_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> No
 
 @keys_app.command("revoke")
 def keys_revoke(
-    prefix: Annotated[str, typer.Argument(help="The key's prefix (see `keys list`).")],
+    prefix: Annotated[
+        str, typer.Argument(metavar="PREFIX", help="The key's prefix (see `keys list`).")
+    ],
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -489,8 +632,8 @@ def keys_revoke(
 # --- users -----------------------------------------------------------------------------
 @users_app.command("create")
 def users_create(
-    name: Annotated[str, typer.Argument(help="The login name.")],
-    role: Annotated[str, typer.Option("--role", help="admin, operator or viewer.")],
+    name: Annotated[str, typer.Argument(metavar="USERNAME", help="The login name.")],
+    role: Annotated[str, typer.Option("--role", metavar="ROLE", help="admin, operator or viewer.")],
     password_stdin: Annotated[
         bool,
         typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
@@ -531,7 +674,7 @@ def users_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> N
 
 @users_app.command("remove")
 def users_remove(
-    name: Annotated[str, typer.Argument(help="The login name.")],
+    name: Annotated[str, typer.Argument(metavar="USERNAME", help="The login name.")],
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -649,7 +792,9 @@ def admin_status(data_dir: DataDirOption = None, config: ConfigOption = None) ->
 # --- strangers and watched folders -----------------------------------------------------
 @unknowns_app.command("list")
 def unknowns_list(
-    limit: Annotated[int, typer.Option(min=1, max=500, help="Most strangers shown.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=500, metavar="N", help="Most strangers shown.")
+    ] = 50,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -684,11 +829,18 @@ def unknowns_recluster(data_dir: DataDirOption = None, config: ConfigOption = No
 
 @ingest_app.command("watch")
 def ingest_watch(
-    folder: Annotated[Path, typer.Argument(help="Folder the cameras drop images into.")],
+    folder: Annotated[
+        Path, typer.Argument(metavar="FOLDER", help="Folder the cameras drop images into.")
+    ],
     camera: Annotated[
-        str | None, typer.Option(help="Camera of files directly in the folder (default: its name).")
+        str | None,
+        typer.Option(
+            metavar="CAMERA_ID", help="Camera of files directly in the folder (default: its name)."
+        ),
     ] = None,
-    poll: Annotated[float, typer.Option(min=0.1, help="Seconds between two scans.")] = 2.0,
+    poll: Annotated[
+        float, typer.Option(min=0.1, metavar="SECONDS", help="Seconds between two scans.")
+    ] = 2.0,
     once: Annotated[bool, typer.Option("--once", help="Ingest what is there, then stop.")] = False,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,

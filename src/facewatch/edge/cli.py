@@ -51,7 +51,10 @@ def run(
     ] = None,
     edge_id: Annotated[str | None, typer.Option("--edge-id", help="This agent's name.")] = None,
     outbox: Annotated[
-        Path | None, typer.Option(help="Outbox SQLite file (default edge-outbox.db).")
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="Outbox SQLite file (default: edge-outbox.db in the data dir)."
+        ),
     ] = None,
     drain_timeout: Annotated[
         float | None,

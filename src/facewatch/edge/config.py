@@ -6,11 +6,13 @@ it (``cameras.0.fsp: extra inputs are not permitted``) instead of being ignored.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from facewatch.errors import ConfigurationError
@@ -190,10 +192,20 @@ class TrackerConfig(_Strict):
     )
 
 
+def default_outbox_path() -> Path:
+    """``edge-outbox.db`` in the data directory (FACEWATCH_DATA_DIR, else the user's), not
+    in whichever folder the agent was started from: a restart elsewhere finds its backlog."""
+    data_dir = os.environ.get("FACEWATCH_DATA_DIR") or user_data_dir("facewatch", appauthor=False)
+    return Path(data_dir).expanduser().resolve() / "edge-outbox.db"
+
+
 class OutboxConfig(_Strict):
     """The durable queue on disk."""
 
-    path: Path = Field(default=Path("edge-outbox.db"), description="SQLite file of the outbox.")
+    path: Path = Field(
+        default_factory=default_outbox_path,
+        description="SQLite file of the outbox (default: edge-outbox.db in the data directory).",
+    )
     max_bytes: int = Field(
         default=512 * 1024 * 1024,
         ge=1024,

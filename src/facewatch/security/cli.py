@@ -22,10 +22,15 @@ audit_app = typer.Typer(help="The audit log: list and export it.", no_args_is_he
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Data directory (default: FACEWATCH_DATA_DIR or user dir)."),
+    typer.Option(
+        "--data-dir",
+        metavar="DIR",
+        help="Data directory (default: FACEWATCH_DATA_DIR or user dir).",
+    ),
 ]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="YAML settings file (FACEWATCH_CONFIG_FILE).")
+    Path | None,
+    typer.Option("--config", metavar="FILE", help="YAML settings file (FACEWATCH_CONFIG_FILE)."),
 ]
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -68,9 +73,15 @@ def config_validate(data_dir: DataDirOption = None, config: ConfigOption = None)
 # --- audit -----------------------------------------------------------------------------
 @audit_app.command("list")
 def audit_list(
-    action: Annotated[str | None, typer.Option(help="An action, or a kind ending in '.'.")] = None,
-    actor: Annotated[str | None, typer.Option(help="key:<prefix>, user:<name>...")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    action: Annotated[
+        str | None, typer.Option(metavar="ACTION", help="An action, or a kind ending in '.'.")
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option(metavar="ACTOR", help="key:<prefix>, user:<name>...")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=500, metavar="N", help="Most entries shown.")
+    ] = 50,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -90,8 +101,10 @@ def audit_list(
 
 @audit_app.command("export")
 def audit_export(
-    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
-    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="csv or jsonl.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="File to write (default: stdout).")
+    ] = None,
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -152,9 +165,14 @@ def admin_new_key() -> None:
 
 
 def keys_rotate(
-    prefix: Annotated[str, typer.Argument(help="The key's prefix (see `keys list`).")],
+    prefix: Annotated[
+        str, typer.Argument(metavar="PREFIX", help="The key's prefix (see `keys list`).")
+    ],
     grace: Annotated[
-        str, typer.Option(help="How long the old key keeps working (0: stops at once).")
+        str,
+        typer.Option(
+            metavar="DURATION", help="How long the old key keeps working (0: stops at once)."
+        ),
     ] = "24h",
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
@@ -171,8 +189,8 @@ def keys_rotate(
 
 
 def users_set_role(
-    name: Annotated[str, typer.Argument(help="The login name.")],
-    role: Annotated[str, typer.Option("--role", help="admin, operator or viewer.")],
+    name: Annotated[str, typer.Argument(metavar="USERNAME", help="The login name.")],
+    role: Annotated[str, typer.Option("--role", metavar="ROLE", help="admin, operator or viewer.")],
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -187,7 +205,7 @@ def users_set_role(
 
 
 def users_set_password(
-    name: Annotated[str, typer.Argument(help="The login name.")],
+    name: Annotated[str, typer.Argument(metavar="USERNAME", help="The login name.")],
     password_stdin: Annotated[
         bool,
         typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
