@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 DetectorName = Literal["hog", "haar", "onnx", "mmod"]
 EmbedderName = Literal["edgeface", "dlib", "onnx", "dlib_native"]
-IndexName = Literal["auto", "exact", "hnsw"]
+IndexName = Literal["auto", "exact", "hnsw", "hnsw_sq8"]
+AnnKind = Literal["by_dim", "hnsw", "hnsw_sq8"]
 
 
 def default_data_dir() -> Path:
@@ -166,8 +167,29 @@ class Settings(BaseSettings):
     gallery_index: IndexName = Field(
         default="auto",
         description=(
-            "Vector index of the gallery: exact (numpy), hnsw (approximate), or auto: exact "
-            "up to gallery_ann_threshold templates, hnsw above."
+            "Vector index of the gallery: exact (numpy), hnsw (hnswlib, float32), hnsw_sq8 "
+            "(faiss HNSW over 8-bit codes, re-ranked exactly from float32 rows on disk), or "
+            "auto: exact up to gallery_ann_threshold templates, gallery_ann_kind above."
+        ),
+    )
+    gallery_ann_kind: AnnKind = Field(
+        default="by_dim",
+        description=(
+            "The approximate index auto switches to: by_dim picks hnsw_sq8 from 256 "
+            "dimensions (EdgeFace's 512: half the memory at a million), hnsw below."
+        ),
+    )
+    gallery_sq_ef_search: int = Field(
+        default=128, ge=8, description="hnsw_sq8's search width over the 8-bit codes."
+    )
+    gallery_sq_rerank: int = Field(
+        default=64, ge=1, description="hnsw_sq8's candidates re-ranked by exact distance."
+    )
+    gallery_vector_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where hnsw_sq8 keeps its float32 rows (an unlinked scratch file; on disk, not "
+            "tmpfs); default: data_dir/vectors."
         ),
     )
     gallery_ann_threshold: int = Field(

@@ -5,11 +5,11 @@ hnsw_sq8 too in test_index.py; these are what only this index does.
 """
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from facewatch.config import Settings
 from facewatch.gallery.gallery import Gallery, TemplateEntry
 from facewatch.gallery.index import (
     AdaptiveIndex,
@@ -184,17 +184,14 @@ def test_the_auto_index_picks_its_graph_by_dimension(
     assert isinstance(index.inner, expected)
 
 
-def test_the_quantised_index_settings_are_read_when_the_settings_have_them() -> None:
-    settings = SimpleNamespace(
-        gallery_index="auto",
+def test_the_quantised_index_settings_are_read_from_the_settings() -> None:
+    settings = Settings(
         gallery_ann_threshold=100,
         hnsw_m=16,
-        hnsw_ef_construction=200,
-        hnsw_ef_search=256,
         gallery_ann_kind="hnsw_sq8",
         gallery_sq_ef_search=96,
         gallery_sq_rerank=80,
-        gallery_vector_dir="/var/lib/facewatch/scratch",
+        gallery_vector_dir=Path("/var/lib/facewatch/scratch"),
     )
     config = index_config_from(settings)
     assert (config.ann_kind, config.sq_ef_search) == ("hnsw_sq8", 96)

@@ -112,22 +112,31 @@ class IndexSettings(Protocol):
     @property
     def hnsw_ef_search(self) -> int: ...
 
+    @property
+    def gallery_ann_kind(self) -> AnnKind: ...
+
+    @property
+    def gallery_sq_ef_search(self) -> int: ...
+
+    @property
+    def gallery_sq_rerank(self) -> int: ...
+
+    @property
+    def gallery_vector_dir(self) -> Path | None: ...
+
 
 def index_config_from(settings: IndexSettings) -> IndexConfig:
     """The index configured by ``settings``."""
-    defaults = IndexConfig()
-    # Settings that older configurations lack fall back to IndexConfig's defaults.
-    vector_dir = getattr(settings, "gallery_vector_dir", defaults.vector_dir)
     return IndexConfig(
         kind=settings.gallery_index,
         ann_threshold=settings.gallery_ann_threshold,
-        ann_kind=getattr(settings, "gallery_ann_kind", defaults.ann_kind),
+        ann_kind=settings.gallery_ann_kind,
         hnsw_m=settings.hnsw_m,
         hnsw_ef_construction=settings.hnsw_ef_construction,
         hnsw_ef_search=settings.hnsw_ef_search,
-        sq_ef_search=getattr(settings, "gallery_sq_ef_search", defaults.sq_ef_search),
-        sq_rerank=getattr(settings, "gallery_sq_rerank", defaults.sq_rerank),
-        vector_dir=Path(vector_dir) if vector_dir is not None else None,
+        sq_ef_search=settings.gallery_sq_ef_search,
+        sq_rerank=settings.gallery_sq_rerank,
+        vector_dir=settings.gallery_vector_dir,
     )
 
 

@@ -24,6 +24,8 @@ class VectorFile:
     def __init__(self, dim: int, folder: Path | None = None) -> None:
         self.dim = dim
         self.row_bytes = dim * 4
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
         # Open as long as the object lives (closed by close()); unlinked, so never left behind.
         self._file = tempfile.TemporaryFile(prefix="facewatch-vectors-", dir=folder)  # noqa: SIM115
         self._fd = self._file.fileno()

@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
@@ -252,7 +252,7 @@ class Runtime:
         if pool is not None:
             pool.warm_up()
         spec = models.spec_of(model_id)
-        gallery = self._gallery_from_database(model_id, spec.dim, index_config_from(self.settings))
+        gallery = self._gallery_from_database(model_id, spec.dim, self._index_config())
         with self._lock:
             old_pool = self._pool
             self._pool, self._analyzer, self._gallery = pool, analyzer, gallery
@@ -315,7 +315,7 @@ class Runtime:
 
     def _load_gallery(self, model_id: str, dim: int) -> Gallery:
         started = time.perf_counter()
-        config = index_config_from(self.settings)
+        config = self._index_config()
         self._forget_unencrypted_snapshot()
         loaded = self._gallery_from_snapshot(model_id, dim, config)
         if loaded is not None:
@@ -336,6 +336,13 @@ class Runtime:
             gallery.index.kind,
         )
         return gallery
+
+    def _index_config(self) -> IndexConfig:
+        """The index configuration, its scratch rows kept in the data dir unless set."""
+        config = index_config_from(self.settings)
+        if config.vector_dir is None:
+            config = replace(config, vector_dir=self.settings.data_dir / "vectors")
+        return config
 
     def _gallery_from_database(self, model_id: str, dim: int, config: IndexConfig) -> Gallery:
         gallery = Gallery(model_id, dim, create_index(dim, config))
