@@ -47,7 +47,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-people_app = typer.Typer(help="Enrol, list and remove people.", no_args_is_help=True)
+people_app = typer.Typer(
+    help="Enrol, list and remove people and their photos.", no_args_is_help=True
+)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 admin_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 models_app = typer.Typer(
@@ -475,6 +477,56 @@ def people_remove(
             )
         people_service.delete_person(runtime, person.id)
     out.print(f"removed {name}", highlight=False)
+
+
+@people_app.command("photos")
+def people_photos(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The person's exact name.")],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List a person's enrolment photos: template ids (for remove-photo), model, quality."""
+    with opened(data_dir, config) as runtime:
+        person = _person_named(runtime, name)
+        faces = people_service.list_faces(runtime, person.id)
+    table = Table("template", "model", "quality", "photo (sha256)", "enrolled")
+    for face in faces:
+        photo = face.image_sha256[:12] if face.image_sha256 else "-"
+        when = f"{face.created_at:%Y-%m-%d %H:%M}"
+        table.add_row(str(face.id), face.model, f"{face.quality:.2f}", photo, when)
+    out.print(table)
+
+
+@people_app.command("remove-photo")
+def people_remove_photo(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The person's exact name.")],
+    template_id: Annotated[
+        int, typer.Argument(metavar="TEMPLATE_ID", help="A template id (see `people photos`).")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Delete one enrolment photo of a person (its templates of every model); asks first."""
+    with opened(data_dir, config, exclusive=True) as runtime:
+        person = _person_named(runtime, name)
+        faces = {face.id: face for face in people_service.list_faces(runtime, person.id)}
+        if template_id not in faces:
+            raise InvalidInput(
+                f"{name} has no template {template_id} (see `facewatch people photos {name}`)"
+            )
+        if not yes:
+            photo = faces[template_id].image_sha256
+            others = {f.image_sha256 or f.id for f in faces.values() if f.id != template_id}
+            others.discard(photo or template_id)
+            _confirm(
+                f"Delete the enrolment photo of template {template_id} "
+                f"({(photo or 'not stored')[:12]}) from {name}, who keeps "
+                f"{len(others)} other photo(s)?"
+            )
+        removed = people_service.delete_face(runtime, person.id, template_id)
+    ids = ", ".join(str(i) for i in removed)
+    out.print(f"removed a photo of {name}: template(s) {ids}", highlight=False)
 
 
 def _person_named(runtime: Runtime, name: str) -> PersonOut:

@@ -235,3 +235,62 @@ def test_the_edge_outbox_lives_in_the_data_dir(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FACEWATCH_DATA_DIR", "site-data")
     assert OutboxConfig().path == tmp_path / "site-data" / "edge-outbox.db"
+
+
+# --- enrolment photos one by one -------------------------------------------------------------
+def _template_ids(runner: CliRunner, name: str) -> list[int]:
+    listed = runner.invoke(app, ["people", "photos", name])
+    assert listed.exit_code == 0, listed.output
+    return [int(n) for n in re.findall(r"^│ (\d+) ", listed.stdout, flags=re.MULTILINE)]
+
+
+def test_people_photos_lists_the_template_ids(runner: CliRunner, testdata: Path) -> None:
+    photos = testdata / KNN / "train" / "kit_harington"
+    assert runner.invoke(app, ["people", "add", "Kit", str(photos)]).exit_code == 0
+    listed = runner.invoke(app, ["people", "photos", "Kit"])
+    assert listed.exit_code == 0, listed.output
+    assert len(_template_ids(runner, "Kit")) == 2
+    assert "edgeface" in listed.stdout
+
+
+def test_remove_photo_asks_then_deletes_one_photo_and_keeps_the_person(
+    runner: CliRunner, testdata: Path
+) -> None:
+    photos = testdata / KNN / "train" / "rose_leslie"
+    assert runner.invoke(app, ["people", "add", "Rose", str(photos)]).exit_code == 0
+    first, second = _template_ids(runner, "Rose")
+
+    kept = runner.invoke(app, ["people", "remove-photo", "Rose", str(first)], input="n\n")
+    assert kept.exit_code == 1
+    assert f"Delete the enrolment photo of template {first} (" in kept.stderr
+    assert "from Rose, who keeps 1 other photo(s)? [y/N]" in kept.stderr
+    assert _template_ids(runner, "Rose") == [first, second]
+
+    gone = runner.invoke(app, ["people", "remove-photo", "Rose", str(first)], input="y\n")
+    assert gone.exit_code == 0, gone.output
+    assert f"removed a photo of Rose: template(s) {first}" in gone.stdout
+    assert _template_ids(runner, "Rose") == [second]
+    assert "Rose" in _names(runner)
+
+    quiet = runner.invoke(app, ["people", "remove-photo", "Rose", str(second), "--yes"])
+    assert quiet.exit_code == 0, quiet.output
+    assert _template_ids(runner, "Rose") == []
+    assert "Rose" in _names(runner)
+
+
+def test_remove_photo_of_a_template_not_theirs_is_a_one_line_error(
+    data_dir: Path, runner: CliRunner, testdata: Path
+) -> None:
+    photo = testdata / KNN / "train" / "alex_lacamoire"
+    assert runner.invoke(app, ["people", "add", "Alex", str(photo)]).exit_code == 0
+    [alex_template] = _template_ids(runner, "Alex")
+    runner.invoke(app, ["people", "add", "Nobody Photographed"], catch_exceptions=False)
+    result = facewatch(
+        "people", "remove-photo", "Nobody Photographed", str(alex_template), data_dir=data_dir
+    )
+    line = one_error_line(result)
+    assert line == (
+        f"error: Nobody Photographed has no template {alex_template} "
+        "(see `facewatch people photos Nobody Photographed`)"
+    )
+    assert _template_ids(runner, "Alex") == [alex_template]

@@ -1,4 +1,4 @@
-"""People: create, list and search, read, change, delete; last seen."""
+"""People: create, list and search, read, change, delete; their enrolment photos; last seen."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from facewatch.server.schemas import (
     PersonCreate,
     PersonOut,
     PersonUpdate,
+    TemplateOut,
 )
 from facewatch.server.services import people
 
@@ -61,6 +62,23 @@ def update_person(
 def delete_person(person_id: int, runtime: RuntimeDep, _: EnrollKey) -> Response:
     """Delete a person with every template, photo, detection and crop of them."""
     people.delete_person(runtime, person_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{person_id}/faces", response_model=list[TemplateOut], responses=ERRORS)
+def list_faces(person_id: int, runtime: RuntimeDep, _: ReadKey) -> list[TemplateOut]:
+    """List a person's templates: one per enrolment photo and model, with their ids."""
+    return people.list_faces(runtime, person_id)
+
+
+@router.delete(
+    "/{person_id}/faces/{template_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=ERRORS,
+)
+def delete_face(person_id: int, template_id: int, runtime: RuntimeDep, _: EnrollKey) -> Response:
+    """Delete one enrolment photo (its templates of every model), not the person."""
+    people.delete_face(runtime, person_id, template_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

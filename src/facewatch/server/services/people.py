@@ -1,19 +1,22 @@
-"""People: create, find, change and delete (with every template, photo and crop)."""
+"""People: create, find, change and delete (with every template, photo and crop); their
+enrolment photos one by one."""
 
 from __future__ import annotations
 
 import logging
 
+from facewatch.errors import NotFound
 from facewatch.server.schemas import (
     LastSeenOut,
     Page,
     PersonCreate,
     PersonOut,
     PersonUpdate,
+    TemplateOut,
 )
 from facewatch.server.services.erasure import erase_person
 from facewatch.server.services.runtime import Runtime
-from facewatch.store.models import Person
+from facewatch.store.models import Person, Template
 from facewatch.store.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -83,6 +86,53 @@ def update_person(runtime: Runtime, person_id: int, data: PersonUpdate) -> Perso
 def delete_person(runtime: Runtime, person_id: int) -> None:
     """Erase a person: templates, photos, detections (or anonymised), crops, blobs, events."""
     erase_person(runtime, person_id)
+
+
+def list_faces(runtime: Runtime, person_id: int) -> list[TemplateOut]:
+    """A person's templates (one per enrolment photo and model), oldest first."""
+    with runtime.uow() as uow:
+        uow.people.get(person_id)
+        return [_template_out(t) for t in uow.templates.list_for_person(person_id)]
+
+
+def _template_out(template: Template) -> TemplateOut:
+    return TemplateOut(
+        id=template.id,
+        person_id=template.person_id,
+        model=template.model,
+        quality=round(template.quality, 4),
+        box=template.box,
+        image_sha256=template.image.sha256 if template.image is not None else None,
+        created_at=template.created_at,
+    )
+
+
+def delete_face(runtime: Runtime, person_id: int, template_id: int) -> list[int]:
+    """Delete one enrolment photo of a person: the template ``template_id`` and the person's
+    other templates of the same photo (made by other models), the photo itself if nothing
+    else uses it; the person stays. Returns the template ids removed.
+
+    ``NotFound`` for a template of another person: an id is no licence to reach across.
+    """
+    with runtime.uow() as uow:
+        uow.people.get(person_id)
+        template = uow.templates.get(template_id)
+        if template.person_id != person_id:
+            raise NotFound(f"person {person_id} has no template {template_id}")
+        same_photo = [
+            t
+            for t in uow.templates.list_for_person(person_id)
+            if t.id == template_id or (t.image_id is not None and t.image_id == template.image_id)
+        ]
+        removed = [t.id for t in same_photo]
+        for row in same_photo:
+            for key in uow.templates.delete(row):
+                uow.delete_blob_after_commit(key)
+        uow.commit()
+    # Every replica, and the snapshot at its next load, drops them (services/sync.py).
+    runtime.loaded_gallery_do(lambda g: g.remove_templates(removed))
+    logger.info("person %s: templates %s deleted", person_id, removed)
+    return removed
 
 
 def last_seen(runtime: Runtime, person_id: int) -> LastSeenOut | None:
