@@ -87,7 +87,7 @@ TRAIN_DIR = "face_recognition_examples/examples/knn_examples/train"
 OLD_SYSTEM_RPS = 7.6
 ROUTES = ("recognize", "detections", "batch")
 BATCH_ROUTE = "/api/v1/edge/batch"
-RUNTIMES = ("onnx", "dlib")
+RUNTIMES = ("edgeface", "onnx", "dlib")
 VARIANTS = {"lookup": {"FACEWATCH_API_KEY_CACHE_SECONDS": "0"}}
 BASELINE = "@baseline"
 """Server settings a runtime name may add after a colon (``onnx:lookup``)."""
@@ -414,7 +414,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the servers")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument(
-        "--runtimes", default=",".join(RUNTIMES), help="onnx,dlib, each also with :lookup"
+        "--runtimes", default=",".join(RUNTIMES), help="edgeface,onnx,dlib, each also :lookup"
     )
     parser.add_argument(
         "--routes",

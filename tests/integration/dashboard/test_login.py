@@ -114,7 +114,9 @@ def test_an_account_locks_after_repeated_failures_even_for_the_right_password(
     assert statuses == [401] * failures
     response = submit(client, fresh_user, PASSWORD)
     assert response.status_code == 401
-    assert "this account is locked" in response.text
+    # Word for word a wrong password's answer: a locked account is not told apart.
+    assert "wrong username or password" in response.text
+    assert "this account is locked" not in response.text
     assert COOKIE_NAME not in response.headers.get("set-cookie", "")
 
 
