@@ -24,6 +24,7 @@ from facewatch.vision.convert.mmod import DetectionRow, MmodDecoding, decode, su
 from facewatch.vision.convert.onnx_graph import INPUT_NAME
 from facewatch.vision.detectors.base import FaceDetector
 from facewatch.vision.detectors.limits import upsamples_within
+from facewatch.vision.onnx import cpu_session
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +63,7 @@ class MmodCnnDetector(FaceDetector):
 
     def _load(self) -> None:
         path = ensure_converted(DLIB_MMOD, self._model_path, self._cache_dir)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self.threads
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(path, self.threads, sequential=False)
         try:
             metadata = self._session.get_modelmeta().custom_metadata_map
             self._decoding = MmodDecoding.from_metadata(metadata)

@@ -24,6 +24,7 @@ from facewatch.types import RGBImage
 from facewatch.vision.align import ARCFACE_112
 from facewatch.vision.embedders.base import Embedder
 from facewatch.vision.embedders.specs import EDGEFACE_XS_FLOAT, EDGEFACE_XS_INT8
+from facewatch.vision.onnx import cpu_session
 
 logger = logging.getLogger(__name__)
 
@@ -105,20 +106,10 @@ class EdgeFaceEmbedder(Embedder):
         path = self.model_path
         model = _read_checked(path, self.sha256, self.model_id)
         try:
-            self._session = ort.InferenceSession(
-                model, self._options(), providers=["CPUExecutionProvider"]
-            )
+            self._session = cpu_session(model, self.threads)
         except _LOAD_ERRORS as exc:
             raise ModelUnavailable(f"onnxruntime cannot load {path}: {exc}") from exc
         logger.debug("loaded %s from %s, %s threads", self.model_id, path, self.threads or "all")
-
-    def _options(self) -> ort.SessionOptions:
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        return options
 
     def _embed(self, chips: list[RGBImage]) -> npt.NDArray[np.float32]:
         assert self._session is not None

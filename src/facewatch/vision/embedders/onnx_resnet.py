@@ -22,6 +22,7 @@ from facewatch.vision.convert import DLIB_RESNET, ensure_converted
 from facewatch.vision.convert.onnx_graph import INPUT_NAME, OUTPUT_NAME
 from facewatch.vision.embedders.base import Embedder
 from facewatch.vision.embedders.specs import DLIB_RESNET_V1
+from facewatch.vision.onnx import cpu_session
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +73,7 @@ class OnnxResNetEmbedder(Embedder):
         logger.debug("loaded %s with %s threads", path, self.threads or "all")
 
     def _open(self, path: Path) -> ort.InferenceSession:
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return cpu_session(path, self.threads)
 
     def _embed(self, chips: list[RGBImage]) -> npt.NDArray[np.float32]:
         assert self._session is not None
