@@ -326,3 +326,38 @@ def test_pages_carry_the_security_headers(client_as: ClientAs) -> None:
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("path", "accept", "page"),
+    [
+        ("/no-such-page", "text/html,application/xhtml+xml", True),
+        ("/no-such-page", "application/json", False),
+        ("/api/v1/no-such-route", "text/html", False),
+    ],
+)
+def test_a_browser_gets_the_styled_error_page_and_the_api_json(
+    app_client: TestClient, path: str, accept: str, page: bool
+) -> None:
+    response = app_client.get(path, headers={"Accept": accept})
+    assert response.status_code == 404
+    if page:
+        assert response.headers["content-type"].startswith("text/html")
+        assert "There is no page at this address." in response.text
+    else:
+        assert response.json()["code"] == "not_found"
+
+
+def test_the_favicon_is_served(app_client: TestClient) -> None:
+    response = app_client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_admins_reach_audit_and_webhooks_from_the_navigation(client_as: ClientAs) -> None:
+    admin, _ = client_as("admin")
+    nav = admin.get("/people").text.split("</nav>")[0]
+    assert 'href="/audit"' in nav
+    assert 'href="/webhooks"' in nav
+    viewer, _ = client_as("viewer")
+    assert 'href="/audit"' not in viewer.get("/people").text.split("</nav>")[0]

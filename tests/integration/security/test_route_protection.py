@@ -35,6 +35,7 @@ PUBLIC = {
     "/redoc",
     "/login",
     "/static",
+    "/favicon.ico",
 }
 PLACEHOLDERS = {
     "sha256": "0" * 64,
