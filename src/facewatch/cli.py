@@ -790,6 +790,7 @@ def models_reembed(
     """Embed every stored photo and crop with the configured model, then switch to it."""
     with opened(data_dir, config) as runtime:
         reembedder = model_service.Reembedder(runtime)
+        model_service.record_target(runtime.uow, reembedder.target)
         if not reembedder.needed:
             out.print(f"nothing to do: {runtime.serving_model} serves already", highlight=False)
             return

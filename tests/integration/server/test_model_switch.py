@@ -9,11 +9,13 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
 from facewatch.server.app import create_app
+from facewatch.server.services.models import Reembedder, record_target
 from facewatch.server.services.runtime import Runtime
 from support import upload
 
@@ -159,3 +161,27 @@ def _admin(runtime: Runtime) -> dict[str, str]:
         _, secret = uow.api_keys.create("switch-test", ["admin"])
         uow.commit()
     return {"Authorization": f"Bearer {secret}"}
+
+
+def test_a_replica_left_on_the_old_model_never_reembeds_back(tmp_path: Path) -> None:
+    old = Runtime.open(Settings(data_dir=tmp_path, embedder="dlib"))
+    new = Runtime.open(Settings(data_dir=tmp_path, embedder="edgeface"))
+    try:
+        with old.uow() as uow:
+            person = uow.people.add("enrolled with dlib")
+            uow.templates.add(person.id, np.full(128, 0.1, np.float32), DLIB, 0.9, [0, 0, 9, 9])
+            uow.commit()
+        assert old.serving_model == DLIB
+        record_target(new.uow, EDGEFACE)  # the newer configuration starts (a rolling update)
+        assert Reembedder(new).needed
+        with new.uow() as uow:  # ... and its re-embed completes
+            uow.models.set_serving(EDGEFACE)
+            uow.commit()
+        assert old.follow_serving_model()  # the old replica follows the switch
+        assert old.serving_model == EDGEFACE
+        assert not Reembedder(old).needed  # and does not re-embed back to dlib
+        new.follow_serving_model()
+        assert not Reembedder(new).needed
+    finally:
+        old.close()
+        new.close()

@@ -104,6 +104,24 @@ def decide_serving(new_uow: Callable[[], UnitOfWork], configured: str) -> str:
     return chosen
 
 
+def record_target(new_uow: Callable[[], UnitOfWork], configured: str) -> None:
+    """This (newest) configuration's model becomes the one to re-embed toward.
+
+    Called when a server or ``facewatch models reembed`` starts: during a rolling update the
+    replicas still configured with the old model then never re-embed back to it.
+    """
+    with new_uow() as uow:
+        if uow.models.target() != configured:
+            uow.models.set_target(configured)
+            uow.commit()
+
+
+def recorded_target(new_uow: Callable[[], UnitOfWork]) -> str | None:
+    """The model the newest configuration asks for, as the database records it."""
+    with new_uow() as uow:
+        return uow.models.target()
+
+
 def recorded_serving(new_uow: Callable[[], UnitOfWork]) -> str | None:
     """The serving model as the database records it (one row read)."""
     with new_uow() as uow:
@@ -240,8 +258,11 @@ class Reembedder:
 
     @property
     def needed(self) -> bool:
-        """Whether the serving model is not the configured one."""
-        return self._runtime.serving_model != self.target
+        """Whether the serving model is not the configured one, and this configuration is
+        the newest (a replica left from before a rolling update never re-embeds back)."""
+        if self._runtime.serving_model == self.target:
+            return False
+        return recorded_target(self._runtime.uow) in (None, self.target)
 
     def run(
         self, *, budget_seconds: float | None = None, progress: Progress | None = None

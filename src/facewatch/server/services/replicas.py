@@ -7,7 +7,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from facewatch.server.services.models import MODEL_CHANNEL, Reembedder, read_status
+from facewatch.server.services.models import (
+    MODEL_CHANNEL,
+    Reembedder,
+    read_status,
+    record_target,
+)
 from facewatch.server.services.scheduler import Scheduler, create_leader_lock
 from facewatch.server.services.sync import GallerySync
 
@@ -32,6 +37,7 @@ class ReplicaCoordinator:
         # The serving model changed (a re-embed finished on some replica): follow it.
         self.feed.subscribe(MODEL_CHANNEL, self._model_changed)
         self.reembedder = Reembedder(runtime)
+        record_target(runtime.uow, self.reembedder.target)  # the newest configuration wins
         self.scheduler.add("models.reembed", _REEMBED_INTERVAL, self._reembed)
 
     def start(self) -> None:

@@ -30,6 +30,7 @@ from facewatch.store.models import (
 from facewatch.types import Embedding
 
 SERVING_KEY = "serving_model"
+TARGET_KEY = "target_model"
 _FAILED_PREFIX = "reembed_failed:"
 
 
@@ -66,6 +67,16 @@ class ModelRepository:
     def set_serving(self, model: str) -> None:
         """Record ``model`` as the one that serves (committed by the caller)."""
         self._put(SERVING_KEY, {"model": model})
+
+    def target(self) -> str | None:
+        """The model the newest configuration asks for (recorded by each server's start)."""
+        row = self._session.get(ModelState, TARGET_KEY)
+        model = None if row is None else row.value.get("model")
+        return model if isinstance(model, str) else None
+
+    def set_target(self, model: str) -> None:
+        """Record the model the configuration asks for (committed by the caller)."""
+        self._put(TARGET_KEY, {"model": model})
 
     # --- what each model covers ----------------------------------------------------------
     def template_counts(self) -> dict[str, int]:
