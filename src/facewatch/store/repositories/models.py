@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import Exists
 
@@ -110,21 +110,11 @@ class ModelRepository:
     ) -> list[TemplateToEmbed]:
         """Templates of ``source`` with a photo and no ``target`` template of the same person
         and photo, nor a recorded failure for ``target``; by id, after ``after``."""
-        twin = aliased(Template)
-        has_twin = (
-            select(twin.id)
-            .where(
-                twin.model == target,
-                twin.person_id == Template.person_id,
-                twin.image_id == Template.image_id,
-            )
-            .exists()
-        )
         failed = self.failures(target)
         query = (
             select(Template.id, Template.person_id, Image.sha256, Template.box)
             .join(Image, Image.id == Template.image_id)
-            .where(Template.model == source, Template.id > after, ~has_twin)
+            .where(Template.model == source, Template.id > after, ~self._twin_exists(target))
             .order_by(Template.id)
             .limit(limit)
         )
@@ -269,22 +259,27 @@ class ModelRepository:
 
     # --- helpers -----------------------------------------------------------------------------
     def _template_ids_to_embed(self, source: str, target: str) -> Sequence[int]:
-        twin = aliased(Template)
         query = select(Template.id).where(
             Template.model == source,
             Template.image_id.is_not(None),
-            ~select(twin.id)
-            .where(
-                and_(
-                    twin.model == target,
-                    twin.person_id == Template.person_id,
-                    twin.image_id == Template.image_id,
-                )
-            )
-            .exists(),
+            ~self._twin_exists(target),
         )
         failed = self.failures(target)
         return [tid for tid in self._session.scalars(query) if tid not in failed]
+
+    @staticmethod
+    def _twin_exists(target: str) -> Exists:
+        """A ``target`` template of the same person and photo as the outer ``Template``."""
+        twin = aliased(Template)
+        return (
+            select(twin.id)
+            .where(
+                twin.model == target,
+                twin.person_id == Template.person_id,
+                twin.image_id == Template.image_id,
+            )
+            .exists()
+        )
 
     @staticmethod
     def _pending_exists(target: str) -> Exists:
