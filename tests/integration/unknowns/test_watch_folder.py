@@ -14,6 +14,7 @@ from PIL import ExifTags, Image
 from typer.testing import CliRunner
 
 from facewatch.cli import app
+from facewatch.server.services.detections import DetectionQuery, query_detections
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.watch_folder import FolderWatcher
 
@@ -39,14 +40,32 @@ def with_exif(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_snapshot_gets_its_exif_time_and_place_when_none_is_sent(
+def test_a_detection_posted_without_a_time_takes_its_arrival_not_the_exif_time(
+    client: TestClient, admin: dict[str, str], knn: Path
+) -> None:
+    photo = with_exif(knn / "train/alex_lacamoire/img1.jpg")
+    before = datetime.now(UTC)
+    response = client.post(
+        "/api/v1/detections",
+        files={"image": ("a.jpg", photo)},
+        data={"camera_id": "roof"},
+        headers=admin,
+    )
+    after = datetime.now(UTC)
+    assert response.status_code == 201, response.text
+    [face] = response.json()["detections"]
+    assert before <= datetime.fromisoformat(face["captured_at"]) <= after
+    assert (face["latitude"], face["longitude"]) == pytest.approx((48.858194, 2.294444))
+
+
+def test_an_import_that_asks_for_it_gets_the_exif_time_and_place(
     client: TestClient, admin: dict[str, str], knn: Path
 ) -> None:
     photo = with_exif(knn / "train/alex_lacamoire/img1.jpg")
     response = client.post(
         "/api/v1/detections",
         files={"image": ("a.jpg", photo)},
-        data={"camera_id": "roof"},
+        data={"camera_id": "roof", "exif_time": "true"},
         headers=admin,
     )
     assert response.status_code == 201, response.text
@@ -86,6 +105,8 @@ def test_the_watched_folder_ingests_each_complete_file_once_by_sub_folder(
         1,
         None,
     )
+    [stored] = query_detections(runtime, DetectionQuery(camera_id="gate-1")).items
+    assert stored.captured_at == TAKEN  # a folder of snapshots is an import: the EXIF time
     [second] = watcher.scan_once()
     assert (second.path.name, second.camera_id) == ("0002.jpg", "drop")
     assert second.unknown_ids == first.unknown_ids  # the same stranger on two cameras

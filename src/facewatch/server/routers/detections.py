@@ -39,8 +39,11 @@ def ingest_detection(
     _: IngestKey,
     captured_at: Annotated[
         datetime | None,
-        Form(description="ISO 8601; without a zone, UTC. Default: the photo's EXIF time, or now"),
+        Form(description="ISO 8601; without a zone, UTC. Default: the time it arrives"),
     ] = None,
+    exif_time: Annotated[
+        bool, Form(description="Without captured_at, use the photo's EXIF time (imports)")
+    ] = False,
     track_id: Annotated[str | None, Form(max_length=128)] = None,
     idempotency_key: Annotated[
         Token | None, Form(description="Replaying a key returns the first result")
@@ -55,6 +58,7 @@ def ingest_detection(
         image=upload.data,
         camera_id=camera_id,
         captured_at=_utc(captured_at) if captured_at else None,
+        exif_time=exif_time,
         track_id=track_id,
         idempotency_key=idempotency_key,
         edge_id=edge_id,

@@ -31,12 +31,15 @@ class IngestRequest:
     image: bytes
     camera_id: str
     captured_at: datetime | None
-    """``None``: the photo's EXIF capture time, else the time it was received."""
+    """``None``: the time it was received (or the photo's EXIF time, see ``exif_time``)."""
     track_id: str | None = None
     idempotency_key: str | None = None
     edge_id: str | None = None
     face_box: Box | None = None
     """Where the client found the face in ``image``: a hint the analysis checks."""
+    exif_time: bool = False
+    """Without ``captured_at``, take the photo's EXIF time: for imports of old photos only
+    (a live camera's frame may carry a wrong or stale EXIF clock)."""
 
     def fingerprint(self) -> str:
         """What this request is, for its idempotency key (``services/idempotency``)."""
@@ -134,7 +137,8 @@ def _prepare(
 ) -> _Ready:
     metadata = read_metadata(request.image, time_zone(runtime.settings.exif_timezone))
     # One time for every face of the frame: faces sharing it were seen together.
-    captured_at = request.captured_at or metadata.taken_at or datetime.now(UTC)
+    exif_time = metadata.taken_at if request.exif_time else None
+    captured_at = request.captured_at or exif_time or datetime.now(UTC)
     return _Ready(
         replace(request, captured_at=captured_at), image, faces, metadata, request.fingerprint()
     )

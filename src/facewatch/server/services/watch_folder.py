@@ -107,6 +107,7 @@ class FolderWatcher:
                 image=data,
                 camera_id=camera_id,
                 captured_at=None,
+                exif_time=True,
                 idempotency_key=f"watch:{hashlib.sha256(data).hexdigest()}",
             )
             out = ingest(self._runtime, request)
