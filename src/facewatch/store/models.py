@@ -473,3 +473,37 @@ class PendingEmbedding(Base):
     model: Mapped[str] = mapped_column(String(80), primary_key=True)
     embedding: Mapped[bytes] = mapped_column(EncryptedBytes("detections.embedding"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CameraHealth(Base):
+    """The latest health report of the edge agent feeding a camera, and its latest snapshot.
+
+    One row per camera, replaced by each heartbeat; ``stale`` is set by the scheduled check
+    once the agent has been quiet too long, and cleared by its next heartbeat.
+    """
+
+    __tablename__ = "camera_health"
+
+    camera_id: Mapped[str] = mapped_column(
+        ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True
+    )
+    edge_id: Mapped[str] = mapped_column(String(64))
+    agent_version: Mapped[str] = mapped_column(String(40))
+    detector: Mapped[str] = mapped_column(String(80))
+    embedder: Mapped[str | None] = mapped_column(String(80))
+    fps_in: Mapped[float] = mapped_column(Float)
+    fps_processed: Mapped[float] = mapped_column(Float)
+    frames_dropped: Mapped[int] = mapped_column(Integer)
+    detections_per_minute: Mapped[float] = mapped_column(Float)
+    outbox_depth: Mapped[int] = mapped_column(Integer)
+    outbox_oldest_seconds: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    interval_seconds: Mapped[float] = mapped_column(Float)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    """When the server received the last heartbeat (the server's clock)."""
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    snapshot_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("images.id", ondelete="SET NULL")
+    )
+    snapshot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

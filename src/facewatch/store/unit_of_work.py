@@ -31,6 +31,7 @@ from facewatch.store.models import Image
 from facewatch.store.repositories import (
     ApiKeyRepository,
     AuditRepository,
+    CameraHealthRepository,
     CameraRepository,
     DetectionRepository,
     EventRepository,
@@ -60,6 +61,7 @@ class UnitOfWork:
         self.images = ImageRepository(self.session)
         self.templates = TemplateRepository(self.session)
         self.cameras = CameraRepository(self.session)
+        self.camera_health = CameraHealthRepository(self.session)
         self.detections = DetectionRepository(self.session)
         self.api_keys = ApiKeyRepository(self.session)
         self.users = UserRepository(self.session)

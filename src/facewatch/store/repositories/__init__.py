@@ -6,6 +6,7 @@ transaction.
 
 from facewatch.store.repositories.api_keys import ApiKeyRepository
 from facewatch.store.repositories.audit import AuditFilter, AuditRepository
+from facewatch.store.repositories.camera_health import CameraHealthRepository, HealthReport
 from facewatch.store.repositories.cameras import CameraChanges, CameraRepository
 from facewatch.store.repositories.common import Page
 from facewatch.store.repositories.detections import DetectionRepository
@@ -31,12 +32,14 @@ __all__ = [
     "AuditFilter",
     "AuditRepository",
     "CameraChanges",
+    "CameraHealthRepository",
     "CameraRepository",
     "DeliveryStatus",
     "DetectionRepository",
     "EventFilter",
     "EventRepository",
     "GalleryRow",
+    "HealthReport",
     "ImageRepository",
     "LoginAttemptRepository",
     "Page",

@@ -11,7 +11,7 @@ from sqlalchemy.sql import ColumnElement
 
 from facewatch.errors import NotFound
 from facewatch.store.blobs import check_blob_key
-from facewatch.store.models import Detection, Image, Template, utcnow
+from facewatch.store.models import CameraHealth, Detection, Image, Template, utcnow
 from facewatch.store.repositories.common import check_text
 
 
@@ -86,8 +86,9 @@ class ImageRepository:
 
 
 def _is_referenced() -> ColumnElement[bool]:
-    """True for an image that a template or a detection refers to."""
+    """True for an image that a template, a detection or a camera's snapshot refers to."""
     return or_(
         exists().where(Template.image_id == Image.id),
         exists().where(Detection.crop_image_id == Image.id),
+        exists().where(CameraHealth.snapshot_image_id == Image.id),
     )
