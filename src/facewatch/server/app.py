@@ -26,10 +26,12 @@ from facewatch.server.routers import (
     detections,
     edge_gallery,
     edge_ingest,
+    event_details,
     events,
     faces,
     health,
     people,
+    presence,
     recognize,
     reports,
     search,
@@ -114,7 +116,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     for module in (health, people, faces, recognize, detections, edge_ingest, cameras):
         app.include_router(module.router)
     app.include_router(edge_gallery.router)  # the gallery copy of agents in mode local
-    for module in (zones, events, webhooks):
+    for module in (zones, events, event_details, presence, webhooks):
         app.include_router(module.router)
     for module in (unknowns, search, reports):
         app.include_router(module.router)

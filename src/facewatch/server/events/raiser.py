@@ -129,12 +129,13 @@ class EventRaiser:
         people = {f.person_id for f in batch if f.person_id is not None}
         with self._uow() as uow:
             for camera_id in cameras:
-                context.zones[camera_id] = _policy(uow.zones.zone_of_camera(camera_id))
+                context.zones[camera_id] = zone_policy(uow.zones.zone_of_camera(camera_id))
             context.people.update(_people(uow, people))
         return context
 
 
-def _policy(zone: Zone | None) -> ZonePolicy | None:
+def zone_policy(zone: Zone | None) -> ZonePolicy | None:
+    """A stored zone (authorisations loaded) as the rules see it; ``None`` for no zone."""
     if zone is None:
         return None
     return ZonePolicy(

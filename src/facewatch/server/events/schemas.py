@@ -10,8 +10,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from facewatch.server.events.types import EventType
-from facewatch.server.schemas import CameraId, Category, Name, Notes, Out
+from facewatch.server.events.types import Event, EventType
+from facewatch.server.schemas import (
+    CameraId,
+    CameraOut,
+    Category,
+    DetectionOut,
+    Name,
+    Notes,
+    Out,
+)
 from facewatch.store.repositories import DeliveryStatus
 
 ZoneId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
@@ -134,3 +142,31 @@ class EventStatsOut(BaseModel):
     suppressed_by_cooldown: int
     live_subscribers: int
     sinks: list[QueueStatsOut]
+
+
+# --- one event in detail ---------------------------------------------------------------
+class EventCandidateOut(BaseModel):
+    person_id: int
+    name: str = Field(description="The person's name now ('' if they were since deleted).")
+    distance: float
+    named: bool = Field(description="The face was named this person.")
+
+
+class EventDetailOut(BaseModel):
+    """An event with what an operator needs to judge it: the face, who it was nearest to,
+    where it was seen and why the event was raised."""
+
+    event: Event
+    needs_acknowledgement: bool = Field(
+        description="False for routine recognitions (severity info): nothing to acknowledge."
+    )
+    rule: str = Field(description="The rule that fired and its severity, in words.")
+    detection: DetectionOut | None = Field(description="Null when the face was since erased.")
+    candidates: list[EventCandidateOut] = Field(description="Nearest enrolled people first.")
+    match_threshold: float = Field(description="In force now: named at or under it.")
+    unknown_threshold: float = Field(description="In force now: a stranger at or over it.")
+    camera: CameraOut | None
+    zone_detail: ZoneOut | None = Field(description="The event's zone as it is now.")
+    frame_stored: bool = Field(
+        default=False, description="Facewatch keeps the face crop of a detection, not its frame."
+    )
