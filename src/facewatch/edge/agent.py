@@ -25,7 +25,7 @@ from facewatch.edge.detection import create_candidate_detector
 from facewatch.edge.encoder import CropEncoder, ShotEmbedder
 from facewatch.edge.gallery_copy import GalleryCopy, GallerySync
 from facewatch.edge.metrics import CameraCounts, CameraMetrics, summary_line
-from facewatch.edge.motion import MotionGate
+from facewatch.edge.motion import create_motion_gate
 from facewatch.edge.observer import CameraObserver
 from facewatch.edge.outbox import Outbox, OutboxItem, QueuedItem
 from facewatch.edge.overlay import Display, FrameRecorder, TrackResult, check_display
@@ -259,7 +259,7 @@ class EdgeAgent:
             ),
             encoder=CropEncoder(config.crops),
             embedder=self._shot_embedder() if config.mode != "crops" else None,
-            gate=MotionGate(motion.threshold, motion.keepalive) if motion.enabled else None,
+            gate=create_motion_gate(motion),
             recognizer=self.recognizer,
         )
 

@@ -77,19 +77,46 @@ class DetectorConfig(_Strict):
 
 
 class MotionConfig(_Strict):
-    """Motion gating: frames that barely differ from the last detected one skip detection."""
+    """Motion gating: detection only where the frame changed, and a whole pass now and then."""
 
-    enabled: bool = Field(default=False, description="Skip detection on still frames.")
+    enabled: bool = Field(
+        default=False,
+        description=(
+            "Search only the regions that changed since the last sampled frame (still "
+            "frames: no detection at all), and the whole frame every keepalive seconds."
+        ),
+    )
     threshold: float = Field(
         default=0.002,
         gt=0,
         lt=1,
-        description="Fraction of pixels (on a 160 px wide grey thumbnail) that must change.",
+        description=(
+            "Fraction of pixels (on a 320 px wide grey thumbnail) that must change for a "
+            "frame to count as moving."
+        ),
     )
     keepalive: float = Field(
         default=2.0,
         gt=0,
-        description="Seconds after which a frame is detected anyway, still or not.",
+        description=(
+            "Seconds between whole-frame passes, still or not: a person standing still is "
+            "still seen, and a track carried while nothing moved is checked."
+        ),
+    )
+    margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=0.5,
+        description=(
+            "Padding around each changed region, as a fraction of the frame's width (a head "
+            "that alone moved lies wholly inside its region)."
+        ),
+    )
+    max_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Regions covering more of the frame than this: the whole frame is searched.",
     )
 
 

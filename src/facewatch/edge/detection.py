@@ -7,6 +7,7 @@ a usable face sends nothing), missed faces are not: the defaults lean towards re
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -26,22 +27,49 @@ logger = logging.getLogger(__name__)
 
 
 class CandidateDetector:
-    """Runs a ``FaceDetector`` on the frame scaled down to ``width`` and maps boxes back."""
+    """Runs a ``FaceDetector`` on the frame scaled down to ``width`` and maps boxes back.
 
-    def __init__(self, detector: FaceDetector, width: int) -> None:
+    ``native``: the detector looks at the scaled frame at its own size (the Ultra-Light
+    network, whose cost then follows the pixels searched) rather than at its model size.
+    """
+
+    def __init__(self, detector: FaceDetector, width: int, *, native: bool = False) -> None:
         if width <= 0:
             raise ValueError(f"width must be positive, not {width}")
         self.detector = detector
         self.width = width
+        self.native = native
 
-    def detect(self, image: RGBImage) -> list[FaceCandidate]:
-        """Candidate faces of a full-resolution frame, boxes in full-frame pixels."""
+    def detect(self, image: RGBImage, regions: Sequence[Box] | None = None) -> list[FaceCandidate]:
+        """Candidate faces of a full-resolution frame, boxes in full-frame pixels.
+
+        ``regions`` (frame pixels): search only these parts of the frame, each at the scale
+        the whole frame would be searched at (None: the whole frame).
+        """
         height, width = image.shape[:2]
         scale = min(self.width / width, 1.0)
-        small = image if scale == 1.0 else _resize(image, scale)
-        found = self.detector.detect(small)
+        if regions is None:
+            return self._search(image, scale, Box(0, 0, width, height))
+        found: list[FaceCandidate] = []
+        for region in regions:
+            found.extend(self._search(image, scale, region.clip(width, height)))
+        return found
+
+    def _search(self, image: RGBImage, scale: float, region: Box) -> list[FaceCandidate]:
+        if region.area <= 0:
+            return []
+        height, width = image.shape[:2]
+        whole = region == Box(0, 0, width, height)
+        part = image if whole else image[region.top : region.bottom, region.left : region.right]
+        small = np.ascontiguousarray(part) if scale == 1.0 else _resize(part, scale)
+        found = self.detector.detect(small, native_scale=self.native)
         candidates = [
-            FaceCandidate(_scale_box(face.box, 1.0 / scale).clip(width, height), face.score)
+            FaceCandidate(
+                _scale_box(face.box, 1.0 / scale)
+                .moved(region.left, region.top)
+                .clip(width, height),
+                face.score,
+            )
             for face in found
         ]
         return [candidate for candidate in candidates if candidate.box.area > 0]
@@ -53,7 +81,7 @@ class CandidateDetector:
 
 def create_candidate_detector(config: DetectorConfig) -> CandidateDetector:
     """The candidate detector a camera's config describes; its model loads on first use."""
-    return CandidateDetector(_face_detector(config), config.width)
+    return CandidateDetector(_face_detector(config), config.width, native=config.kind == "onnx")
 
 
 def _face_detector(config: DetectorConfig) -> FaceDetector:
@@ -62,8 +90,10 @@ def _face_detector(config: DetectorConfig) -> FaceDetector:
             return HogDetector(upsample=config.upsample, adjust_threshold=config.threshold)
         case "haar":
             return HaarDetector(min_neighbors=config.min_neighbors, min_size=config.min_size)
-        case "onnx":  # no path: the packaged RFB-640
-            return UltraLightOnnxDetector(config.onnx_path, score_threshold=config.onnx_score)
+        case "onnx":  # no path: the packaged RFB-640; one thread: cameras run side by side
+            return UltraLightOnnxDetector(
+                config.onnx_path, score_threshold=config.onnx_score, threads=1
+            )
         case other:
             raise ConfigurationError(f"unknown detector kind {other!r}")
 

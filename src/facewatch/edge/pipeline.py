@@ -100,16 +100,23 @@ class CameraPipeline:
         self._faces: list[TrackedFace] = []
 
     def process(self, frame: Frame) -> None:
-        """Run one sampled frame through every stage."""
+        """Run one sampled frame through every stage.
+
+        With a motion gate, a frame where nothing moved skips detection and tracking (its
+        tracks are carried as they were); one where something moved is searched only
+        there, except for the gate's periodic whole-frame pass.
+        """
         gate = self.stages.gate
-        if gate is not None and not gate.moved(frame.image, frame.position):
+        motion = gate.check(frame.image, frame.position) if gate is not None else None
+        if motion is not None and not motion.searched:
             self.metrics.add(frames_still=1)
             if self.observer is not None:
                 self.observer.frame_done(frame, self._faces)
             return
         started = time.perf_counter()
-        candidates = self.stages.detector.detect(frame.image)
-        update = self.stages.tracker.update(candidates)
+        regions = None if motion is None or motion.full else motion.regions
+        candidates = self.stages.detector.detect(frame.image, regions)
+        update = self.stages.tracker.update(candidates, regions)
         shots = self.stages.shots.shots(frame, update.faces)
         dispatches = self.stages.policy.observe(shots) + self.stages.policy.end(update.ended)
         new_tracks = {face.track_id for face in update.faces} - self._known_tracks
@@ -121,10 +128,10 @@ class CameraPipeline:
             candidates=len(candidates),
             tracks=len(new_tracks),
         )
-        self._faces = update.faces
+        self._faces = sorted(update.faces + self.stages.tracker.carried, key=lambda f: f.track_id)
         self._queue_all(dispatches)
         if self.observer is not None:
-            self.observer.frame_done(frame, update.faces)
+            self.observer.frame_done(frame, self._faces)
             for track_id in update.ended:
                 self.observer.track_ended(track_id)
 

@@ -8,6 +8,10 @@ Why not IoU: at 6 fps a pedestrian close to the camera moves more than a face wi
 two processed frames, so consecutive boxes often do not overlap at all, and a low-threshold
 detector's boxes jitter in scale. On the street clip (facenet_pytorch video.mp4) IoU
 matching cut the people into 19 tracks, this distance into 11.
+
+When only parts of a frame were searched (motion regions), a track whose face lies outside
+them is *carried*: it is neither moved nor counted as missed, since nothing there changed.
+Carried faces are listed apart (``carried``): no new shot is cut from a box not searched.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy.typing as npt
 from facewatch.edge.config import TrackerConfig
 from facewatch.edge.types import FaceCandidate, TrackedFace, TrackUpdate
 from facewatch.errors import ConfigurationError
+from facewatch.types import Box
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +37,18 @@ logger = logging.getLogger(__name__)
 class FaceTracker(ABC):
     """Gives each candidate of a frame a track id and says when tracks end."""
 
+    carried: list[TrackedFace]
+    """After ``update``: the live tracks outside the searched regions, at their last box."""
+
     @abstractmethod
-    def update(self, candidates: Sequence[FaceCandidate]) -> TrackUpdate:
-        """The candidates of the next processed frame, matched to tracks."""
+    def update(
+        self, candidates: Sequence[FaceCandidate], searched: Sequence[Box] | None = None
+    ) -> TrackUpdate:
+        """The candidates of the next processed frame, matched to tracks.
+
+        ``searched``: the regions the candidates were looked for in (None: everywhere);
+        tracks outside them are carried rather than missed.
+        """
 
     @abstractmethod
     def finish(self) -> list[int]:
@@ -47,6 +61,7 @@ class _Tag:
 
     step: int
     candidate: FaceCandidate
+    carried: bool = False
 
 
 class NorfairTracker(FaceTracker):
@@ -80,15 +95,21 @@ class NorfairTracker(FaceTracker):
             norfair_logger.setLevel(level)
         self._step = 0
         self._live: set[int] = set()
+        self.carried = []
 
-    def update(self, candidates: Sequence[FaceCandidate]) -> TrackUpdate:
+    def update(
+        self, candidates: Sequence[FaceCandidate], searched: Sequence[Box] | None = None
+    ) -> TrackUpdate:
         self._step += 1
         detections = [
             self._detection(_corners(candidate), data=_Tag(self._step, candidate))
             for candidate in candidates
         ]
+        if searched is not None:
+            detections += self._carried(searched)
         active = self._tracker.update(detections=detections)
         faces = [face for obj in active if (face := self._matched(obj)) is not None]
+        self.carried = [face for obj in active if (face := self._matched(obj, True)) is not None]
         alive = {obj.id for obj in self._tracker.tracked_objects if obj.id is not None}
         ended = sorted(self._live - alive)
         self._live = (self._live & alive) | {face.track_id for face in faces}
@@ -99,12 +120,27 @@ class NorfairTracker(FaceTracker):
         self._live.clear()
         return ended
 
-    def _matched(self, obj: object) -> TrackedFace | None:
-        """The tracked face if ``obj`` was matched to a candidate of this very frame."""
+    def _carried(self, searched: Sequence[Box]) -> list[Any]:
+        """A detection at its last box for each live track whose centre no region holds."""
+        detections = []
+        for obj in self._tracker.tracked_objects:
+            tag = getattr(getattr(obj, "last_detection", None), "data", None)
+            if obj.id is None or not isinstance(tag, _Tag):
+                continue
+            if not any(_holds(region, tag.candidate.box) for region in searched):
+                carried = _Tag(self._step, tag.candidate, carried=True)
+                detections.append(self._detection(_corners(tag.candidate), data=carried))
+        return detections
+
+    def _matched(self, obj: object, carried: bool = False) -> TrackedFace | None:
+        """The tracked face if ``obj`` was matched to a candidate of this very frame (or,
+        with ``carried``, to its own carried box)."""
         track_id = getattr(obj, "id", None)
         detection = getattr(obj, "last_detection", None)
         tag = getattr(detection, "data", None)
         if track_id is None or not isinstance(tag, _Tag) or tag.step != self._step:
+            return None
+        if tag.carried != carried:
             return None
         return TrackedFace(int(track_id), tag.candidate.box, tag.candidate.score)
 
@@ -131,6 +167,12 @@ class FaceDistance:
         predicted = np.asarray(tracked.estimate, dtype=np.float64).mean(axis=0)
         offset = min(np.linalg.norm(centre - predicted), np.linalg.norm(centre - last.mean(axis=0)))
         return float(offset) / max(size, 1.0)
+
+
+def _holds(region: Box, box: Box) -> bool:
+    """Whether ``box``'s centre lies in ``region``."""
+    x, y = (box.left + box.right) / 2, (box.top + box.bottom) / 2
+    return region.left <= x < region.right and region.top <= y < region.bottom
 
 
 def _side(corners: npt.NDArray[np.float64]) -> float:
