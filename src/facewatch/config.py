@@ -332,6 +332,27 @@ class Settings(BaseSettings):
         default=15, ge=1, le=24 * 60, description="The window of login_address_limit."
     )
 
+    # --- edge agents' health (docs/edge.md) --------------------------------------------
+    edge_stale_after_seconds: float = Field(
+        default=90.0,
+        ge=1,
+        le=86_400,
+        description=(
+            "A camera whose edge agent sent no heartbeat for this long is marked stale, "
+            "which raises camera.stale (its next heartbeat raises camera.recovered). The "
+            "default is three of the agent's default 30 s heartbeats."
+        ),
+    )
+    edge_health_check_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How often the replica running scheduled jobs looks for quiet cameras; 0: never "
+            "(no camera is marked stale)."
+        ),
+    )
+
     # --- events: rules, live stream, webhooks, MQTT (docs/events.md) -----------------
     event_cooldown_seconds: float = Field(
         default=60.0,

@@ -25,6 +25,7 @@ from facewatch.server.routers import (
     cameras,
     detections,
     edge_gallery,
+    edge_health,
     edge_ingest,
     event_details,
     events,
@@ -39,7 +40,7 @@ from facewatch.server.routers import (
     webhooks,
     zones,
 )
-from facewatch.server.services import audit, retention
+from facewatch.server.services import audit, camera_health, retention
 from facewatch.server.services.event_relay import start_event_relay, stop_event_relay
 from facewatch.server.services.replicas import ReplicaCoordinator
 from facewatch.server.services.runtime import Runtime
@@ -86,6 +87,13 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         runtime.events.start()
         app.state.metrics.watch_queues(event_bus_queues(runtime.events))
         runtime.events.observe(lambda event: app.state.metrics.count_event(event.type.value))
+        app.state.metrics.watch_cameras(lambda: camera_health.all_health(runtime))
+        if settings.edge_health_check_seconds > 0:  # after the bus: its events must go out
+            replicas.scheduler.add(
+                "cameras.stale",
+                settings.edge_health_check_seconds,
+                lambda: camera_health.check_stale(runtime),
+            )
         relay = start_event_relay(runtime.changes, runtime.events)  # to other replicas' SSE
         try:
             yield
@@ -116,6 +124,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     for module in (health, people, faces, recognize, detections, edge_ingest, cameras):
         app.include_router(module.router)
     app.include_router(edge_gallery.router)  # the gallery copy of agents in mode local
+    app.include_router(edge_health.router)  # the agents' heartbeats and snapshots
     for module in (zones, events, event_details, presence, webhooks):
         app.include_router(module.router)
     for module in (unknowns, search, reports):

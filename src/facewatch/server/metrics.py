@@ -18,8 +18,9 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -51,6 +52,16 @@ _FACE_ROUTES = {
     ("POST", "/api/v1/detections"): "detections",
     ("POST", "/api/v1/edge/embeddings"): "detections",
 }
+_CAMERA_GAUGES = {
+    "fps_in": "Frames a camera's edge agent read per second (its last heartbeat).",
+    "fps_processed": "Frames a camera's edge agent searched for faces per second.",
+    "frames_dropped": "Frames a camera's edge agent dropped since it started.",
+    "detections_per_minute": "Face candidates a camera's edge agent found per minute.",
+    "outbox_depth": "Items waiting in the outbox of a camera's edge agent.",
+    "outbox_oldest_seconds": "Age of the oldest item in that outbox (0: empty).",
+    "heartbeat_age_seconds": "Seconds since a camera's edge agent last reported.",
+    "stale": "1 when a camera's edge agent has been quiet too long (camera.stale).",
+}
 _MAX_COUNTED_BODY = 4 * 1024 * 1024
 _MAX_EDGES = 1000
 
@@ -69,6 +80,39 @@ class QueueStats(Protocol):
 
 
 QueueSource = Callable[[], Iterable[QueueStats]]
+
+
+class CameraHealthStats(Protocol):
+    """What a camera's edge agent last reported (``schemas.CameraHealthOut`` has these)."""
+
+    @property
+    def edge_id(self) -> str: ...
+    @property
+    def agent_version(self) -> str: ...
+    @property
+    def detector(self) -> str: ...
+    @property
+    def embedder(self) -> str | None: ...
+    @property
+    def fps_in(self) -> float: ...
+    @property
+    def fps_processed(self) -> float: ...
+    @property
+    def frames_dropped(self) -> int: ...
+    @property
+    def detections_per_minute(self) -> float: ...
+    @property
+    def outbox_depth(self) -> int: ...
+    @property
+    def outbox_oldest_seconds(self) -> float | None: ...
+    @property
+    def reported_at(self) -> datetime: ...
+    @property
+    def stale(self) -> bool: ...
+
+
+CameraSource = Callable[[], Mapping[str, CameraHealthStats]]
+"""The health of each reporting camera, by camera id (read from the database)."""
 
 
 class _BusStats(Protocol):
@@ -130,6 +174,7 @@ class Metrics:
         self._edges: dict[str, float] = {}
         self._edges_lock = threading.Lock()
         self._queue_sources: list[QueueSource] = []
+        self._camera_source: CameraSource | None = None
         self.state = _StateCollector(self)
         self.registry.register(self.state)
 
@@ -140,6 +185,19 @@ class Metrics:
     def watch_queues(self, source: QueueSource) -> None:
         """Export the depth, accepted and dropped counts of the queues ``source()`` lists."""
         self._queue_sources.append(source)
+
+    def watch_cameras(self, source: CameraSource) -> None:
+        """Export each camera's edge health (the latest heartbeat) from ``source()``."""
+        self._camera_source = source
+
+    def camera_health(self) -> Mapping[str, CameraHealthStats]:
+        if self._camera_source is None:
+            return {}
+        try:
+            return self._camera_source()
+        except Exception:
+            logger.exception("the camera health metrics source failed")
+            return {}
 
     def queue_stats(self) -> list[QueueStats]:
         found: list[QueueStats] = []
@@ -179,6 +237,7 @@ class _StateCollector(Collector):
         yield from self._gallery()
         yield from self._queues()
         yield from self._edges()
+        yield from self._cameras()
         yield from self._replica()
 
     def _runtime(self) -> Any:
@@ -223,6 +282,38 @@ class _StateCollector(Collector):
         for edge_id, depth in sorted(self._metrics.edge_outboxes().items()):
             outbox.add_metric([edge_id], depth)
         yield outbox
+
+    def _cameras(self) -> Iterator[Metric]:
+        """Per camera, what its edge agent said in its last heartbeat."""
+        health = self._metrics.camera_health()
+        gauges = {
+            name: GaugeMetricFamily(f"facewatch_camera_{name}", text, labels=["camera"])
+            for name, text in _CAMERA_GAUGES.items()
+        }
+        info = GaugeMetricFamily(
+            "facewatch_camera_agent_info",
+            "1 per camera, labelled with its edge agent, version and models.",
+            labels=["camera", "edge", "version", "detector", "embedder"],
+        )
+        now = time.time()
+        for camera_id, stats in sorted(health.items()):
+            oldest = stats.outbox_oldest_seconds
+            values = {
+                "fps_in": stats.fps_in,
+                "fps_processed": stats.fps_processed,
+                "frames_dropped": float(stats.frames_dropped),
+                "detections_per_minute": stats.detections_per_minute,
+                "outbox_depth": float(stats.outbox_depth),
+                "outbox_oldest_seconds": oldest if oldest is not None else 0.0,
+                "heartbeat_age_seconds": max(now - stats.reported_at.timestamp(), 0.0),
+                "stale": 1.0 if stats.stale else 0.0,
+            }
+            for name, value in values.items():
+                gauges[name].add_metric([camera_id], value)
+            labels = [stats.edge_id, stats.agent_version, stats.detector, stats.embedder or ""]
+            info.add_metric([camera_id, *labels], 1.0)
+        yield from gauges.values()
+        yield info
 
     def _replica(self) -> Iterator[Metric]:
         coordinator = getattr(self.app.state, "replicas", None) if self.app else None

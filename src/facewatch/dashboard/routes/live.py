@@ -28,6 +28,8 @@ EVENT_STYLES = {
     EventType.WATCHLIST_MATCH: ("watchlist", "WATCHLIST"),
     EventType.PERSON_UNKNOWN: ("unknown", "Unknown"),
     EventType.ZONE_UNAUTHORIZED: ("unauthorized", "UNAUTHORISED"),
+    EventType.CAMERA_STALE: ("camera-stale", "Camera quiet"),
+    EventType.CAMERA_RECOVERED: ("camera-recovered", "Camera back"),
 }
 Filter = Annotated[str, Query(max_length=64)]
 

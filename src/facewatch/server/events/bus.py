@@ -48,7 +48,7 @@ class EventBus:
         self._raiser = raiser
         self._sinks = list(sinks)
         self.broadcaster = broadcaster
-        self._dispatcher: Worker[Sequence[DetectionFacts]] | None = (
+        self._dispatcher: Worker[Sequence[DetectionFacts] | Event] | None = (
             Worker("events-dispatcher", self._dispatch, queue_size) if raiser else None
         )
         self._running = False
@@ -85,6 +85,13 @@ class EventBus:
             return
         self._dispatcher.offer(tuple(detections))
 
+    def announce(self, event: Event) -> None:
+        """Queue an event raised elsewhere than from detections (a camera gone quiet) for
+        the sinks; never blocks, never raises."""
+        if self._dispatcher is None or not self._running:
+            return
+        self._dispatcher.offer(event)
+
     def observe(self, callback: Callable[[Event], None]) -> None:
         """Call ``callback`` with each event raised here, after the sinks took it (on the
         dispatcher thread: it must be quick; metrics count events this way)."""
@@ -104,9 +111,12 @@ class EventBus:
             sinks=sink_stats,
         )
 
-    def _dispatch(self, detections: Sequence[DetectionFacts]) -> None:
+    def _dispatch(self, item: Sequence[DetectionFacts] | Event) -> None:
+        if isinstance(item, Event):
+            self._fan_out(item)
+            return
         assert self._raiser is not None
-        for event in self._raiser.raise_events(detections):
+        for event in self._raiser.raise_events(item):
             self._fan_out(event)
 
     def _fan_out(self, event: Event) -> None:

@@ -12,6 +12,7 @@ facewatch/cameras/<camera>/events     no        the events of one camera
 facewatch/people/<person id>/events   no        the events of one person
 facewatch/people/unknown/events       no        the events of strangers
 facewatch/cameras/<camera>/last_person  yes     who this camera saw last
+facewatch/cameras/<camera>/health   yes       ``stale`` or ``online``: its edge agent's state
 facewatch/people/<person id>/last_seen  yes     where and when this person was seen last
 ====================================  ========  ==========================================
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from facewatch import __version__
-from facewatch.server.events.types import Event
+from facewatch.server.events.types import Event, EventType
 
 UNKNOWN = "unknown"
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
@@ -72,6 +73,9 @@ class Topics:
     def camera_last_person(self, camera_id: str) -> str:
         return f"{self.prefix}/cameras/{camera_id}/last_person"
 
+    def camera_health(self, camera_id: str) -> str:
+        return f"{self.prefix}/cameras/{camera_id}/health"
+
     def person_events(self, person_id: int | None) -> str:
         who = UNKNOWN if person_id is None else str(person_id)
         return f"{self.prefix}/people/{who}/events"
@@ -84,6 +88,8 @@ def event_messages(topics: Topics, event: Event) -> list[Message]:
     """The messages one event publishes: the event on its topics, and the retained states."""
     payload = event.payload()
     body = _json(payload)
+    if event.type.about_camera:
+        return _camera_health_messages(topics, event, payload, body)
     messages = [Message(topics.events, body), Message(topics.person_events(event.person_id), body)]
     if event.camera_id is not None:
         messages.append(Message(topics.camera_events(event.camera_id), body))
@@ -92,6 +98,20 @@ def event_messages(topics: Topics, event: Event) -> list[Message]:
     if event.person_id is not None:
         state = _person_state(event, payload)
         messages.append(Message(topics.person_last_seen(event.person_id), state, retain=True))
+    return messages
+
+
+def _camera_health_messages(
+    topics: Topics, event: Event, payload: dict[str, Any], body: bytes
+) -> list[Message]:
+    """A camera gone quiet or back: on the events topics, and its retained health state
+    (no person topic: no one was seen)."""
+    messages = [Message(topics.events, body)]
+    if event.camera_id is not None:
+        state = "stale" if event.type is EventType.CAMERA_STALE else "online"
+        health = _json({"state": state, "time": payload["time"], "event_id": event.id})
+        messages.append(Message(topics.camera_events(event.camera_id), body))
+        messages.append(Message(topics.camera_health(event.camera_id), health, retain=True))
     return messages
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class EventType(StrEnum):
-    """The four event types: a contract with webhook, MQTT and SSE consumers."""
+    """The event types: a contract with webhook, MQTT and SSE consumers."""
 
     PERSON_RECOGNIZED = "person.recognized"
     """An enrolled person was seen where they may be."""
@@ -26,6 +26,15 @@ class EventType(StrEnum):
     """A face that matches nobody enrolled: a stranger, with the face crop."""
     ZONE_UNAUTHORIZED = "zone.unauthorized"
     """An enrolled person was seen in a restricted zone they are not authorised for."""
+    CAMERA_STALE = "camera.stale"
+    """A camera's edge agent has sent no heartbeat for longer than ``edge_stale_after_seconds``."""
+    CAMERA_RECOVERED = "camera.recovered"
+    """A stale camera's edge agent reported again."""
+
+    @property
+    def about_camera(self) -> bool:
+        """A camera's health, not a face: no person, detection or crop."""
+        return self in (EventType.CAMERA_STALE, EventType.CAMERA_RECOVERED)
 
 
 class Severity(StrEnum):
@@ -80,7 +89,12 @@ class Event(BaseModel):
     id: str = Field(description="A UUID; stable across every channel (deduplicate on it).")
     type: EventType
     severity: Severity
-    time: datetime = Field(description="When the face was captured (UTC, ISO 8601).")
+    time: datetime = Field(
+        description=(
+            "When the face was captured; for camera.stale and camera.recovered, when the "
+            "server noticed (UTC, ISO 8601)."
+        )
+    )
     camera_id: str | None
     zone: str | None = Field(description="Id of the zone of the camera, if it is in one.")
     person_id: int | None = Field(description="The enrolled person; null for a stranger.")

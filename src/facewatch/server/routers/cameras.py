@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Response, status
 from facewatch.server.deps import AdminKey, ReadKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import CameraCreate, CameraOut, CameraUpdate, Page
+from facewatch.server.schemas_health import CameraStatusOut
+from facewatch.server.services import camera_health
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -22,25 +24,42 @@ def create_camera(body: CameraCreate, runtime: RuntimeDep, _: AdminKey) -> Camer
         return CameraOut.model_validate(camera)
 
 
-@router.get("", response_model=Page[CameraOut], responses=ERRORS)
+@router.get("", response_model=Page[CameraStatusOut], responses=ERRORS)
 def list_cameras(
     runtime: RuntimeDep,
     _: ReadKey,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> Page[CameraOut]:
-    """List cameras by id."""
+) -> Page[CameraStatusOut]:
+    """List cameras, each with its edge agent's last health report."""
     with runtime.uow() as uow:
         cameras, total = uow.cameras.list(offset, limit)
         items = [CameraOut.model_validate(c) for c in cameras]
-        return Page[CameraOut](items=items, total=total, offset=offset, limit=limit)
+    with_health = camera_health.with_health(runtime, items)
+    return Page[CameraStatusOut](items=with_health, total=total, offset=offset, limit=limit)
 
 
-@router.get("/{camera_id}", response_model=CameraOut, responses=ERRORS)
-def get_camera(camera_id: str, runtime: RuntimeDep, _: ReadKey) -> CameraOut:
-    """Read one camera."""
+@router.get("/{camera_id}", response_model=CameraStatusOut, responses=ERRORS)
+def get_camera(camera_id: str, runtime: RuntimeDep, _: ReadKey) -> CameraStatusOut:
+    """Read one camera, with its edge agent's last health report."""
     with runtime.uow() as uow:
-        return CameraOut.model_validate(uow.cameras.get(camera_id))
+        camera = CameraOut.model_validate(uow.cameras.get(camera_id))
+    return camera_health.with_health(runtime, [camera])[0]
+
+
+@router.get(
+    "/{camera_id}/snapshot",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"image/jpeg": {}}, "description": "The still"}},
+)
+def get_camera_snapshot(camera_id: str, runtime: RuntimeDep, _: ReadKey) -> Response:
+    """The camera's latest snapshot (404 if its agent sends none)."""
+    snapshot = camera_health.latest_snapshot(runtime, camera_id)
+    headers = {
+        "Cache-Control": "private, no-cache",
+        "Last-Modified": snapshot.taken_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+    }
+    return Response(snapshot.data, media_type=snapshot.content_type, headers=headers)
 
 
 @router.patch("/{camera_id}", response_model=CameraOut, responses=ERRORS)
@@ -57,8 +76,6 @@ def update_camera(
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
 def delete_camera(camera_id: str, runtime: RuntimeDep, _: AdminKey) -> Response:
-    """Remove a camera (its detections stay, without a camera)."""
-    with runtime.uow() as uow:
-        uow.cameras.delete(uow.cameras.get(camera_id))
-        uow.commit()
+    """Remove a camera (its detections stay, without a camera; its snapshot goes)."""
+    camera_health.delete_camera(runtime, camera_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
