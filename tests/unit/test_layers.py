@@ -59,6 +59,8 @@ def test_the_tree_keeps_every_layer_contract() -> None:
             "routers and dashboard pages",
         ),
         ("dashboard/_crossing.py", "from sqlalchemy.orm import Session", "routers and dashboard"),
+        ("wire/_crossing.py", "from facewatch.edge import outbox", "the wire contract"),
+        ("wire/_crossing.py", "import httpx", "the wire contract"),
     ],
 )
 def test_a_new_crossing_breaks_its_contract(

@@ -14,14 +14,18 @@ import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 
 from facewatch.edge.config import DropPolicy
-from facewatch.errors import ConfigurationError
+from facewatch.errors import ConfigurationError, InvalidInput
+from facewatch.types import Box
+from facewatch.wire import ItemKind as ItemKind  # the outbox's kinds are the wire's
+from facewatch.wire import decode_box, encode_box
+from facewatch.wire import fields as form
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +53,6 @@ _COLUMNS = (
 )
 
 
-class ItemKind(StrEnum):
-    """What an item carries."""
-
-    CROP = "crop"
-    EMBEDDING = "embedding"
-
-
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     """One thing to deliver: a crop or an embedding, with what the server must know of it."""
@@ -67,10 +64,25 @@ class OutboxItem:
     payload: bytes
     media_type: str
     track_id: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-    """Further form fields (``model``, ``quality``...)."""
+    box: Box | None = None
+    """A crop: where its face lies in it as sent (a hint the server checks; None for items
+    queued by older agents). An embedding: the face box in the camera frame."""
+    model: str | None = None
+    """An embedding: the model that made it."""
+    quality: float = 0.0
+    """An embedding: the face's quality score, 0..1."""
     thumbnail: bytes | None = None
     """A small JPEG sent beside an embedding (embeddings mode), if any."""
+
+    def form_fields(self) -> dict[str, str]:
+        """The item's own form fields on the plain routes (``model``, ``box``...)."""
+        if self.kind is ItemKind.CROP:
+            return {} if self.box is None else {form.FACE_BOX: encode_box(self.box)}
+        return {
+            form.MODEL: self.model or "",
+            form.QUALITY: f"{self.quality:.4f}",
+            **({} if self.box is None else {form.BOX: encode_box(self.box)}),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +213,7 @@ class Outbox:
                 item.camera_id,
                 item.track_id,
                 item.captured_at.isoformat(),
-                json.dumps(item.fields),
+                json.dumps(item.form_fields()),
                 item.payload,
                 item.media_type,
                 item.thumbnail,
@@ -245,8 +257,8 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _size(item: OutboxItem) -> int:
-    """Bytes an item holds: its payload and its fields (an embedding travels in a field)."""
-    fields = sum(len(k) + len(v) for k, v in item.fields.items())
+    """Bytes an item holds: its payload, its thumbnail and its fields."""
+    fields = sum(len(k) + len(v) for k, v in item.form_fields().items())
     return len(item.payload) + len(item.thumbnail or b"") + fields
 
 
@@ -254,6 +266,7 @@ def _queued(row: tuple[object, ...]) -> QueuedItem:
     (item_id, key, kind, camera_id, track_id, captured_at, fields, payload, media, thumb, n, at) = (
         row
     )
+    box, model, quality = _typed_fields(json.loads(str(fields)))
     item = OutboxItem(
         idempotency_key=str(key),
         kind=ItemKind(str(kind)),
@@ -262,7 +275,21 @@ def _queued(row: tuple[object, ...]) -> QueuedItem:
         payload=bytes(payload),  # type: ignore[call-overload]
         media_type=str(media),
         track_id=None if track_id is None else str(track_id),
-        fields=json.loads(str(fields)),
+        box=box,
+        model=model,
+        quality=quality,
         thumbnail=None if thumb is None else bytes(thumb),  # type: ignore[call-overload]
     )
     return QueuedItem(int(item_id), item, int(n), float(at))  # type: ignore[call-overload,arg-type]
+
+
+def _typed_fields(fields: Mapping[str, str]) -> tuple[Box | None, str | None, float]:
+    """Box, model and quality from a row's form fields (as every version wrote them)."""
+    box = None
+    text = fields.get(form.FACE_BOX) or fields.get(form.BOX)
+    if text:
+        try:
+            box = decode_box(text)
+        except InvalidInput:
+            logger.warning("outbox item with a malformed box %r: sent without it", text)
+    return box, fields.get(form.MODEL), float(fields.get(form.QUALITY, 0.0))

@@ -8,9 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
 from facewatch.edge.bestshot import ShotMaker, ShotPolicy, shot_verdict
 from facewatch.edge.config import CropConfig, Mode
 from facewatch.edge.detection import CandidateDetector
@@ -21,17 +18,9 @@ from facewatch.edge.outbox import ItemKind, OutboxItem
 from facewatch.edge.recognition import LocalMatch, LocalRecognizer
 from facewatch.edge.tracker import FaceTracker
 from facewatch.edge.types import Dispatch, FaceEmbedding, Frame, Shot, TrackedFace
-from facewatch.vision.embedders.factory import MODEL_SPECS
+from facewatch.wire import encode_vector, image_media_type
 
 logger = logging.getLogger(__name__)
-
-EMBEDDING_MEDIA_TYPE = "application/x-float16-le"
-"""Embeddings of an L2 model (dlib's) travel as little-endian float16: half the bytes of
-float32. dlib descriptors lie within +-0.5; on the knn_examples faces float16 moved
-distances by at most 3.3e-4."""
-UNIT_EMBEDDING_MEDIA_TYPE = "application/x-int8-unit"
-"""Unit vectors (a cosine model's, EdgeFace's) travel as int8, each value times 127: a
-quarter of float32's bytes (benchmarks/results.md measures what it moves distances by)."""
 
 
 class ItemSink(Protocol):
@@ -194,20 +183,15 @@ class CameraPipeline:
             encoded = self.stages.encoder.encode(shot.crop)
             # Where the face lies in the crop as sent: the server checks there only.
             face = shot.face_in_crop.scaled(encoded.width / shot.crop.shape[1])
-            fields = {"face_box": ",".join(str(v) for v in face.as_list())}
             return OutboxItem(
                 key, ItemKind.CROP, self.camera_id, shot.captured_at, encoded.data,
-                encoded.media_type, track_id=track, fields=fields,
+                encoded.media_type, track_id=track, box=face,
             )  # fmt: skip
-        fields = {
-            "model": embedding.model,
-            "quality": f"{shot.quality.score:.4f}",
-            "box": ",".join(str(v) for v in shot.box.as_list()),
-        }
         return OutboxItem(
             key, ItemKind.EMBEDDING, self.camera_id, shot.captured_at,
-            *encode_vector(embedding),
-            track_id=track, fields=fields, thumbnail=self._thumbnail(dispatch),
+            *encode_vector(embedding.vector, embedding.model),
+            track_id=track, box=shot.box, model=embedding.model,
+            quality=shot.quality.score, thumbnail=self._thumbnail(dispatch),
         )  # fmt: skip
 
     def _thumbnail(self, dispatch: Dispatch) -> bytes | None:
@@ -237,27 +221,13 @@ def as_crop(item: OutboxItem) -> OutboxItem | None:
     refused the embedding, so the key stored nothing); None without a thumbnail."""
     if item.kind is not ItemKind.EMBEDDING or not item.thumbnail:
         return None
-    media_type = "image/webp" if item.thumbnail[8:12] == b"WEBP" else "image/jpeg"
     return replace(
         item,
         kind=ItemKind.CROP,
         payload=item.thumbnail,
-        media_type=media_type,
-        fields={},
+        media_type=image_media_type(item.thumbnail),
+        box=None,
+        model=None,
+        quality=0.0,
         thumbnail=None,
     )
-
-
-def encode_vector(embedding: FaceEmbedding) -> tuple[bytes, str]:
-    """An embedding's wire bytes and media type: int8 for unit vectors, else float16."""
-    vector = np.asarray(embedding.vector, dtype=np.float32)
-    spec = MODEL_SPECS.get(embedding.model)
-    if spec is not None and spec.metric == "cosine":
-        return quantise_unit(vector).tobytes(), UNIT_EMBEDDING_MEDIA_TYPE
-    return vector.astype("<f2").tobytes(), EMBEDDING_MEDIA_TYPE
-
-
-def quantise_unit(vector: npt.NDArray[np.float32]) -> npt.NDArray[np.int8]:
-    """A unit vector's values as int8 (times 127, rounded, clipped)."""
-    quantised: npt.NDArray[np.int8] = np.clip(np.rint(vector * 127.0), -127, 127).astype(np.int8)
-    return quantised

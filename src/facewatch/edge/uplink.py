@@ -19,13 +19,12 @@ a lost answer is stored once: the server answers a replay with the first result.
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -35,23 +34,29 @@ import httpx
 from facewatch import __version__
 from facewatch.edge.outbox import ItemKind, Outbox, OutboxItem, QueuedItem
 from facewatch.errors import ConfigurationError, IdempotencyKeyReused, ModelMismatch
+from facewatch.wire import (
+    BATCH_PATH,
+    DETECTIONS_PATH,
+    EDGE_ID_HEADER,
+    EMBEDDINGS_PATH,
+    GALLERY_PATH,
+    OUTBOX_DEPTH_HEADER,
+    BatchItem,
+    BatchManifest,
+    FaceResult,
+    MediaType,
+    VectorType,
+    dtype_of_media_type,
+    face_results,
+    image_media_type,
+    results_by_key,
+)
 
 logger = logging.getLogger(__name__)
 
-DETECTIONS_PATH = "/api/v1/detections"
-EMBEDDINGS_PATH = "/api/v1/edge/embeddings"
-BATCH_PATH = "/api/v1/edge/batch"
-GALLERY_PATH = "/api/v1/edge/gallery"
+__all__ = ["Delivery", "DeliveryStatus", "FaceResult", "Uplink", "UplinkWorker"]
+
 HEARTBEAT_PATH = "/healthz"
-EDGE_ID_HEADER = "X-Facewatch-Edge-Id"
-OUTBOX_DEPTH_HEADER = "X-Facewatch-Outbox-Depth"
-"""Sent on every request: the server's /metrics shows each agent's outbox depth from them
-(``facewatch_edge_outbox_depth{edge=...}``)."""
-_DTYPE_OF_MEDIA = {
-    "application/x-float16-le": "float16",
-    "application/x-float32-le": "float32",
-    "application/x-int8-unit": "int8",
-}
 _RETRY_STATUSES = frozenset({401, 403, 404, 408, 409, 425, 429})
 _FINAL_CODES = frozenset({IdempotencyKeyReused.code, ModelMismatch.code})
 """Error codes that are final even under a status in ``_RETRY_STATUSES``."""
@@ -69,15 +74,6 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"
     REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class FaceResult:
-    """What the server decided for one face it found in a delivered item."""
-
-    status: str
-    """``known``, ``uncertain`` or ``unknown``."""
-    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,66 +239,70 @@ class Uplink:
             "idempotency_key": item.idempotency_key,
             "edge_id": self.edge_id,
             **({"track_id": item.track_id} if item.track_id else {}),
-            **item.fields,
+            **item.form_fields(),
         }
         if item.kind is ItemKind.CROP:
             files = {"image": ("face", item.payload, item.media_type)}
             return self._client.build_request(
                 "POST", DETECTIONS_PATH, data=data, files=files, headers=self._health_headers()
             )
-        data["dtype"] = _DTYPE_OF_MEDIA.get(item.media_type, "float32")
+        data["dtype"] = dtype_of_media_type(item.media_type)
         files = {"embedding": ("embedding", item.payload, item.media_type)}
         if item.thumbnail:
-            files["thumbnail"] = ("thumbnail", item.thumbnail, _image_type(item.thumbnail))
+            files["thumbnail"] = ("thumbnail", item.thumbnail, image_media_type(item.thumbnail))
         return self._client.build_request(
             "POST", EMBEDDINGS_PATH, data=data, files=files, headers=self._health_headers()
         )
 
     def _batch_request(self, items: Sequence[OutboxItem]) -> httpx.Request:
         """One multipart request: a JSON manifest, crops and thumbnails, one vector table."""
-        entries: list[dict[str, object]] = []
+        entries: list[BatchItem] = []
         files: list[tuple[str, tuple[str, bytes, str]]] = []
         vectors: list[bytes] = []
         for item in items:
-            entry = self._manifest_entry(item)
             if item.kind is ItemKind.CROP:
-                entry["image"] = len(files)
+                entries.append(self._manifest_entry(item, image=len(files)))
                 files.append(("files", ("f", item.payload, item.media_type)))
-            else:
-                entry["vector"] = len(vectors)
-                vectors.append(item.payload)
-                if item.thumbnail:
-                    entry["thumbnail"] = len(files)
-                    files.append(("files", ("t", item.thumbnail, _image_type(item.thumbnail))))
-            entries.append(entry)
+                continue
+            thumbnail = None
+            if item.thumbnail:
+                thumbnail = len(files)
+                files.append(("files", ("t", item.thumbnail, image_media_type(item.thumbnail))))
+            entries.append(self._manifest_entry(item, vector=len(vectors), thumbnail=thumbnail))
+            vectors.append(item.payload)
         if vectors:
-            files.append(("vectors", ("v", b"".join(vectors), "application/octet-stream")))
-        manifest = {"items": entries, "dtype": _batch_dtype(items)}
-        text = json.dumps(manifest, separators=(",", ":")).encode()
+            files.append(("vectors", ("v", b"".join(vectors), MediaType.OCTETS)))
+        manifest = BatchManifest.model_construct(items=entries, dtype=_batch_dtype(items))
         # Entries repeat the same keys and values: gzip shrinks the manifest ~5x.
-        packed = gzip.compress(text, compresslevel=9, mtime=0)
-        files.append(("manifest_gz", ("m", packed, "application/gzip")))
+        packed = gzip.compress(manifest.to_json(), compresslevel=9, mtime=0)
+        files.append(("manifest_gz", ("m", packed, MediaType.GZIP)))
         return self._client.build_request(
             "POST", BATCH_PATH, files=files, headers=self._health_headers()
         )
 
-    def _manifest_entry(self, item: OutboxItem) -> dict[str, object]:
-        entry: dict[str, object] = {
-            "kind": item.kind.value,
-            "camera_id": item.camera_id,
-            "idempotency_key": item.idempotency_key,
-            "captured_at": item.captured_at.isoformat(),
-            "edge_id": self.edge_id,
-        }
-        if item.track_id:
-            entry["track_id"] = item.track_id
-        if item.kind is ItemKind.EMBEDDING:
-            entry["model"] = item.fields.get("model", "")
-            entry["box"] = [int(v) for v in item.fields.get("box", "0,0,0,0").split(",")]
-            entry["quality"] = float(item.fields.get("quality", "0"))
-        elif "face_box" in item.fields:  # a crop: where its face lies (older items: unknown)
-            entry["box"] = [int(v) for v in item.fields["face_box"].split(",")]
-        return entry
+    def _manifest_entry(
+        self,
+        item: OutboxItem,
+        *,
+        image: int | None = None,
+        vector: int | None = None,
+        thumbnail: int | None = None,
+    ) -> BatchItem:
+        embedding = item.kind is ItemKind.EMBEDDING
+        return BatchItem.of(
+            item.kind,
+            item.camera_id,
+            item.idempotency_key,
+            item.captured_at,
+            edge_id=self.edge_id,
+            track_id=item.track_id or None,
+            box=item.box,
+            model=(item.model or "") if embedding else None,
+            quality=round(item.quality, 4) if embedding else 0.0,  # as in its form field
+            image=image,
+            vector=vector,
+            thumbnail=thumbnail,
+        )
 
 
 def _one_dtype(items: Sequence[OutboxItem]) -> bool:
@@ -310,15 +310,11 @@ def _one_dtype(items: Sequence[OutboxItem]) -> bool:
     return len(kinds) <= 1
 
 
-def _batch_dtype(items: Sequence[OutboxItem]) -> str:
+def _batch_dtype(items: Sequence[OutboxItem]) -> VectorType:
     for item in items:
         if item.kind is ItemKind.EMBEDDING:
-            return _DTYPE_OF_MEDIA.get(item.media_type, "float32")
+            return dtype_of_media_type(item.media_type)
     return "float32"
-
-
-def _image_type(data: bytes) -> str:
-    return "image/webp" if data[8:12] == b"WEBP" else "image/jpeg"
 
 
 def _refused_whole(status: int) -> bool:
@@ -337,12 +333,7 @@ def _batch_outcomes(
     items: Sequence[OutboxItem], body: dict[str, object], sent: int
 ) -> list[Delivery]:
     """Each item's own outcome from the batch answer; an item the answer lacks is retried."""
-    results = body.get("results")
-    by_key = {
-        str(r.get("idempotency_key")): r
-        for r in (results if isinstance(results, list) else [])
-        if isinstance(r, dict)
-    }
+    by_key = results_by_key(body)
     shares = _split(sent, len(items))
     return [
         _item_outcome(by_key.get(item.idempotency_key), share)
@@ -350,13 +341,13 @@ def _batch_outcomes(
     ]
 
 
-def _item_outcome(result: dict[str, object] | None, sent: int) -> Delivery:
+def _item_outcome(result: Mapping[str, object] | None, sent: int) -> Delivery:
     wire = _wire_size(sent)
     if result is None:
         return Delivery(DeliveryStatus.RETRY, "missing from the batch answer", sent, wire)
     status = int(str(result.get("status", 500)))
     if 200 <= status < 300:
-        faces = _face_results(result.get("detections"))
+        faces = face_results(result.get("detections"))
         return Delivery(
             DeliveryStatus.DELIVERED,
             "",
@@ -395,7 +386,7 @@ def _outcome(response: httpx.Response, sent: int) -> Delivery:
     status = response.status_code
     if response.is_success:
         body = _json(response)
-        faces = _face_results(body.get("detections"))
+        faces = face_results(body.get("detections"))
         return Delivery(
             DeliveryStatus.DELIVERED,
             "",
@@ -412,20 +403,6 @@ def _outcome(response: httpx.Response, sent: int) -> Delivery:
     if _retryable(status, code):
         return Delivery(DeliveryStatus.RETRY, detail, sent, wire, code=code)
     return Delivery(DeliveryStatus.REJECTED, detail, sent, wire, code=code)
-
-
-def _face_results(detections: object) -> tuple[FaceResult, ...]:
-    if not isinstance(detections, list):
-        return ()
-    return tuple(
-        FaceResult(str(d.get("status", "unknown")), _name(d.get("name")))
-        for d in detections
-        if isinstance(d, dict)
-    )
-
-
-def _name(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _json(response: httpx.Response) -> dict[str, object]:

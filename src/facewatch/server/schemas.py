@@ -8,11 +8,12 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from facewatch import wire
 from facewatch.errors import InvalidInput
 from facewatch.types import Box, Match, MatchStatus
+from facewatch.wire import decode_box
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_MAX_COORDINATE = 1_000_000
 
 
 def _printable(value: str) -> str:
@@ -28,7 +29,7 @@ Name = Annotated[
 ]
 Category = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 Notes = Annotated[str, StringConstraints(max_length=5000)]
-CameraId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+CameraId = wire.CameraId
 Text = Annotated[str, StringConstraints(max_length=500), AfterValidator(_printable)]
 
 
@@ -304,14 +305,5 @@ def face_box_hint(text: str | None) -> Box | None:
 
 
 def parse_box(values: str | list[int], what: str = "box") -> Box:
-    """A box from the wire: ``"left,top,right,bottom"`` (a form field) or four integers."""
-    parts = values.split(",") if isinstance(values, str) else values
-    try:
-        left, top, right, bottom = (int(value) for value in parts)
-    except ValueError:
-        raise InvalidInput(f"{what} must be four integers: left,top,right,bottom") from None
-    if right <= left or bottom <= top:
-        raise InvalidInput(f"{what} must have right > left and bottom > top")
-    if max(abs(left), abs(top), abs(right), abs(bottom)) > _MAX_COORDINATE:
-        raise InvalidInput(f"{what} coordinates must lie within +-{_MAX_COORDINATE}")
-    return Box(left, top, right, bottom)
+    """A box from the wire (``wire.decode_box``): ``"l,t,r,b"`` or four integers."""
+    return decode_box(values, what)

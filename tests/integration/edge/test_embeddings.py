@@ -20,10 +20,10 @@ import pytest
 from facewatch.config import Settings
 from facewatch.edge.agent import EdgeAgent
 from facewatch.edge.config import EdgeConfig
-from facewatch.edge.pipeline import quantise_unit
 from facewatch.types import Embedding
 from facewatch.vision.image import encode_jpeg, load_image
 from facewatch.vision.pipeline import create_analyzer
+from facewatch.wire import quantise_unit
 
 from .conftest import LiveServer, RecordingTransport
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from facewatch.edge.outbox import ItemKind, Outbox, OutboxItem
+from facewatch.types import Box
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -44,11 +47,11 @@ def test_items_come_out_oldest_first_and_leave_when_acknowledged(outbox: Outbox)
 def test_items_survive_closing_and_reopening_the_file(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
     with Outbox(path, max_bytes=1000) as first:
-        first.put(item("a", fields={"model": "m"}, thumbnail=b"jpeg"))
+        first.put(item("a", box=Box(3, 4, 50, 60), thumbnail=b"jpeg"))
     with Outbox(path, max_bytes=1000) as second:
         (queued,) = second.peek(10)
-        assert queued.item == item("a", fields={"model": "m"}, thumbnail=b"jpeg")
-        assert second.queued_bytes == 100 + len("model") + len("m") + len("jpeg")
+        assert queued.item == item("a", box=Box(3, 4, 50, 60), thumbnail=b"jpeg")
+        assert second.queued_bytes == 100 + len("face_box") + len("3,4,50,60") + len("jpeg")
 
 
 def test_a_key_already_queued_is_not_queued_twice(outbox: Outbox) -> None:
@@ -91,3 +94,24 @@ def test_rejected_and_retried_items_are_counted(outbox: Outbox) -> None:
     (left,) = outbox.peek(5)
     assert left.attempts == 2
     assert outbox.counter("rejected") == 1
+
+
+def test_an_item_queued_by_the_previous_agent_version_comes_out_typed(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.db"
+    Outbox(path, max_bytes=10_000).close()
+    fields = {"model": "dlib_resnet_v1", "quality": "0.5123", "box": "1,2,30,40"}
+    with sqlite3.connect(path) as db:  # the row as the 0.1 agent wrote it: fields as strings
+        db.execute(
+            "INSERT INTO items (idempotency_key, kind, camera_id, track_id, captured_at, fields,"
+            " payload, media_type, size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ("k", "embedding", "cam", None, T0.isoformat(), json.dumps(fields), b"v" * 256,
+             "application/x-float16-le", 300, 0.0),
+        )  # fmt: skip
+
+    with Outbox(path, max_bytes=10_000) as outbox:
+        (queued,) = outbox.peek(1)
+
+    assert (queued.item.box, queued.item.model, queued.item.quality) == (
+        Box(1, 2, 30, 40), "dlib_resnet_v1", 0.5123,
+    )  # fmt: skip
+    assert queued.item.form_fields() == fields

@@ -18,15 +18,15 @@ import pytest
 
 from facewatch.edge.outbox import ItemKind, Outbox, OutboxItem
 from facewatch.edge.uplink import DeliveryStatus, Uplink, UplinkWorker
+from facewatch.types import Box
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CREATED = {"detections": [{"id": 1}], "replayed": False}
 
 
-def crop(key: str, face_box: str | None = "3,4,50,60") -> OutboxItem:
-    fields = {"face_box": face_box} if face_box else {}
+def crop(key: str, face_box: Box | None = Box(3, 4, 50, 60)) -> OutboxItem:
     return OutboxItem(
-        key, ItemKind.CROP, "gate-1", T0, b"\xff\xd8\xffjpeg", "image/jpeg", "r-7", fields
+        key, ItemKind.CROP, "gate-1", T0, b"\xff\xd8\xffjpeg", "image/jpeg", "r-7", face_box
     )
 
 
@@ -66,7 +66,7 @@ def test_an_embedding_goes_to_the_edge_route_with_its_thumbnail() -> None:
 
     item = OutboxItem(
         "k", ItemKind.EMBEDDING, "gate-1", T0, b"\x00" * 512, "application/x-float32-le",
-        fields={"model": "dlib"}, thumbnail=b"\xff\xd8\xffthumb",
+        box=Box(1, 2, 30, 40), model="dlib", thumbnail=b"\xff\xd8\xffthumb",
     )  # fmt: skip
     uplink(handler).deliver(item)
     body = seen[0].read()
@@ -227,7 +227,7 @@ def test_stopping_the_worker_keeps_undelivered_items_on_disk(tmp_path: Path) -> 
 def embedding(key: str, media_type: str = "application/x-float16-le") -> OutboxItem:
     return OutboxItem(
         key, ItemKind.EMBEDDING, "gate-1", T0, b"\x01" * 256, media_type, "r-7",
-        fields={"model": "dlib_resnet_v1", "box": "1,2,30,40", "quality": "0.5"},
+        box=Box(1, 2, 30, 40), model="dlib_resnet_v1", quality=0.5,
     )  # fmt: skip
 
 

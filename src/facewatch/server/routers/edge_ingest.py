@@ -19,11 +19,11 @@ import logging
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from facewatch.errors import (
     Conflict,
@@ -37,7 +37,7 @@ from facewatch.server.deps import IngestKey, Multipart, RuntimeDep
 from facewatch.server.errors import status_for
 from facewatch.server.events import DetectionFacts
 from facewatch.server.routers.people import ERRORS
-from facewatch.server.schemas import CameraId, DetectionOut, IngestOut, parse_box
+from facewatch.server.schemas import CameraId, DetectionOut, IngestOut
 from facewatch.server.services.detections import (
     IngestRequest,
     detection_out,
@@ -52,23 +52,26 @@ from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import Box, Embedding, Match, MatchStatus
 from facewatch.vision.embedders.factory import MODEL_SPECS
 from facewatch.vision.image import decode_image, image_format
+from facewatch.wire import (
+    KEY_PATTERN,
+    MAX_MANIFEST_BYTES,
+    BatchItem,
+    BatchManifest,
+    ItemKind,
+    ItemOutcome,
+    VectorType,
+    decode_box,
+    decode_vector,
+    vector_width,
+)
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/edge", tags=["edge"])
 
-KEY_PATTERN = r"^[\x21-\x7e]+$"
 Token = Annotated[str, Form(min_length=1, max_length=128, pattern=KEY_PATTERN)]
-VectorType = Literal["float32", "float16", "int8"]
-_DTYPES: dict[str, str] = {"float32": "<f4", "float16": "<f2", "int8": "i1"}
-_INT8_SCALE = 127.0
-"""int8: a unit vector's values times 127 (the edge sends EdgeFace's vectors so)."""
 _MAX_THUMBNAIL_BYTES = 256 * 1024
 _MAX_THUMBNAIL_PIXELS = 1024 * 1024
-MAX_BATCH_ITEMS = 100
-MAX_EMBEDDING_VALUE = 100.0
-"""No embedder makes components this large (EdgeFace's are unit vectors, dlib's under 1)."""
-_MAX_MANIFEST_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,7 @@ def ingest_embedding(
     dim = _serving_dim(runtime, model)  # a vector of another model is refused before reading
     face = _edge_face(
         vector=_vector(read_upload(embedding, dim * 4).data, runtime, model, dtype),
-        box=parse_box(box),
+        box=decode_box(box),
         quality=quality,
         thumbnail=_thumbnail(read_upload(thumbnail, _MAX_THUMBNAIL_BYTES).data)
         if thumbnail is not None
@@ -186,47 +189,8 @@ def ingest_edge_face(runtime: Runtime, face: EdgeFace) -> IngestOut:
 
 
 # --- batches ------------------------------------------------------------------------------
-class BatchItem(BaseModel):
-    """One face of a batch: a crop (``image``) or an embedding (``vector`` and ``model``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["crop", "embedding"]
-    camera_id: CameraId
-    idempotency_key: str = Field(min_length=1, max_length=128, pattern=KEY_PATTERN)
-    captured_at: datetime | None = None
-    track_id: str | None = Field(default=None, max_length=128)
-    edge_id: str | None = Field(default=None, max_length=128)
-    image: int | None = Field(default=None, ge=0, description="Crop: index among `files`")
-    vector: int | None = Field(default=None, ge=0, description="Embedding: row in `vectors`")
-    thumbnail: int | None = Field(default=None, ge=0, description="Index among `files`")
-    model: str | None = Field(default=None, max_length=80)
-    box: list[int] | None = Field(
-        default=None,
-        min_length=4,
-        max_length=4,
-        description=(
-            "Embedding: the face box in the frame. Crop (optional): where the face lies in "
-            "the crop, a hint the server checks (a cheaper detection)"
-        ),
-    )
-    quality: float = Field(default=0.0, ge=0, le=1)
-
-
-class BatchManifest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
-    dtype: VectorType = "float32"
-
-
-class BatchResult(BaseModel):
-    idempotency_key: str
-    status: int = Field(description="The status a single request would have had (201, 4xx).")
+class BatchResult(ItemOutcome):
     detections: list[DetectionOut] = Field(default_factory=list)
-    replayed: bool = False
-    detail: str | None = None
-    code: str | None = None
 
 
 class BatchOut(BaseModel):
@@ -256,8 +220,7 @@ def ingest_batch(
     """Ingest many crops and embeddings at once; each item gets its own status."""
     parsed = _manifest(_manifest_text(manifest, manifest_gz))
     # Rows of any known model may come (an agent not yet switched): each is refused alone.
-    widest = max(spec.dim for spec in MODEL_SPECS.values())
-    width = int(np.dtype(_DTYPES[parsed.dtype]).itemsize) * widest
+    width = vector_width(parsed.dtype, max(spec.dim for spec in MODEL_SPECS.values()))
     max_rows = sum(item.vector is not None for item in parsed.items)
     table = read_upload(vectors, max(width * max_rows, 1)).data if vectors is not None else b""
     blobs = [read_upload(file, runtime.settings.max_upload_bytes).data for file in files or []]
@@ -275,14 +238,14 @@ def _manifest_text(text: str | None, compressed: UploadFile | None) -> str:
     if text is not None:
         return text
     assert compressed is not None
-    packed = read_upload(compressed, _MAX_MANIFEST_BYTES).data
+    packed = read_upload(compressed, MAX_MANIFEST_BYTES).data
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        unpacked = inflater.decompress(packed, _MAX_MANIFEST_BYTES)
+        unpacked = inflater.decompress(packed, MAX_MANIFEST_BYTES)
     except zlib.error as exc:
         raise InvalidInput(f"manifest_gz is not gzip data: {exc}") from None
     if inflater.unconsumed_tail:
-        raise PayloadTooLarge(f"the manifest inflates past {_MAX_MANIFEST_BYTES} bytes")
+        raise PayloadTooLarge(f"the manifest inflates past {MAX_MANIFEST_BYTES} bytes")
     return unpacked.decode("utf-8", errors="replace")
 
 
@@ -305,7 +268,7 @@ def _batch_results(
     crops: dict[int, IngestRequest] = {}
     for number, item in enumerate(parsed.items):
         try:
-            if item.kind == "crop":
+            if item.kind is ItemKind.CROP:
                 crops[number] = _crop_request(item, blobs)
             else:
                 face = _batch_face(runtime, item, parsed.dtype, table, blobs)
@@ -342,7 +305,7 @@ def _crop_request(item: BatchItem, blobs: list[bytes]) -> IngestRequest:
         track_id=item.track_id,
         idempotency_key=item.idempotency_key,
         edge_id=item.edge_id,
-        face_box=None if item.box is None else parse_box(item.box, "face box"),
+        face_box=None if item.box is None else decode_box(item.box, "face box"),
     )
 
 
@@ -351,12 +314,12 @@ def _batch_face(
 ) -> EdgeFace:
     if item.vector is None or item.model is None or item.box is None:
         raise InvalidInput("an embedding item needs vector, model and box")
-    width = int(np.dtype(_DTYPES[dtype]).itemsize) * _serving_dim(runtime, item.model)
+    width = vector_width(dtype, _serving_dim(runtime, item.model))
     row = table[item.vector * width : (item.vector + 1) * width]
     thumbnail = None if item.thumbnail is None else _part(blobs, item.thumbnail, "thumbnail")
     return _edge_face(
         vector=_vector(row, runtime, item.model, dtype),
-        box=parse_box(item.box),
+        box=decode_box(item.box),
         quality=item.quality,
         thumbnail=None if thumbnail is None else _thumbnail(thumbnail),
         captured_at=item.captured_at,
@@ -387,19 +350,7 @@ def _serving_dim(runtime: Runtime, model: str) -> int:
 
 
 def _vector(data: bytes, runtime: Runtime, model: str, dtype: VectorType) -> Embedding:
-    dim = _serving_dim(runtime, model)
-    raw = np.dtype(_DTYPES[dtype])
-    if len(data) != dim * raw.itemsize:
-        raise InvalidInput(f"embedding must be {dim} little-endian {dtype} values")
-    vector = np.frombuffer(data, dtype=raw).astype(np.float32)
-    if dtype == "int8":
-        vector /= _INT8_SCALE
-    if not np.all(np.isfinite(vector)):
-        raise InvalidInput("embedding holds NaN or infinite values")
-    if float(np.max(np.abs(vector), initial=0.0)) > MAX_EMBEDDING_VALUE:
-        # Such values overflow the distance computation (1e19 squared is past float32).
-        raise InvalidInput(f"embedding values must lie within ±{MAX_EMBEDDING_VALUE:g}")
-    return vector
+    return decode_vector(data, _serving_dim(runtime, model), dtype)
 
 
 def _thumbnail(data: bytes) -> bytes:
