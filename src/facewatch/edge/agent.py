@@ -24,6 +24,14 @@ from facewatch.edge.config import CameraConfig, EdgeConfig
 from facewatch.edge.detection import create_candidate_detector
 from facewatch.edge.encoder import CropEncoder, ShotEmbedder
 from facewatch.edge.gallery_copy import GalleryCopy, GallerySync
+from facewatch.edge.health import (
+    CameraInfo,
+    ErrorLog,
+    FrameTap,
+    HealthClient,
+    HealthMonitor,
+    HealthReporter,
+)
 from facewatch.edge.metrics import CameraCounts, CameraMetrics, summary_line
 from facewatch.edge.motion import create_motion_gate
 from facewatch.edge.observer import CameraObserver
@@ -140,6 +148,9 @@ class EdgeAgent:
             listener=self._delivered,
             on_model_mismatch=self._model_mismatch,
         )
+        self.errors = ErrorLog()
+        self.frames = FrameTap(config.snapshots.enabled)  # keeps no frame unless stills are on
+        self.health = self._health_reporter(transport)
         self.gallery_sync = (
             GallerySync(
                 self.uplink,
@@ -157,6 +168,7 @@ class EdgeAgent:
         if self.outbox.depth:
             logger.info("outbox holds %s items from an earlier run", self.outbox.depth)
         self.worker.start()
+        self.health.start()
         try:
             self._load_models()
             if self.gallery_sync is not None:
@@ -263,6 +275,30 @@ class EdgeAgent:
             recognizer=self.recognizer,
         )
 
+    def _health_reporter(self, transport: httpx.BaseTransport | None) -> HealthReporter:
+        config = self.config
+        cameras = {
+            cid: CameraInfo(camera.config.detector.kind, camera.metrics)
+            for cid, camera in self._cameras.items()
+        }
+        monitor = HealthMonitor(
+            config.edge_id,
+            cameras,
+            self.outbox,
+            self.errors,
+            interval=config.health.interval,
+            embedder=lambda: self._embedder.model_id if self._embedder is not None else None,
+        )
+        client = HealthClient(
+            config.server,
+            config.api_key,
+            edge_id=config.edge_id,
+            verify_tls=config.uplink.verify_tls,
+            ca_file=config.uplink.ca_file,
+            transport=transport,
+        )
+        return HealthReporter(monitor, client, self.frames, config.health, config.snapshots)
+
     def _shot_embedder(self) -> ShotEmbedder:
         if self._embedder is None:
             self._embedder = create_embedder_for_model(self._model_to_embed(), threads=1)
@@ -313,13 +349,16 @@ class EdgeAgent:
         """The thread of one camera: frames through the pipeline until the source ends."""
         try:
             for frame in self._frames(camera):
+                self.frames.offer(frame)
                 camera.pipeline.process(frame)
             camera.pipeline.finish()
         except FacewatchError as exc:  # an expected failure (a file that is no video...)
             camera.error = exc
+            self.errors.note(f"camera stopped: {exc.message}", camera.config.id)
             logger.error("camera %s stopped: %s", camera.config.id, exc.message)
         except Exception as exc:  # the thread boundary: the other cameras go on
             camera.error = exc
+            self.errors.note(f"camera stopped: {_reason(exc)}", camera.config.id)
             logger.exception("camera %s stopped", camera.config.id)
         finally:
             camera.observer.close()
@@ -369,11 +408,13 @@ class EdgeAgent:
             if camera.thread is not None:
                 camera.thread.join()
         self.worker.stop()
+        self.health.stop()  # a last heartbeat: the figures of the whole run
         if self.gallery_sync is not None:
             self.gallery_sync.stop()
         if not self.worker.failing:
             self.uplink.heartbeat()  # the server's /metrics learns the outbox is now empty
         self.uplink.close()
+        self.health.client.close()
         self._close_observers()
         self.log_metrics()
 
@@ -413,8 +454,10 @@ class EdgeAgent:
                 metrics.peak(first_shot_seconds_max=waited)
         elif delivery.status is DeliveryStatus.REJECTED:
             metrics.add(rejected=1)
+            self.errors.note(f"item rejected by the server: {delivery.detail}")
         else:
             metrics.add(failed_attempts=1)
+            self.errors.note(f"delivery failed, will retry: {delivery.detail}")
 
     def _own_track(self, track_id: str | None) -> int | None:
         """The tracker's id of an item queued by this run (items of earlier runs: None)."""

@@ -285,6 +285,41 @@ class UplinkConfig(_Strict):
     )
 
 
+class HealthConfig(_Strict):
+    """The agent's heartbeat: its figures per camera, sent to the server."""
+
+    interval: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description=(
+            "Seconds between heartbeats (POST /api/v1/edge/heartbeat): frame rates, dropped "
+            "frames, detections per minute, outbox depth and age, last error, version and "
+            "models per camera. One goes at start and one at stop. The server marks a camera "
+            "stale after its edge_stale_after_seconds (90 s: three heartbeats) of silence."
+        ),
+    )
+
+
+class SnapshotConfig(_Strict):
+    """A still of each camera for the dashboard; off unless turned on."""
+
+    enabled: bool = Field(
+        default=False,
+        description=(
+            "Send a still of each camera every `interval` seconds. Off by default: a site "
+            "whose frames must not leave it sends none (only faces, or only embeddings)."
+        ),
+    )
+    interval: float = Field(
+        default=300.0, ge=10, le=86_400, description="Seconds between two stills of a camera."
+    )
+    width: int = Field(
+        default=640, ge=160, le=1920, description="Stills wider than this are scaled down."
+    )
+    quality: int = Field(default=75, ge=1, le=95, description="JPEG quality, 1..95.")
+
+
 class AlertConfig(_Strict):
     """Mode local: where alerts raised on site go (always a log line as well)."""
 
@@ -366,6 +401,10 @@ class EdgeConfig(_Strict):
     )
     metrics_interval: float = Field(
         default=30.0, gt=0, description="Seconds between metric log lines."
+    )
+    health: HealthConfig = Field(default_factory=HealthConfig, description="Heartbeats.")
+    snapshots: SnapshotConfig = Field(
+        default_factory=SnapshotConfig, description="Stills of each camera (off by default)."
     )
     local: LocalConfig = Field(default_factory=LocalConfig, description="Mode local.")
     record: Path | None = Field(
