@@ -7,7 +7,8 @@ reported, on 10-minute street videos at 6 fps, a reduction against a 4 Mbps came
 100x less data than ``every-frame`` crops.
 
 What runs: the agent's real stages (``CameraPipeline``: candidate detector, norfair tracker,
-ShotMaker, policy, CropEncoder or dlib embedder, SQLite outbox) and its real ``Uplink``,
+ShotMaker, policy, CropEncoder or the on-site embedder (``--embedder``: EdgeFace-XS int8, the
+default, or dlib's ResNet), SQLite outbox) and its real ``Uplink``,
 whose HTTP requests go to an ``httpx.MockTransport`` answering 201 (bytes are counted from
 the requests themselves: request line, headers, multipart body; the wire figure adds TCP/IP
 headers per 1448-byte segment, no TLS). Policies and modes run one after the other in the
@@ -66,7 +67,9 @@ from facewatch.edge.tracker import create_tracker
 from facewatch.edge.types import FaceCandidate, FaceEmbedding, Frame, Shot, TrackedFace
 from facewatch.edge.uplink import Uplink
 from facewatch.types import RGBImage
-from facewatch.vision.embedders import DlibResNetEmbedder
+from facewatch.vision.embedders.base import Embedder
+from facewatch.vision.embedders.factory import create_embedder_for_model
+from facewatch.vision.embedders.specs import DLIB_RESNET_V1, EDGEFACE_XS_INT8
 from facewatch.vision.landmarks import Landmarker
 
 CLIPS = {
@@ -172,7 +175,7 @@ class CachedShotMaker(ShotMaker):
 class CachedEmbedder(ShotEmbedder):
     """Embeds each distinct chip once (the same clip frame and box give the same chip)."""
 
-    def __init__(self, embedder: DlibResNetEmbedder) -> None:
+    def __init__(self, embedder: Embedder) -> None:
         super().__init__(embedder)
         self._cache: dict[int, FaceEmbedding] = {}
 
@@ -181,6 +184,9 @@ class CachedEmbedder(ShotEmbedder):
         if key not in self._cache:
             self._cache[key] = super().embed(shot)
         return self._cache[key]
+
+
+EMBEDDERS = {"edgeface": EDGEFACE_XS_INT8.model_id, "dlib": DLIB_RESNET_V1.model_id}
 
 
 # --- one run ------------------------------------------------------------------------------
@@ -371,10 +377,17 @@ def main() -> None:
     parser.add_argument("--cost", action="store_true", help="also measure ms per frame")
     parser.add_argument("--cost-only", action="store_true", help="only measure ms per frame")
     parser.add_argument("--cost-frames", type=int, default=20)
+    parser.add_argument(
+        "--embedder",
+        choices=sorted(EMBEDDERS),
+        default="edgeface",
+        help="the on-site embedder of mode embeddings (default: edgeface)",
+    )
     args = parser.parse_args()
     data = testdata_dir()
     print(f"load: {os.getloadavg()[0]:.2f} (1 min) at start; {machine_line()}")
-    embedder = DlibResNetEmbedder()
+    embedder = create_embedder_for_model(EMBEDDERS[args.embedder], threads=1)
+    print(f"embedder: {embedder.model_id} ({embedder.spec.dim}-d)")
     for name in args.clips.split(","):
         clip = load_clip(name, data / CLIPS[name])
         caches: dict[str, object] = {
@@ -382,7 +395,8 @@ def main() -> None:
                 create_candidate_detector(DetectorConfig()), len(clip.frames)
             ),
             "shots": CachedShotMaker(
-                ShotMaker(Landmarker(), margin=0.4, min_size=30), len(clip.frames)
+                ShotMaker(Landmarker(), margin=0.4, min_size=30, align=embedder.align),
+                len(clip.frames),
             ),
             "embedder": CachedEmbedder(embedder),
         }

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
 from facewatch.server.app import create_app
-from facewatch.server.services.models import Reembedder, record_target
+from facewatch.server.services.models import Reembedder, read_status, record_target
 from facewatch.server.services.runtime import Runtime
 from support import upload
 
@@ -174,6 +174,14 @@ def test_a_replica_left_on_the_old_model_never_reembeds_back(tmp_path: Path) -> 
         assert old.serving_model == DLIB
         record_target(new.uow, EDGEFACE)  # the newer configuration starts (a rolling update)
         assert Reembedder(new).needed
+        for replica in (old, new):  # both report the re-embed the newest configuration asks
+            status = read_status(replica)
+            assert (status.serving, status.configured, status.state) == (
+                DLIB,
+                EDGEFACE,
+                "reembedding",
+            )
+            assert [p.name for p in status.people_without_photo] == ["enrolled with dlib"]
         with new.uow() as uow:  # ... and its re-embed completes
             uow.models.set_serving(EDGEFACE)
             uow.commit()

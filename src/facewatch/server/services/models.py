@@ -167,10 +167,16 @@ class ModelStatus:
 
 
 def read_status(runtime: Runtime) -> ModelStatus:
-    """The model status of ``runtime``'s install."""
-    serving, configured = runtime.serving_model, configured_model(runtime.settings)
+    """The model status of ``runtime``'s install.
+
+    ``configured`` is the model the install is moving to: the newest configuration's (the
+    recorded target), so that a replica still on the old setting during a rolling update
+    reports the re-embed the others run, not "current".
+    """
+    serving = runtime.serving_model
     with runtime.uow() as uow:
         repo = uow.models
+        configured = repo.target() or configured_model(runtime.settings)
         failures = {
             _person_of(uow, tid): reason for tid, reason in repo.failures(configured).items()
         }
