@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from facewatch.config import Settings
 from facewatch.server.app import create_app
 from facewatch.server.services.models import Reembedder, read_status, record_target
 from facewatch.server.services.runtime import Runtime
-from support import upload
+from facewatch.store.repositories.models import CURSOR_PREFIX
+from support import add_sighting, upload
 
 KNN = "face_recognition_examples/examples/knn_examples"
 DLIB, EDGEFACE = "dlib_resnet_v1", "edgeface_xs_int8"
@@ -193,3 +195,27 @@ def test_a_replica_left_on_the_old_model_never_reembeds_back(tmp_path: Path) -> 
     finally:
         old.close()
         new.close()
+
+
+def test_a_reembed_abandoned_for_another_model_leaves_no_vectors_behind(tmp_path: Path) -> None:
+    runtime = Runtime.open(Settings(data_dir=tmp_path, embedder="dlib"))
+    try:
+        with runtime.uow() as uow:
+            uow.cameras.ensure("gate-1")
+            sighting = add_sighting(uow, datetime.now(UTC), "gate-1")
+            uow.commit()
+            sighting_id = sighting.id
+        assert runtime.serving_model == DLIB
+        record_target(runtime.uow, EDGEFACE)  # a re-embed toward EdgeFace starts ...
+        with runtime.uow() as uow:  # ... and gets as far as one detection
+            uow.models.add_pending(sighting_id, EDGEFACE, np.full(512, 0.04, np.float32))
+            uow.models.set_cursor_state(CURSOR_PREFIX + EDGEFACE, {"after": sighting_id})
+            uow.commit()
+            assert uow.models.pending_count(EDGEFACE) == 1
+        record_target(runtime.uow, DLIB)  # the operator goes back to dlib before it ends
+        with runtime.uow() as uow:
+            assert uow.models.pending_count(EDGEFACE) == 0
+            assert uow.models.cursor_state(CURSOR_PREFIX + EDGEFACE) == {}
+        assert not Reembedder(runtime).needed
+    finally:
+        runtime.close()

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from facewatch.config import Settings
 from facewatch.errors import FacewatchError, ModelUnavailable
-from facewatch.store.repositories.models import CropToEmbed, TemplateToEmbed
+from facewatch.store.repositories.models import CURSOR_PREFIX, CropToEmbed, TemplateToEmbed
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import Box, Face
 from facewatch.vision.embedders import create_embedder
@@ -42,7 +42,6 @@ MODEL_CHANNEL = "facewatch_model"
 _EMBEDDER_NAMES = ("edgeface", "dlib")
 _BATCH = 16
 _MIN_IOU = 0.3
-_CURSOR_PREFIX = "reembed_cursor:"
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as a re-embed goes."""
@@ -113,7 +112,14 @@ def record_target(new_uow: Callable[[], UnitOfWork], configured: str) -> None:
     with new_uow() as uow:
         if uow.models.target() != configured:
             uow.models.set_target(configured)
+            dropped = uow.models.abandon_reembeds(keep=configured)
             uow.commit()
+            if dropped:
+                logger.info(
+                    "re-embedding toward %s now; %d vectors of an abandoned re-embed dropped",
+                    configured,
+                    dropped,
+                )
 
 
 def recorded_target(new_uow: Callable[[], UnitOfWork]) -> str | None:
@@ -208,7 +214,7 @@ def _crops_left(uow: UnitOfWork, source: str, target: str) -> int:
 
 
 def _cursor(uow: UnitOfWork, target: str) -> int:
-    after = uow.models.cursor_state(_CURSOR_PREFIX + target).get("after", 0)
+    after = uow.models.cursor_state(CURSOR_PREFIX + target).get("after", 0)
     return after if isinstance(after, int) else 0
 
 
@@ -349,7 +355,7 @@ class Reembedder:
                     continue
                 uow.models.add_pending(crop.detection_id, self.target, face.embedding)
             uow.models.set_cursor_state(
-                _CURSOR_PREFIX + self.target, {"after": crops[-1].detection_id}
+                CURSOR_PREFIX + self.target, {"after": crops[-1].detection_id}
             )
             uow.commit()
         report.crops += len(crops) - skipped
@@ -402,7 +408,7 @@ class Reembedder:
             moved = uow.models.apply_pending(self.target)
             centred, stale = uow.models.recentre_unknowns(source, self.target)
             uow.models.set_serving(self.target)
-            uow.models.set_cursor_state(_CURSOR_PREFIX + self.target, {})
+            uow.models.set_cursor_state(CURSOR_PREFIX + self.target, {})
             uow.commit()
         logger.info(
             "embedding model switched from %s to %s: %s detections re-embedded, %s strangers "

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import Exists
 
@@ -32,6 +32,8 @@ from facewatch.types import Embedding
 SERVING_KEY = "serving_model"
 TARGET_KEY = "target_model"
 _FAILED_PREFIX = "reembed_failed:"
+CURSOR_PREFIX = "reembed_cursor:"
+"""Key prefix of a re-embed's saved position in ``model_state`` (per target model)."""
 
 
 class TemplateToEmbed(NamedTuple):
@@ -256,6 +258,24 @@ class ModelRepository:
     def set_cursor_state(self, key: str, value: dict[str, object]) -> None:
         """Save a re-embed's position (committed by the caller)."""
         self._put(key, value)
+
+    def abandon_reembeds(self, keep: str) -> int:
+        """Forget every re-embed toward a model other than ``keep``: its pending detection
+        vectors, saved position and failures (a switch back and forth must not leave vectors
+        of detections behind, nor resume from a position whose pending rows are gone).
+        Returns the pending vectors dropped; committed by the caller."""
+        dropped = self._session.execute(
+            delete(PendingEmbedding).where(PendingEmbedding.model != keep)
+        )
+        for prefix in (CURSOR_PREFIX, _FAILED_PREFIX):
+            self._session.execute(
+                delete(ModelState).where(
+                    ModelState.key.startswith(prefix, autoescape=True),
+                    ModelState.key != prefix + keep,
+                )
+            )
+        self._session.flush()
+        return int(getattr(dropped, "rowcount", 0) or 0)
 
     # --- helpers -----------------------------------------------------------------------------
     def _template_ids_to_embed(self, source: str, target: str) -> Sequence[int]:
