@@ -15,7 +15,8 @@ from facewatch.errors import FacewatchError
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.events.schemas import ZoneCreate, ZoneUpdate
 from facewatch.server.schemas import CameraCreate, CameraOut, CameraUpdate
-from facewatch.server.services import people, zones
+from facewatch.server.schemas_health import CameraHealthOut
+from facewatch.server.services import camera_health, people, zones
 from facewatch.server.services.detections import DetectionQuery, query_detections
 from facewatch.server.services.runtime import Runtime
 
@@ -33,11 +34,14 @@ class CameraView:
     camera: CameraOut
     last_contact: datetime | None
     """When the server last received a face from this camera."""
+    health: CameraHealthOut | None = None
+    """What its edge agent said in its last heartbeat (None: it never reported)."""
 
 
 @router.get("/cameras")
 def list_cameras(request: Request, runtime: RuntimeDep, _: Viewer) -> Response:
-    """Every camera with its site, zone, location and last contact; every zone."""
+    """Every camera with its site, zone, location, last contact, its edge agent's health
+    and latest snapshot; every zone."""
     everyone = people.list_people(runtime, None, None, 0, MAX_PEOPLE).items
     context = {
         "cameras": _cameras(runtime),
@@ -115,18 +119,28 @@ def update_camera(
 
 @router.post("/cameras/{camera_id}/delete")
 def delete_camera(camera_id: str, runtime: RuntimeDep, _: AdminForm) -> Response:
-    """Remove a camera; its detections stay, without a camera."""
-    with runtime.uow() as uow:
-        uow.cameras.delete(uow.cameras.get(camera_id))
-        uow.commit()
+    """Remove a camera; its detections stay, without a camera; its snapshot goes."""
+    camera_health.delete_camera(runtime, camera_id)
     return redirect("/cameras", f"Camera {camera_id} removed.")
+
+
+@router.get("/cameras/{camera_id}/snapshot")
+def get_snapshot(camera_id: str, runtime: RuntimeDep, _: Viewer) -> Response:
+    """The camera's latest still (the page asks with the time it was taken, so that a new
+    one is fetched and an unchanged one comes from the browser's cache)."""
+    snapshot = camera_health.latest_snapshot(runtime, camera_id)
+    headers = {"Cache-Control": "private, max-age=86400"}
+    return Response(snapshot.data, media_type=snapshot.content_type, headers=headers)
 
 
 def _cameras(runtime: Runtime) -> list[CameraView]:
     with runtime.uow() as uow:
         cameras, _ = uow.cameras.list(0, MAX_CAMERAS)
         outs = [CameraOut.model_validate(c) for c in cameras]
-    return [CameraView(camera, _last_contact(runtime, camera.id)) for camera in outs]
+    return [
+        CameraView(camera, _last_contact(runtime, camera.id), camera.health)
+        for camera in camera_health.with_health(runtime, outs)
+    ]
 
 
 def _last_contact(runtime: Runtime, camera_id: str) -> datetime | None:
