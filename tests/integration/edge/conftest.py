@@ -127,7 +127,7 @@ class RecordingTransport(httpx.BaseTransport):
             raise
         raw = response.read()
         body = json.loads(raw) if raw else {}
-        if response.status_code < 300 and request.method == "POST":
+        if response.status_code < 300 and request.method == "POST" and _carries_items(request):
             for key, detections in _answered(request, body):
                 self.answers[key].append([d["id"] for d in detections])
         if self.lose_every and self.requests % self.lose_every == 0:
@@ -160,6 +160,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def clip(testdata: Path) -> Path:
     return testdata / CLIP
+
+
+def _carries_items(request: httpx.Request) -> bool:
+    """An ingest request (not the agent's heartbeat or a camera's still)."""
+    path = request.url.path
+    return not path.endswith(("/edge/heartbeat", "/snapshot"))
 
 
 def _answered(request: httpx.Request, body: dict[str, Any]) -> list[tuple[str, list[Any]]]:
