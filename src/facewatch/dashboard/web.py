@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from facewatch.errors import FacewatchError
 from facewatch.server.errors import status_for
+from facewatch.server.services.severity import needs_acknowledgement
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +114,15 @@ def error_page(request: Request, status_code: int, title: str, message: str) -> 
 
 
 def redirect(
-    url: str, flash: str | list[str] | None = None, *, error: bool = False
+    url: str, flash: str | list[str] | None = None, *, error: bool = False, warning: bool = False
 ) -> RedirectResponse:
-    """A 303 to ``url`` (Post/Redirect/Get) carrying a message for the next page."""
+    """A 303 to ``url`` (Post/Redirect/Get) carrying a message for the next page: an error,
+    a warning (done only in part) or, by default, a success."""
     response = RedirectResponse(url, status_code=303)
     if flash:
         lines = [flash] if isinstance(flash, str) else flash
-        value = json.dumps({"error": error, "lines": lines})[:_FLASH_MAX_CHARS]
+        value = json.dumps({"error": error, "warning": warning, "lines": lines})
+        value = value[:_FLASH_MAX_CHARS]
         response.set_cookie(
             FLASH_COOKIE, quote(value), max_age=60, path="/", httponly=True, samesite="lax"
         )
@@ -137,7 +140,11 @@ def read_flash(request: Request) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("lines"), list):
         return None
-    return {"error": bool(value.get("error")), "lines": [str(x) for x in value["lines"]]}
+    return {
+        "error": bool(value.get("error")),
+        "warning": bool(value.get("warning")),
+        "lines": [str(x) for x in value["lines"]],
+    }
 
 
 def safe_next(target: str | None) -> str:
@@ -195,3 +202,4 @@ def _validation_message(exc: RequestValidationError) -> str:
 TEMPLATES.env.filters["when"] = format_time
 TEMPLATES.env.filters["iso"] = iso
 TEMPLATES.env.globals["query_string"] = query_string
+TEMPLATES.env.globals["needs_ack"] = needs_acknowledgement

@@ -301,7 +301,7 @@ def test_images_are_served_to_logged_in_users_only(
     client_as: ClientAs, new_client: Callable[..., TestClient], obama: int
 ) -> None:
     client, _ = client_as("viewer")
-    sha = ids(client.get(f"/people/{obama}").text, r'src="/media/([0-9a-f]{64})"')[0]
+    sha = ids(client.get(f"/people/{obama}").text, r'href="/media/([0-9a-f]{64})"')[0]
     image = client.get(f"/media/{sha}")
     assert image.status_code == 200
     assert image.headers["content-type"] == "image/jpeg"

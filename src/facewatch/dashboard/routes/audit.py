@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from facewatch.dashboard import audit_views
 from facewatch.dashboard.auth import Administrator
 from facewatch.dashboard.views import Pager
 from facewatch.dashboard.web import DashboardRoute, render
@@ -42,6 +43,9 @@ def show_audit(
         "pager": Pager(offset, PAGE, page.total),
         "args": args,
         "export_args": {**args, "format": "csv"},
+        "target_link": audit_views.target_link,
+        "details_summary": audit_views.details_summary,
+        "details_text": audit_views.details_text,
     }
     return render(request, "audit.html", context)
 

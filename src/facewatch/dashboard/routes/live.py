@@ -7,15 +7,16 @@ session cookie authenticates it) and, for each new event, fetches that event's c
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from facewatch.dashboard.auth import AcknowledgeForm, Viewer
 from facewatch.dashboard.web import DashboardRoute, query_string, redirect, render, safe_next
 from facewatch.server.deps import RuntimeDep
-from facewatch.server.events import EventType
-from facewatch.server.services import events, zones
+from facewatch.server.events import Event, EventType
+from facewatch.server.schemas import Page
+from facewatch.server.services import events, severity, zones
 from facewatch.server.services.runtime import Runtime
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -43,23 +44,32 @@ def show_live(
     zone: Filter = "",
     type: Filter = "",
     open_only: bool = False,
+    view: Literal["cards", "timeline"] = "cards",
 ) -> Response:
-    """The latest events, newest first, with a live stream of new ones."""
+    """The latest events, newest first, with a live stream of new ones; as cards or as a
+    compact timeline; "open only": the alerts nobody acknowledged yet."""
     event_type = _event_type(type)
+    types = _types(event_type, open_only)
     query = events.EventQuery(
         camera_ids=[camera] if camera else (),
         zones=[zone] if zone else (),
-        types=[event_type.value] if event_type else (),
+        types=types or (),
         acknowledged=False if open_only else None,
         limit=FEED_SIZE,
+    )
+    feed = (
+        events.list_events(runtime, query)
+        if types is not None
+        else Page[Event](items=[], total=0, offset=0, limit=FEED_SIZE)
     )
     stream = "/api/v1/events/stream" + query_string(
         {"camera_id": camera, "zone": zone, "type": event_type.value if event_type else ""}
     )
     context = {
-        "feed": events.list_events(runtime, query),
+        "feed": feed,
         "stream_url": stream,
         "filters": {"camera": camera, "zone": zone, "type": type, "open_only": open_only},
+        "view": view,
         "cameras": _camera_ids(runtime),
         "zones": zones.list_zones(runtime, 0, MAX_ZONES).items,
         "types": list(EVENT_STYLES.items()),
@@ -95,6 +105,15 @@ def _event_type(value: str) -> EventType | None:
         return EventType(value) if value else None
     except ValueError:
         return None
+
+
+def _types(event_type: EventType | None, open_only: bool) -> list[str] | None:
+    """The types to list ([]: all; None: none can match): the one asked for; "open only"
+    leaves out the routine ones, which never wait for an acknowledgement."""
+    if not open_only:
+        return [event_type.value] if event_type else []
+    wanted = [event_type] if event_type else list(EventType)
+    return [t.value for t in wanted if t not in severity.ROUTINE_TYPES] or None
 
 
 def _camera_ids(runtime: Runtime) -> list[str]:

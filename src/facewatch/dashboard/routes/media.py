@@ -8,6 +8,7 @@ from facewatch.dashboard.auth import Viewer
 from facewatch.dashboard.web import DashboardRoute
 from facewatch.errors import NotFound
 from facewatch.server.deps import RuntimeDep
+from facewatch.server.services import people
 from facewatch.server.services.detections import detection_crop
 from facewatch.store.blobs import is_blob_key
 
@@ -39,4 +40,16 @@ def get_detection_crop(detection_id: int, runtime: RuntimeDep, _: Viewer) -> Res
     # The crop goes when its person is deleted: cache it briefly only.
     return Response(
         crop.data, media_type=crop.content_type, headers={"Cache-Control": "private, max-age=300"}
+    )
+
+
+@router.get("/media/people/{person_id}/faces/{template_id}")
+def get_enrolment_face(
+    person_id: int, template_id: int, runtime: RuntimeDep, _: Viewer
+) -> Response:
+    """An enrolment photo cut to its face (the person page shows these)."""
+    face = people.enrolment_face(runtime, person_id, template_id)
+    # The photo may be deleted from the person page: cache it briefly only.
+    return Response(
+        face, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=300"}
     )

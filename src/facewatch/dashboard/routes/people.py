@@ -124,7 +124,24 @@ def add_photos(
         result = add_faces(runtime, person_id, uploads, unreadable)
     except FacewatchError as exc:
         return redirect(back, exc.message, error=True)
-    return redirect(back, _enrolment_summary(result), error=not result.accepted)
+    partial = bool(result.rejected) or any(a.warnings for a in result.accepted)
+    return redirect(back, _enrolment_summary(result), error=not result.accepted, warning=partial)
+
+
+@router.post("/people/{person_id}/photos/{template_id}/delete")
+def delete_photo(person_id: int, template_id: int, runtime: RuntimeDep, _: EnrollForm) -> Response:
+    """Delete one enrolment photo (its templates of every model); the person stays."""
+    back = f"/people/{person_id}"
+    try:
+        person = people.get_person(runtime, person_id)
+        removed = people.delete_face(runtime, person_id, template_id)
+        left = len(people.list_faces(runtime, person_id))
+    except FacewatchError as exc:
+        return redirect(back, exc.message, error=True)
+    lines = [f"Photo deleted ({len(removed)} template(s)); {person.name} has {left} left."]
+    if not left:
+        lines.append(f"{person.name} cannot be recognised until a photo is enrolled.")
+    return redirect(back, lines, warning=not left)
 
 
 @router.post("/people/{person_id}")

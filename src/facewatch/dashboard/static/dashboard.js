@@ -31,7 +31,10 @@ function startLiveFeed(feed) {
   source.onmessage = (message) => {
     let event;
     try { event = JSON.parse(message.data); } catch (_) { return; }
-    if (event && event.id) addCard(feed, event.id);
+    if (!event || !event.id) return;
+    // "Open alerts only": a routine recognition never waits for anyone.
+    if (feed.hasAttribute("data-open-only") && event.severity === "info") return;
+    addCard(feed, event.id);
   };
   window.addEventListener("beforeunload", () => source.close());
 }
@@ -49,6 +52,34 @@ async function addCard(feed, eventId) {
   if (empty) empty.hidden = true;
   const cards = feed.querySelectorAll(".event");
   for (let i = MAX_CARDS; i < cards.length; i++) cards[i].remove();
+}
+
+// --- presence board: fetched again on each event, and as the window moves on ----------
+function startPresenceBoard(box) {
+  const status = document.getElementById("live-status");
+  const setStatus = (state, text) => {
+    if (status) { status.dataset.state = state; status.textContent = text; }
+  };
+  let pending = null;
+  const refresh = () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {  // a burst of events costs one fetch
+      const response = await fetch(box.dataset.boardUrl, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const board = htmlToElement(await response.text());
+      const old = document.getElementById("presence-board");
+      if (board && old) old.replaceWith(board);
+    }, 250);
+  };
+  const source = new EventSource(box.dataset.streamUrl);
+  source.onopen = () => setStatus("live", "live");
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) setStatus("offline", "offline: reload the page");
+    else setStatus("reconnecting", "reconnecting…");
+  };
+  source.onmessage = refresh;
+  setInterval(refresh, 1000 * Number(box.dataset.refreshSeconds || 30));
+  window.addEventListener("beforeunload", () => source.close());
 }
 
 // --- acknowledge -----------------------------------------------------------------------
@@ -156,6 +187,8 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   const feed = document.getElementById("feed");
   if (feed && feed.dataset.streamUrl && window.EventSource) startLiveFeed(feed);
+  const board = document.getElementById("presence");
+  if (board && window.EventSource) startPresenceBoard(board);
   document.querySelectorAll("[data-webcam]").forEach(setUpWebcam);
   document.querySelectorAll("form[data-range-filter]").forEach(setUpRangeFilter);
 });

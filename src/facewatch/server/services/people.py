@@ -18,8 +18,13 @@ from facewatch.server.services.erasure import erase_person
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Person, Template
 from facewatch.store.unit_of_work import UnitOfWork
+from facewatch.types import Box
+from facewatch.vision.image import crop_face, decode_image, encode_jpeg
 
 logger = logging.getLogger(__name__)
+
+FACE_MARGIN = 0.3
+"""Room around an enrolment photo's face box, times its size, when it is shown alone."""
 
 
 def person_out(uow: UnitOfWork, person: Person) -> PersonOut:
@@ -133,6 +138,18 @@ def delete_face(runtime: Runtime, person_id: int, template_id: int) -> list[int]
     runtime.loaded_gallery_do(lambda g: g.remove_templates(removed))
     logger.info("person %s: templates %s deleted", person_id, removed)
     return removed
+
+
+def enrolment_face(runtime: Runtime, person_id: int, template_id: int) -> bytes:
+    """The face of one enrolment photo, cut from the photo by its stored face box (JPEG):
+    in a whole frame the face is small. ``NotFound`` for another person's template."""
+    with runtime.uow() as uow:
+        template = uow.templates.get(template_id)
+        if template.person_id != person_id or template.image is None:
+            raise NotFound(f"person {person_id} has no photo for template {template_id}")
+        sha256, box = template.image.sha256, Box(*template.box)
+    photo = decode_image(runtime.blobs.get(sha256), max_pixels=runtime.settings.max_image_pixels)
+    return encode_jpeg(crop_face(photo, box, margin=FACE_MARGIN))
 
 
 def last_seen(runtime: Runtime, person_id: int) -> LastSeenOut | None:

@@ -2,8 +2,8 @@
 
 Severity itself is set when the event is raised (``server/events/rules.py``): critical for a
 watchlist match, a person where a restricted zone does not admit them and a stranger in a
-restricted zone; warning for a stranger elsewhere; info for a routine recognition. Only
-warnings and critical events ask to be acknowledged.
+restricted zone; warning for a stranger elsewhere and a camera gone quiet; info for a routine
+recognition and a camera back. Only warnings and critical events ask to be acknowledged.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from facewatch.server.events.rules import WATCHLIST_CATEGORY
 from facewatch.server.events.schemas import ZoneOut
 from facewatch.server.events.types import Event, EventType, Severity
 
-ROUTINE_TYPES = frozenset({EventType.PERSON_RECOGNIZED})
+ROUTINE_TYPES = frozenset({EventType.PERSON_RECOGNIZED, EventType.CAMERA_RECOVERED})
 """Event types that are always info: nothing in them waits for an operator."""
 
 
@@ -46,6 +46,10 @@ def rule_fired(
             f"{who} recognised (distance {_distance(event)}, named at or under "
             f"{match_threshold:.3f}) in {where}{admitted}: routine, nothing to acknowledge."
         )
+    if event.type is EventType.CAMERA_STALE:
+        return f"Camera {event.camera_id} stopped reporting: its edge agent sent no heartbeat."
+    if event.type is EventType.CAMERA_RECOVERED:
+        return f"Camera {event.camera_id} reports again: nothing to acknowledge."
     return f"{event.type.value}, severity {event.severity.value}."
 
 
