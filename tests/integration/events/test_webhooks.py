@@ -320,6 +320,8 @@ def test_the_secret_is_shown_once_and_never_listed(
         "watchlist.match",
         "person.unknown",
         "zone.unauthorized",
+        "camera.stale",
+        "camera.recovered",
     }
     assert all("secret" not in hook for hook in listed)
     assert "secret" not in read
