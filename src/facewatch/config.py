@@ -277,6 +277,17 @@ class Settings(BaseSettings):
     analysis_batch_size: int = Field(
         default=16, ge=1, le=256, description="Most images one analysis worker takes at once."
     )
+    recognize_queue_size: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description=(
+            "Most images POST /api/v1/recognize holds at once per server process (decoding or "
+            "waiting for analysis); one more is refused with 503 and Retry-After rather than "
+            "queued, so a burst cannot pile up without bound. The ingest routes are bounded "
+            "by the server's thread pool instead."
+        ),
+    )
 
     api_key_cache_seconds: float = Field(
         default=1.0,

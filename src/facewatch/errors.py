@@ -15,6 +15,7 @@ Every layer raises these; the server maps them to HTTP codes in one place
     ├── Unauthorized                 401  no key or an unknown key
     ├── Forbidden                    403  a key without the needed scope
     ├── TooManyRequests              429  a rate limit (with ``retry_after`` seconds)
+    ├── Overloaded                   503  at capacity: retry later (with ``retry_after``)
     └── ConfigurationError           500-class, raised at start-up only
         ├── ModelUnavailable              a model file or runtime is missing
         ├── DatabaseTooNew                the database was migrated by newer code
@@ -120,6 +121,16 @@ class TooManyRequests(FacewatchError):
     code = "too_many_requests"
 
     def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class Overloaded(FacewatchError):
+    """The server is at capacity for this request (a full queue): retry after a moment."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
 

@@ -19,6 +19,7 @@ from facewatch.errors import (
     InvalidImage,
     InvalidInput,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     TooManyRequests,
     Unauthorized,
@@ -39,6 +40,7 @@ STATUS: tuple[tuple[type[FacewatchError], int], ...] = (
     (Unauthorized, 401),
     (Forbidden, 403),
     (TooManyRequests, 429),
+    (Overloaded, 503),
 )
 
 
@@ -61,10 +63,12 @@ def error_response(
 async def _facewatch_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FacewatchError)
     status = status_for(exc)
-    if status >= 500:
+    if isinstance(exc, Overloaded):  # expected under load, and counted by the access log
+        logger.warning("%s %s refused: %s", request.method, request.url.path, exc.message)
+    elif status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc.message)
     headers = None
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | Overloaded):
         headers = {"Retry-After": str(exc.retry_after)}
     return error_response(status, exc.message, exc.code, headers)
 

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from facewatch.config import Settings
 from facewatch.server.schemas import IngestOut
-from facewatch.server.services import detections as detections_service
-from facewatch.server.services.detections import IngestRequest, ingest_many
+from facewatch.server.services import ingest as ingest_service
+from facewatch.server.services.ingest import IngestRequest, ingest_many
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns
 from support import assert_error, blob_files, upload
@@ -296,9 +296,9 @@ def test_a_failed_batch_transaction_is_logged_without_its_statement(
             raise IntegrityError("INSERT INTO detections VALUES (?)", (b"embedding",), None)
         assign_unknowns(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(detections_service, "assign_unknowns", fail_once)
+    monkeypatch.setattr(ingest_service, "assign_unknowns", fail_once)
     requests = _batch(knn, ["log-tx-1", "log-tx-2"])
-    with caplog.at_level(logging.INFO, logger=detections_service.__name__):
+    with caplog.at_level(logging.INFO, logger=ingest_service.__name__):
         outcomes = ingest_many(runtime, requests)
 
     assert all(isinstance(o, IngestOut) and not o.replayed for o in outcomes)

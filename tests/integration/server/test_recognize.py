@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from facewatch.server.routers.recognize import get_recognizer
+from facewatch.server.services.recognition import Recognizer
 from facewatch.server.services.runtime import Runtime
 from support import assert_error, upload
 
@@ -184,3 +186,21 @@ def test_a_bad_face_box_is_400(
         headers=admin,
     )
     assert_error(response, 400, "invalid_input")
+
+
+def test_a_full_recognise_queue_answers_503_with_retry_after_and_a_json_body(
+    client: TestClient, runtime: Runtime, admin: dict[str, str], knn: Path
+) -> None:
+    full = Recognizer(runtime)
+    full.capacity = 0  # every place taken
+    client.app.dependency_overrides[get_recognizer] = lambda: full  # type: ignore[attr-defined]
+    try:
+        response = client.post(RECOGNIZE, files=upload(knn / "test" / "obama1.jpg"), headers=admin)
+    finally:
+        client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+
+    assert_error(response, 503, "overloaded")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert full.held == 0
+    again = client.post(RECOGNIZE, files=upload(knn / "test" / "obama1.jpg"), headers=admin)
+    assert again.status_code == 200, again.text

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from facewatch.config import Settings
-from facewatch.server.services.detections import IngestRequest, ingest
+from facewatch.server.services.ingest import IngestRequest, ingest
 from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknowns import delete_unknown
 from integration.unknowns.faces import jpeg

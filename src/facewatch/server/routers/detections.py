@@ -11,13 +11,8 @@ from facewatch.errors import InvalidInput
 from facewatch.server.deps import FaceBoxForm, IngestKey, Multipart, ReadKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import CameraId, DetectionOut, IngestOut, Page, face_box_hint
-from facewatch.server.services.detections import (
-    DetectionQuery,
-    IngestRequest,
-    detection_crop,
-    ingest,
-    query_detections,
-)
+from facewatch.server.services.detections import DetectionQuery, detection_crop, query_detections
+from facewatch.server.services.ingest import IngestRequest, ingest
 from facewatch.server.uploads import read_upload
 
 router = APIRouter(prefix="/api/v1/detections", tags=["detections"])

@@ -2,53 +2,48 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from facewatch.server.deps import FaceBoxForm, Multipart, RecognizeKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import FaceOut, RecognizeOut, face_box_hint
-from facewatch.server.services.recognition import match_faces
-from facewatch.server.services.workers import analyze_while_connected
+from facewatch.server.services.recognition import Recognizer
 from facewatch.server.uploads import read_upload
-from facewatch.vision.image import decode_image
 
 router = APIRouter(prefix="/api/v1", tags=["recognition"])
 
-INLINE_DECODE_BYTES = 256 * 1024
-"""Uploads up to this size (face crops, small frames) are decoded on the event loop."""
+
+async def get_recognizer(request: Request, runtime: RuntimeDep) -> Recognizer:
+    """The app's recognizer (made on first use: it holds the bound of the route)."""
+    recognizer: Recognizer | None = getattr(request.app.state, "recognizer", None)
+    if recognizer is None or recognizer.runtime is not runtime:
+        recognizer = request.app.state.recognizer = Recognizer(runtime)
+    return recognizer
+
+
+RecognizerDep = Annotated[Recognizer, Depends(get_recognizer)]
 
 
 @router.post(
     "/recognize",
     response_model=RecognizeOut,
-    responses={**ERRORS, 413: ERRORS[400], 415: ERRORS[400]},
+    responses={**ERRORS, 413: ERRORS[400], 415: ERRORS[400], 503: ERRORS[400]},
     dependencies=[Multipart],
 )
 async def recognize_image(
     request: Request,
     image: Annotated[UploadFile, File(description="A photo or frame (JPEG, PNG, WebP...)")],
-    runtime: RuntimeDep,
+    recognizer: RecognizerDep,
     _: RecognizeKey,
     candidates: Annotated[bool, Form(description="Include the top-k candidates")] = False,
     face_box: FaceBoxForm = None,
 ) -> RecognizeOut:
     """Find every face and say who it is: known, uncertain (with a candidate) or unknown."""
-    # async: a face crop is decoded on the event loop (a large photo in the thread pool) and
-    # the analysis worker's answer is awaited, so no thread sits waiting for it.
-    settings = runtime.settings
-    hint = face_box_hint(face_box)
-    upload = read_upload(image, settings.max_upload_bytes)
-    decode = partial(decode_image, upload.data, max_pixels=settings.max_image_pixels)
-    pixels = (
-        decode() if len(upload.data) <= INLINE_DECODE_BYTES else await run_in_threadpool(decode)
-    )
-    serving = runtime.serving()  # one model's analyzer and gallery, even across a switch
-    analysed = await analyze_while_connected(request, serving.analyzer, pixels, hint)
-    found = match_faces(analysed, serving.gallery, serving.thresholds, settings.top_k)
+    # async: the analysis worker's answer is awaited, so no thread sits waiting for it.
+    upload = read_upload(image, recognizer.runtime.settings.max_upload_bytes)
+    found = await recognizer.recognize(upload.data, face_box_hint(face_box), request)
     faces = [
         FaceOut.build(
             r.face.box.as_list(),
@@ -57,7 +52,6 @@ async def recognize_image(
             r.match,
             candidates,
         )
-        for r in found
+        for r in found.faces
     ]
-    height, width = pixels.shape[:2]
-    return RecognizeOut(faces=faces, width=width, height=height, model=serving.model_id)
+    return RecognizeOut(faces=faces, width=found.width, height=found.height, model=found.model)

@@ -7,9 +7,12 @@ comes free takes every image waiting (up to ``max_batch``), detects and aligns e
 all their faces in one model call and sends the faces back. Under load, concurrent requests
 share batches; when idle, an image goes to a worker at once, with no waiting for a batch.
 
-Request threads block on their own result only (the event loop never does: routes run in
-the thread pool). The queue holds at most one image per waiting request thread, so the
-server's thread pool bounds it.
+Request threads block on their own results only (the event loop never does: synchronous
+routes run in the thread pool, and ``POST /recognize`` awaits its future). The queue is
+bounded by its callers: a synchronous route queues the images of one request per thread of
+the server's thread pool (one image, or the crops of one edge batch); the async recognise
+path holds at most ``recognize_queue_size`` images and refuses more with 503
+(``services/recognition.Recognizer``).
 
 A worker that dies costs only the image that killed it: the worker is restarted, and when it
 held a batch, each image of that batch is analysed again alone, so that only the culprit
@@ -36,7 +39,7 @@ from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 
 from facewatch.config import Settings
 from facewatch.errors import FaceRejected, FacewatchError, ModelUnavailable
@@ -223,8 +226,14 @@ async def analyze_async(
         raise
 
 
+class Client(Protocol):
+    """The client of a request (a Starlette ``Request``): is it still there?"""
+
+    async def is_disconnected(self) -> bool: ...
+
+
 async def analyze_while_connected(
-    request: Request,
+    request: Client,
     analyzer: Analyzer,
     image: RGBImage,
     face_box: Box | None = None,

@@ -27,7 +27,7 @@ from facewatch.server.compat.schemas import (
 )
 from facewatch.server.compat.services.ids import UNKNOWN_LABEL, compat_id
 from facewatch.server.schemas import Text
-from facewatch.server.services.detections import IngestRequest, ingest
+from facewatch.server.services.ingest import IngestRequest, ingest
 from facewatch.server.services.recognition import RecognizedFace, recognize
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.repositories.cameras import check_camera_id
