@@ -61,6 +61,8 @@ def test_the_tree_keeps_every_layer_contract() -> None:
         ("dashboard/_crossing.py", "from sqlalchemy.orm import Session", "routers and dashboard"),
         ("wire/_crossing.py", "from facewatch.edge import outbox", "the wire contract"),
         ("wire/_crossing.py", "import httpx", "the wire contract"),
+        ("security/_crossing.py", "import starlette.types", "security is a library"),
+        ("security/_crossing.py", "from facewatch.cli import common", "security is a library"),
     ],
 )
 def test_a_new_crossing_breaks_its_contract(

@@ -3,16 +3,25 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from facewatch.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    err,
+    load_settings,
+    opened,
+    out,
+    parse_duration,
+    progress,
+    read_password,
+)
 from facewatch.errors import InvalidInput
 from facewatch.security import validation
 from facewatch.security.crypto import new_master_key
@@ -20,54 +29,20 @@ from facewatch.security.crypto import new_master_key
 config_app = typer.Typer(help="Check the configuration before deploying.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log: list and export it.", no_args_is_help=True)
 
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        metavar="DIR",
-        help="Data directory (default: FACEWATCH_DATA_DIR or user dir).",
-    ),
-]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", metavar="FILE", help="YAML settings file (FACEWATCH_CONFIG_FILE)."),
-]
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``90d``, ``12h``, ``30m``, ``1w2d``, ``0``: a duration; ``InvalidInput`` otherwise."""
-    cleaned = text.strip().lower()
-    if cleaned == "0":
-        return timedelta(0)
-    parts = _DURATION.findall(cleaned)
-    if not parts or _DURATION.sub("", cleaned).strip():
-        raise InvalidInput(f"not a duration: {text!r} (say 90d, 12h, 30m or 1w)")
-    return timedelta(seconds=sum(float(n) * _UNITS[unit] for n, unit in parts))
-
-
-def _cli() -> ModuleType:
-    """The main CLI module (imported late: it imports this one)."""
-    from facewatch import cli
-
-    return cli
-
 
 # --- config ----------------------------------------------------------------------------
 @config_app.command("validate")
 def config_validate(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """Refuse default or weak secrets, a missing encryption key... (warn in development)."""
-    cli = _cli()
-    settings = cli.load_settings(data_dir, config)
+    settings = load_settings(data_dir, config)
     problems = validation.validate(settings)
     for problem in problems:
         colour = "red" if problem.level is validation.Level.ERROR else "yellow"
-        cli.err.print(f"[{colour}]{problem}[/{colour}]", highlight=False)
+        err.print(f"[{colour}]{problem}[/{colour}]", highlight=False)
     if validation.has_errors(problems):
         raise typer.Exit(1)
     mode = " (development mode)" if settings.development_mode else ""
-    cli.out.print(f"configuration OK{mode}, {len(problems)} warning(s)", highlight=False)
+    out.print(f"configuration OK{mode}, {len(problems)} warning(s)", highlight=False)
 
 
 # --- audit -----------------------------------------------------------------------------
@@ -89,14 +64,13 @@ def audit_list(
     from facewatch.server.services import audit
     from facewatch.store.repositories.audit import AuditFilter
 
-    cli = _cli()
-    with cli.opened(data_dir, config) as runtime:
+    with opened(data_dir, config) as runtime:
         page = audit.list_entries(runtime, AuditFilter(action=action, actor=actor), 0, limit)
     table = Table("time", "actor", "address", "action", "target", "outcome")
     for entry in page.items:
         when = f"{entry.occurred_at:%Y-%m-%d %H:%M:%S}"
         table.add_row(when, entry.actor, entry.address, entry.action, entry.target, entry.outcome)
-    cli.out.print(table)
+    out.print(table)
 
 
 @audit_app.command("export")
@@ -116,7 +90,7 @@ def audit_export(
         chosen = audit.ExportFormat(fmt.lower())
     except ValueError:
         raise InvalidInput(f"unknown format {fmt!r}; choose csv or jsonl") from None
-    with _cli().opened(data_dir, config) as runtime:
+    with opened(data_dir, config) as runtime:
         chunks = audit.export_entries(runtime, AuditFilter(), chosen)
         if output is None:
             for chunk in chunks:
@@ -132,11 +106,10 @@ def admin_purge(data_dir: DataDirOption = None, config: ConfigOption = None) -> 
     """Delete now what outlived its retention limit, and say how much."""
     from facewatch.server.services.retention import purge
 
-    cli = _cli()
-    with cli.opened(data_dir, config) as runtime:
+    with opened(data_dir, config) as runtime:
         report = purge(runtime)
     for name, count in report.as_dict().items():
-        cli.out.print(f"{name.replace('_', ' ')}: {count}", highlight=False)
+        out.print(f"{name.replace('_', ' ')}: {count}", highlight=False)
 
 
 def admin_rotate_key(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
@@ -144,15 +117,14 @@ def admin_rotate_key(data_dir: DataDirOption = None, config: ConfigOption = None
     encryption_old_keys); also encrypts what was stored in clear."""
     from facewatch.server.services.encryption import rotate_key
 
-    cli = _cli()
-    with cli.opened(data_dir, config) as runtime, cli.progress() as bar:
+    with opened(data_dir, config) as runtime, progress() as bar:
         task = bar.add_task("re-encrypting", total=None)
 
         def told(what: str, done: int) -> None:
             bar.update(task, description=f"re-encrypting {what}", completed=done)
 
         report = rotate_key(runtime, told)
-    cli.out.print(
+    out.print(
         f"key {report.key_id}: {report.embeddings} embeddings and {report.blobs} images "
         f"re-encrypted, {report.unchanged} already current; remove the old keys now",
         highlight=False,
@@ -178,13 +150,12 @@ def keys_rotate(
     config: ConfigOption = None,
 ) -> None:
     """Replace a key by a new one (same name and scopes); only the new key goes to stdout."""
-    cli = _cli()
     overlap = parse_duration(grace)
-    with cli.opened(data_dir, config) as runtime, runtime.uow() as uow:
+    with opened(data_dir, config) as runtime, runtime.uow() as uow:
         new, secret = uow.api_keys.rotate(prefix, overlap)
         uow.commit()
     ends = "now" if overlap <= timedelta(0) else f"in {grace}"
-    cli.err.print(f"{prefix} stops working {ends}; the new key is {new.prefix}", highlight=False)
+    err.print(f"{prefix} stops working {ends}; the new key is {new.prefix}", highlight=False)
     sys.stdout.write(secret + "\n")
 
 
@@ -197,11 +168,10 @@ def users_set_role(
     """Change a user's role (applies to their open sessions at once)."""
     from facewatch.server.services import users
 
-    cli = _cli()
     parsed = users.parse_role(role)
-    with cli.opened(data_dir, config) as runtime:
+    with opened(data_dir, config) as runtime:
         user = users.change_role(runtime, name, parsed)
-    cli.out.print(f"user {user.username} is now {user.role}", highlight=False)
+    out.print(f"user {user.username} is now {user.role}", highlight=False)
 
 
 def users_set_password(
@@ -216,11 +186,10 @@ def users_set_password(
     """Set a user's password; unlocks the account and ends their open sessions."""
     from facewatch.server.services import users
 
-    cli = _cli()
-    password = cli._read_password(password_stdin)
-    with cli.opened(data_dir, config) as runtime:
+    password = read_password(password_stdin)
+    with opened(data_dir, config) as runtime:
         users.change_password(runtime, name, password)
-    cli.out.print(f"password of {name} changed; their sessions ended", highlight=False)
+    out.print(f"password of {name} changed; their sessions ended", highlight=False)
 
 
 def register(keys_app: typer.Typer, admin_app: typer.Typer, users_app: typer.Typer) -> None:

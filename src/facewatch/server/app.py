@@ -11,15 +11,15 @@ from fastapi import FastAPI
 
 from facewatch import __version__, dashboard
 from facewatch.config import Settings
-from facewatch.security.audit import AuditContextMiddleware
-from facewatch.security.ratelimit import RateLimitMiddleware, limiter_for
-from facewatch.security.timeouts import BodyTimeout
 from facewatch.server import compat
 from facewatch.server.errors import install_error_handlers
 from facewatch.server.events import create_event_bus
-from facewatch.server.hsts import StrictTransportSecurity
-from facewatch.server.limits import BodySizeLimit
 from facewatch.server.metrics import event_bus_queues, install_metrics
+from facewatch.server.middleware.audit import AuditContextMiddleware
+from facewatch.server.middleware.body_size import BodySizeLimit
+from facewatch.server.middleware.hsts import StrictTransportSecurity
+from facewatch.server.middleware.ratelimit import RateLimitMiddleware, limiter_for
+from facewatch.server.middleware.timeouts import BodyTimeout
 from facewatch.server.routers import audit as audit_router
 from facewatch.server.routers import (
     cameras,

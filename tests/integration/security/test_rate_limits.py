@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.exceptions import HTTPException
 
-from facewatch.security.timeouts import BodyTimeout
 from facewatch.server.errors import status_for
+from facewatch.server.middleware.timeouts import BodyTimeout
 from facewatch.server.services.sessions import LoginThrottled
 from support_security import make_key, runtime_of
 

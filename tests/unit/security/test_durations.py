@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from facewatch.cli.common import parse_duration
 from facewatch.errors import InvalidInput
-from facewatch.security.cli import parse_duration
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from facewatch.cli.common import parse_duration
 from facewatch.errors import InvalidInput
-from facewatch.security.cli import parse_duration
 from facewatch.store.repositories.api_keys import parse_key
 from facewatch.vision.image import decode_image
 

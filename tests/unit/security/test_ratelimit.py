@@ -11,8 +11,8 @@ from facewatch.security.ratelimit import (
     RateLimiter,
     Rule,
     credential_of,
-    limiter_for,
 )
+from facewatch.server.middleware.ratelimit import limiter_for
 
 
 class FakeClock:
