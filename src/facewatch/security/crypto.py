@@ -17,6 +17,17 @@ Blob names: a content-addressed store names a blob by the SHA-256 of its bytes, 
 would let anyone holding a photo check whether it is stored. With a key, a blob is named by
 HMAC-SHA256(naming key, plaintext) instead: still deterministic (the same photo dedupes to
 one blob), but unguessable without the key. A rotation renames every blob.
+
+Person keys (crypto-shredding): each enrolled person has a random data key of their own
+(``PersonKey``) that seals what identifies them (name, notes, embeddings, the name copied
+into events). A person envelope is::
+
+    b"FWP\x01" | person key id (16 bytes) | nonce (12 bytes) | ciphertext | GCM tag (16 bytes)
+
+The person key is stored wrapped by the keyring; erasing the person destroys it, which
+makes every copy of their ciphertext left anywhere (dead rows, index pages, journals,
+backups) unreadable for good. ``Keyring.name_token`` is the keyed hash that keeps names
+unique and findable without storing them in clear.
 """
 
 from __future__ import annotations
@@ -44,10 +55,14 @@ HEADER_BYTES = len(MAGIC) + KEY_ID_BYTES + NONCE_BYTES
 OVERHEAD = HEADER_BYTES + TAG_BYTES
 """Bytes an envelope adds to its plaintext."""
 MASTER_KEY_BYTES = 32
+PERSON_MAGIC = b"FWP\x01"
+PERSON_KEY_ID_BYTES = 16
+PERSON_HEADER_BYTES = len(PERSON_MAGIC) + PERSON_KEY_ID_BYTES + NONCE_BYTES
 
 _DATA_INFO = b"facewatch/data-encryption/v1"
 _NAMING_INFO = b"facewatch/blob-naming/v1"
 _KEY_ID_INFO = b"facewatch/key-id/v1"
+_NAME_TOKEN_DOMAIN = b"facewatch/person-name/v1\x00"
 
 
 def new_master_key() -> str:
@@ -161,6 +176,82 @@ class Keyring:
     def blob_name(self, plaintext: bytes) -> str:
         """The store key of a blob: HMAC-SHA256 of its bytes under the current naming key."""
         return hmac.new(self.current.naming_key, plaintext, hashlib.sha256).hexdigest()
+
+    def with_fallback(self, key: DataKey) -> Keyring:
+        """This keyring, also opening what ``key`` sealed (it seals nothing new)."""
+        previous = [k for k in self._by_id.values() if k is not self.current]
+        return Keyring(self.current, [key, *previous])
+
+    def name_token(self, name: str) -> str:
+        """The keyed hash of a person's name under the current key (unique index, lookups)."""
+        return _name_token(self.current.naming_key, name)
+
+    def name_tokens(self, name: str) -> list[str]:
+        """The name's token under every key of the ring, the current one first."""
+        keys = [self.current, *(k for k in self._by_id.values() if k is not self.current)]
+        return [_name_token(key.naming_key, name) for key in keys]
+
+
+def _name_token(naming_key: bytes, name: str) -> str:
+    return hmac.new(naming_key, _NAME_TOKEN_DOMAIN + name.encode(), hashlib.sha256).hexdigest()
+
+
+def unkeyed_name_token(name: str) -> str:
+    """A name's token where no keyring is attached (a bare database, tests of the store)."""
+    return hashlib.sha256(_NAME_TOKEN_DOMAIN + name.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class PersonKey:
+    """One person's data key; destroying it erases everything sealed under it."""
+
+    key_id: bytes
+    secret: bytes
+    cipher: AESGCM
+
+    @classmethod
+    def new(cls) -> PersonKey:
+        """A fresh random key with a random id."""
+        return cls.from_parts(os.urandom(PERSON_KEY_ID_BYTES), os.urandom(MASTER_KEY_BYTES))
+
+    @classmethod
+    def from_parts(cls, key_id: bytes, secret: bytes) -> PersonKey:
+        if len(key_id) != PERSON_KEY_ID_BYTES or len(secret) != MASTER_KEY_BYTES:
+            raise EncryptionKeyError("a stored person key is damaged")
+        return cls(bytes(key_id), bytes(secret), AESGCM(bytes(secret)))
+
+    def __repr__(self) -> str:
+        return f"PersonKey(id={self.key_id.hex()})"
+
+    def seal(self, plaintext: bytes, purpose: str) -> bytes:
+        """A person envelope of ``plaintext``, bound to ``purpose`` and this key."""
+        nonce = os.urandom(NONCE_BYTES)
+        aad = _person_aad(purpose, self.key_id)
+        return PERSON_MAGIC + self.key_id + nonce + self.cipher.encrypt(nonce, plaintext, aad)
+
+    def open(self, data: bytes, purpose: str) -> bytes:
+        """The plaintext of a person envelope sealed with this key."""
+        if person_key_id(data) != self.key_id:
+            raise EncryptionKeyError(f"{purpose} was not sealed with this person's key")
+        nonce = data[len(PERSON_MAGIC) + PERSON_KEY_ID_BYTES : PERSON_HEADER_BYTES]
+        try:
+            aad = _person_aad(purpose, self.key_id)
+            return self.cipher.decrypt(nonce, data[PERSON_HEADER_BYTES:], aad)
+        except InvalidTag:
+            raise EncryptionKeyError(
+                f"encrypted {purpose} does not authenticate: tampered with or misplaced"
+            ) from None
+
+
+def person_key_id(data: bytes) -> bytes | None:
+    """The id of the person key that sealed ``data``; None if it is no person envelope."""
+    if len(data) < PERSON_HEADER_BYTES + TAG_BYTES or data[: len(PERSON_MAGIC)] != PERSON_MAGIC:
+        return None
+    return data[len(PERSON_MAGIC) : len(PERSON_MAGIC) + PERSON_KEY_ID_BYTES]
+
+
+def _person_aad(purpose: str, key_id: bytes) -> bytes:
+    return b"facewatch-person:" + purpose.encode() + b":" + key_id
 
 
 def open_or_refuse(keyring: Keyring | None, data: bytes, purpose: str) -> bytes:

@@ -4,6 +4,7 @@
 - ``blobs.BlobStore``: content-addressed images and crops (``FileBlobStore`` on disk).
 - ``unit_of_work.UnitOfWork``: one transaction, the repositories, and blob clean-up.
 - ``repositories``: one class per table group; they flush, never commit.
+- ``encryption`` and ``person_keys``: sealed columns and blobs; each person's own key.
 """
 
 from facewatch.store.blobs import BlobStore, FileBlobStore, create_blob_store

@@ -21,6 +21,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from facewatch.config import Settings
 from facewatch.errors import ConfigurationError, DatabaseTooNew
+from facewatch.store.person_keys import person_keys_of
 from facewatch.store.schema import (
     UPGRADE_HINT,
     SchemaState,
@@ -43,6 +44,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_url(url)
         self.engine = _create_engine(self.url, echo=echo)
+        person_keys_of(self.engine)  # person envelopes open with the keys of this database
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def __repr__(self) -> str:

@@ -7,7 +7,14 @@ repositories and services read and write plain bytes and never see an envelope. 
 keyring values are written in clear, and an encrypted value read raises
 ``EncryptionKeyError``.
 
-``EncryptedBlobStore`` wraps any blob store: photos and crops are sealed before they are
+``PersonSealed`` and ``PersonSealedText`` are the column types of what identifies an
+enrolled person (name, notes, their templates' and detections' embeddings, the name copied
+into events): a value that carries its person's key (``KeyedText``, ``KeyedBytes``: set by
+``facewatch.store.person_keys`` as rows are flushed) is sealed under that key; a value
+without one under the keyring, as ``EncryptedBytes`` does. Reading opens either kind; a
+person envelope through the person keys attached to the engine (``attach_person_keys``).
+
+``ProtectedBlobStore`` wraps any blob store: photos and crops are sealed before they are
 written and named by a keyed hash (see ``facewatch.security.crypto``).
 """
 
@@ -15,13 +22,14 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Engine, LargeBinary, TypeDecorator
 from sqlalchemy.engine import Dialect
 
 from facewatch.config import Settings
-from facewatch.security.crypto import Keyring, open_or_refuse
+from facewatch.errors import EncryptionKeyError
+from facewatch.security.crypto import Keyring, PersonKey, open_or_refuse, person_key_id
 from facewatch.store.blobs import BlobStore
 
 logger = logging.getLogger(__name__)
@@ -31,6 +39,9 @@ BLOB_PURPOSE = "blob"
 
 # One keyring per engine: SQLAlchemy hands type processors the engine's dialect.
 _KEYRINGS: weakref.WeakKeyDictionary[Dialect, Keyring] = weakref.WeakKeyDictionary()
+PersonKeyLookup = Callable[[bytes], PersonKey]
+"""The person key of an id (``EncryptionKeyError`` if it is gone: the person was erased)."""
+_PERSON_KEYS: weakref.WeakKeyDictionary[Dialect, PersonKeyLookup] = weakref.WeakKeyDictionary()
 
 
 def keyring_from_settings(settings: Settings) -> Keyring | None:
@@ -53,6 +64,50 @@ def attach_keyring(engine: Engine, keyring: Keyring | None) -> None:
 def keyring_of(engine: Engine) -> Keyring | None:
     """The keyring attached to ``engine``, if any."""
     return _KEYRINGS.get(engine.dialect)
+
+
+def attach_person_keys(engine: Engine, lookup: PersonKeyLookup) -> None:
+    """Open the person envelopes ``engine`` reads with the keys ``lookup`` finds."""
+    _PERSON_KEYS[engine.dialect] = lookup
+
+
+class KeyedText(str):
+    """A text value with the person key it is to be sealed under (``PersonSealedText``)."""
+
+    person_key: PersonKey
+
+    def __new__(cls, value: str, person_key: PersonKey) -> KeyedText:
+        text = super().__new__(cls, value)
+        text.person_key = person_key
+        return text
+
+
+class KeyedBytes(bytes):
+    """A binary value with the person key it is to be sealed under (``PersonSealed``)."""
+
+    person_key: PersonKey
+
+    def __new__(cls, value: bytes, person_key: PersonKey) -> KeyedBytes:
+        data = super().__new__(cls, value)
+        data.person_key = person_key
+        return data
+
+
+def _seal(value: bytes, key: PersonKey | None, purpose: str, dialect: Dialect) -> bytes:
+    if key is not None:
+        return key.seal(value, purpose)
+    keyring = _KEYRINGS.get(dialect)
+    return value if keyring is None else keyring.seal(value, purpose)
+
+
+def _open(data: bytes, purpose: str, dialect: Dialect) -> bytes:
+    key_id = person_key_id(data)
+    if key_id is None:
+        return open_or_refuse(_KEYRINGS.get(dialect), data, purpose)
+    lookup = _PERSON_KEYS.get(dialect)
+    if lookup is None:
+        raise EncryptionKeyError(f"stored {purpose} is sealed with a person key, and none is open")
+    return lookup(key_id).open(data, purpose)
 
 
 class EncryptedBytes(TypeDecorator[bytes]):
@@ -79,6 +134,50 @@ class EncryptedBytes(TypeDecorator[bytes]):
         if value is None:
             return None
         return open_or_refuse(_KEYRINGS.get(dialect), bytes(value), self.purpose)
+
+
+class PersonSealed(TypeDecorator[bytes]):
+    """Binary column sealed under its person's key (``KeyedBytes``), else as ``EncryptedBytes``."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        key = getattr(value, "person_key", None)
+        return _seal(bytes(value), key, self.purpose, dialect)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else _open(bytes(value), self.purpose, dialect)
+
+
+class PersonSealedText(TypeDecorator[str]):
+    """Text stored as UTF-8 sealed like ``PersonSealed``; ``person_only``: never without a
+    person key (a person's own name and notes)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, purpose: str, *, person_only: bool = False) -> None:
+        super().__init__()
+        self.purpose = purpose
+        self.person_only = person_only
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        key = getattr(value, "person_key", None)
+        if key is None and self.person_only:
+            raise EncryptionKeyError(f"{self.purpose} must be sealed with its person's key")
+        return _seal(value.encode(), key, self.purpose, dialect)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else _open(bytes(value), self.purpose, dialect).decode()
 
 
 class ProtectedBlobStore(BlobStore):

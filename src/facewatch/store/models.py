@@ -4,6 +4,10 @@ Every timestamp is stored in UTC. Embeddings are stored as raw little-endian flo
 together with the id of the model that made them, so that a change of embedder can re-embed
 from the kept enrolment images. With an encryption key configured those bytes are stored
 sealed (AES-GCM, ``EncryptedBytes`` in ``facewatch.store.encryption``).
+
+What identifies an enrolled person (name, notes, their templates' and detections'
+embeddings, their name in events) is sealed under that person's own key (``PersonKeyRecord``,
+``facewatch.store.person_keys``): erasing the person destroys the key (docs/security.md).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -28,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from facewatch.store.encryption import EncryptedBytes
+from facewatch.store.encryption import EncryptedBytes, PersonSealed, PersonSealedText
 
 # Stable constraint names so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -69,15 +74,23 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+NAME_MAX_CHARS = 200
+
+
 class Person(Base):
-    """Someone enrolled: authorised, staff, on a watchlist..."""
+    """Someone enrolled: authorised, staff, on a watchlist...
+
+    ``name`` and ``notes`` are sealed under the person's key; ``name_key`` is a keyed hash
+    of the name (``Keyring.name_token``) that keeps names unique without storing them.
+    """
 
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(PersonSealedText("people.name", person_only=True))
+    name_key: Mapped[str] = mapped_column(String(64), unique=True)
     category: Mapped[str] = mapped_column(String(40), default="authorized")
-    notes: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(PersonSealedText("people.notes", person_only=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -86,8 +99,34 @@ class Person(Base):
     )
 
 
+class PersonKeyRecord(Base):
+    """One person's data key, wrapped by the keyring; deleted (and purged) on erasure."""
+
+    __tablename__ = "person_keys"
+
+    id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    """The key's random id, as person envelopes name it."""
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), unique=True)
+    key: Mapped[bytes] = mapped_column(EncryptedBytes("person_keys.key"))
+
+
+class InstallKey(Base):
+    """The install's own master key, made by the migration that added person keys.
+
+    It seals and names what ``encryption_key`` would when none is configured, so that
+    erasure is real without any operator step (docs/security.md).
+    """
+
+    __tablename__ = "install_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Image(Base):
-    """A stored image (enrolment photo or face crop): its blob key is its sha256."""
+    """A stored image (enrolment photo or face crop): its blob key is a keyed hash of it
+    (``Keyring.blob_name``; the plain sha256 only for images stored before any key)."""
 
     __tablename__ = "images"
 
@@ -107,7 +146,7 @@ class Template(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    embedding: Mapped[bytes] = mapped_column(EncryptedBytes("templates.embedding"))
+    embedding: Mapped[bytes] = mapped_column(PersonSealed("templates.embedding"))
     model: Mapped[str] = mapped_column(String(80), index=True)
     quality: Mapped[float] = mapped_column(Float)
     box: Mapped[list[int]] = mapped_column(JSON)
@@ -157,7 +196,7 @@ class Detection(Base):
     landmarks: Mapped[list[list[float]] | None] = mapped_column(JSON)
     quality: Mapped[float] = mapped_column(Float)
     candidates: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
-    embedding: Mapped[bytes | None] = mapped_column(EncryptedBytes("detections.embedding"))
+    embedding: Mapped[bytes | None] = mapped_column(PersonSealed("detections.embedding"))
     model: Mapped[str | None] = mapped_column(String(80))
     crop_image_id: Mapped[int | None] = mapped_column(
         ForeignKey("images.id", ondelete="SET NULL"), index=True
@@ -299,7 +338,8 @@ class EventRecord(Base):
     """A stored event (the wire contract is ``facewatch.server.events.types.Event``).
 
     Person name and category are kept as they were when the event was raised: an alert
-    stays what it was even if the person is renamed or moved off the watchlist later.
+    stays what it was even if the person is renamed or moved off the watchlist later. The
+    name is sealed under the person's key.
     """
 
     __tablename__ = "events"
@@ -317,7 +357,7 @@ class EventRecord(Base):
     camera_id: Mapped[str | None] = mapped_column(ForeignKey("cameras.id", ondelete="SET NULL"))
     zone_id: Mapped[str | None] = mapped_column(String(64))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
-    person_name: Mapped[str | None] = mapped_column(String(200))
+    person_name: Mapped[str | None] = mapped_column(PersonSealedText("events.person_name"))
     category: Mapped[str | None] = mapped_column(String(40))
     unknown_id: Mapped[str | None] = mapped_column(String(64))
     detection_id: Mapped[int | None] = mapped_column(
@@ -471,7 +511,7 @@ class PendingEmbedding(Base):
         ForeignKey("detections.id", ondelete="CASCADE"), primary_key=True
     )
     model: Mapped[str] = mapped_column(String(80), primary_key=True)
-    embedding: Mapped[bytes] = mapped_column(EncryptedBytes("detections.embedding"))
+    embedding: Mapped[bytes] = mapped_column(PersonSealed("detections.embedding"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

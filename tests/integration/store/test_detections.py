@@ -133,7 +133,8 @@ def test_a_detection_reads_back_with_every_field(uow_factory: UowFactory) -> Non
     assert (got.camera_id, got.person_id, got.status) == ("gate", ada.id, "known")
     assert (got.distance, got.confidence, got.quality) == (0.31, 0.93, 0.8)
     assert (got.box, got.landmarks) == ([1, 2, 3, 4], [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]])
-    assert got.candidates == [{"person_id": ada.id, "name": "Ada", "distance": 0.31}]
+    # No name in the candidates: a name is kept sealed under its person's key only.
+    assert got.candidates == [{"person_id": ada.id, "distance": 0.31}]
     assert np.frombuffer(got.embedding or b"", "<f4").tolist() == embedding.tolist()
     assert (got.model, got.track_id, got.edge_id) == ("dlib", "t-1", "edge-a")
     assert (got.idempotency_key, got.face_index) == ("upload-1", 2)

@@ -8,6 +8,11 @@ old keys must stay configured.
 
 Blobs are renamed too (their names are keyed hashes): the new blob is written first, the
 image row repointed and committed, and only then the old blob deleted.
+
+What is sealed under a person's key stays as it is (those keys are rewrapped instead, as
+the values of ``person_keys.key``); an embedding of a person's template or detection that
+is not yet (stored in clear, or with the install's key before its person had one) is moved
+under that person's key; names' keyed hashes are made again with the current key.
 """
 
 from __future__ import annotations
@@ -20,10 +25,19 @@ from sqlalchemy import LargeBinary, select, type_coerce, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from facewatch.errors import ConfigurationError
-from facewatch.security.crypto import Keyring
+from facewatch.security.crypto import Keyring, person_key_id
 from facewatch.server.services.runtime import Runtime
-from facewatch.store.encryption import BLOB_PURPOSE, ProtectedBlobStore, keyring_of
-from facewatch.store.models import Detection, Image, Template, UnknownIdentity
+from facewatch.store.encryption import BLOB_PURPOSE, KeyedBytes, ProtectedBlobStore, keyring_of
+from facewatch.store.models import (
+    Detection,
+    Image,
+    Person,
+    PersonKeyRecord,
+    Template,
+    UnknownIdentity,
+)
+from facewatch.store.person_keys import person_keys_of
+from facewatch.store.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +51,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[Column, str], ...] = (
     (Template.embedding, "templates.embedding"),
     (Detection.embedding, "detections.embedding"),
     (UnknownIdentity.centroid, "unknown_identities.centroid"),
+    (PersonKeyRecord.key, "person_keys.key"),
 )
 
 
@@ -63,6 +78,7 @@ def rotate_key(runtime: Runtime, progress: Progress | None = None) -> RotationRe
     for column, purpose in ENCRYPTED_COLUMNS:
         done, kept = _rotate_column(runtime, keyring, column, purpose, told)
         embeddings, unchanged = embeddings + done, unchanged + kept
+    _rotate_name_tokens(runtime, keyring)
     blobs, kept = _rotate_blobs(runtime, runtime.blobs, keyring, told)
     report = RotationReport(keyring.current_id, embeddings, blobs, unchanged + kept)
     with runtime.uow() as uow:
@@ -82,20 +98,28 @@ def _rotate_column(
     model = column.class_
     key = model.id
     raw = type_coerce(column, LargeBinary)  # the stored bytes, not opened
+    owner = getattr(model, "person_id", None) if model is not PersonKeyRecord else None
     last: object = None
     done = kept = 0
     while True:
         with runtime.uow() as uow:
-            statement = select(key, raw).where(column.is_not(None)).order_by(key).limit(BATCH)
+            person = owner if owner is not None else key
+            statement = (
+                select(key, raw, person).where(column.is_not(None)).order_by(key).limit(BATCH)
+            )
             if last is not None:
                 statement = statement.where(key > last)
             rows = uow.session.execute(statement).all()
-            for row_id, stored in rows:
-                if keyring.is_current(stored):
+            for row_id, stored, person_id in rows:
+                stored = bytes(stored)
+                mine = person_id if owner is not None else None
+                if person_key_id(stored) is not None or (
+                    mine is None and keyring.is_current(stored)
+                ):
                     kept += 1
                     continue
-                plain = keyring.open(stored, purpose)
-                uow.session.execute(update(model).where(key == row_id).values({column.key: plain}))
+                value = _for_person(uow, mine, keyring.open(stored, purpose))
+                uow.session.execute(update(model).where(key == row_id).values({column.key: value}))
                 done += 1
             uow.commit()
         if rows:
@@ -103,6 +127,31 @@ def _rotate_column(
             told(purpose, done)
         if len(rows) < BATCH:
             return done, kept
+
+
+def _for_person(uow: UnitOfWork, person_id: int | None, plain: bytes) -> bytes:
+    """``plain``, to be sealed under person ``person_id``'s key if they have one."""
+    if person_id is None:
+        return plain
+    key = person_keys_of(uow.session.get_bind().engine).for_person(
+        uow.session.connection(), person_id
+    )
+    return plain if key is None else KeyedBytes(plain, key)
+
+
+def _rotate_name_tokens(runtime: Runtime, keyring: Keyring) -> None:
+    """Make every name's keyed hash again with the current key."""
+    with runtime.uow() as uow:
+        for person_id, name, token in uow.session.execute(
+            select(Person.id, Person.name, Person.name_key)
+        ).all():
+            if token != keyring.name_token(name):
+                uow.session.execute(
+                    update(Person)
+                    .where(Person.id == person_id)
+                    .values(name_key=keyring.name_token(name))
+                )
+        uow.commit()
 
 
 def _rotate_blobs(

@@ -16,10 +16,15 @@
   name and embeddings until the next clean stop, and for good after a crash).
 
 The audit log keeps that the person was erased, by whom, with counts, and never the name.
-On SQLite, deleted rows are overwritten (``PRAGMA secure_delete``, set on every connection)
-and the write-ahead log is checkpointed and truncated, so that the name and the embeddings
-do not linger in free pages of the file either. PostgreSQL frees dead rows at its next
-VACUUM (autovacuum); see docs/security.md.
+
+What identifies the person (name, notes, embeddings, their name in events) was sealed under
+their own key (``facewatch.store.person_keys``), and the key row goes with the person: a
+copy of the ciphertext left anywhere (PostgreSQL's dead rows and index pages, a backup) can
+no longer be opened. After the commit the key is dropped from memory and its table purged:
+on PostgreSQL ``VACUUM FULL person_keys`` writes that small table anew, so no page of any
+table file holds the wrapped key; on SQLite deleted rows are overwritten
+(``PRAGMA secure_delete``) and the write-ahead log is checkpointed and truncated.
+See docs/security.md.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from sqlalchemy import String, cast, delete, select, text, update
 from facewatch.gallery.gallery import erase_person_from_snapshot
 from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Detection, EventRecord, Template
+from facewatch.store.person_keys import key_id_of_person, person_keys_of, purge_erased_keys
 from facewatch.store.repositories.images import ImageRepository
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import MatchStatus
@@ -63,6 +69,7 @@ def erase_person(runtime: Runtime, person_id: int) -> ErasureReport:
     anonymize = runtime.settings.erasure_detections == "anonymize"
     with runtime.uow() as uow:
         person = uow.people.get(person_id)  # NotFound before anything changes
+        key_id = key_id_of_person(uow.session, person_id)
         image_ids = _image_ids(uow, person_id)
         templates = _count(uow, select(Template.id).where(Template.person_id == person_id))
         events = _delete_events(uow, person_id)
@@ -76,6 +83,9 @@ def erase_person(runtime: Runtime, person_id: int) -> ErasureReport:
         report = ErasureReport(templates, deleted, anonymized, events, candidate_lists, len(freed))
         uow.audit.add("person.erased", target=f"person:{person_id}", details=report.as_dict())
         uow.commit()
+    if key_id is not None:
+        person_keys_of(runtime.db.engine).forget(key_id)
+    purge_erased_keys(runtime.db.engine)
     _flush_sqlite_journal(runtime)
     runtime.loaded_gallery_do(lambda g: g.remove_person(person_id))
     erase_person_from_snapshot(_snapshot_folder(runtime), person_id)

@@ -46,6 +46,7 @@ from facewatch.store.audit_trail import install_audit_trail
 from facewatch.store.blobs import BlobStore, create_blob_store
 from facewatch.store.db import Database, open_database
 from facewatch.store.encryption import ProtectedBlobStore, attach_keyring, keyring_from_settings
+from facewatch.store.person_keys import install_keyring
 from facewatch.store.repositories.api_keys import watch_key_changes
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
@@ -132,9 +133,15 @@ class Runtime:
     def open(cls, settings: Settings) -> Runtime:
         """Open storage; migrate the schema if allowed, and refuse one that is too new."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        keyring = keyring_from_settings(settings)  # a bad key fails here, before anything opens
+        configured = keyring_from_settings(settings)  # a bad key fails here, before anything
         db = open_database(settings)
-        # Embeddings and images are sealed with the key, if one is configured (docs/security.md).
+        # Embeddings and images are sealed with the configured key, else with the install's
+        # own key kept in the database; people's data with their own keys (docs/security.md).
+        try:
+            keyring = install_keyring(db.engine, configured)
+        except BaseException:
+            db.dispose()
+            raise
         attach_keyring(db.engine, keyring)
         install_audit_trail()  # changes to people, keys, users... are audited
         try:

@@ -202,11 +202,9 @@ def _status(value: MatchStatus | str) -> str:
 
 
 def _candidate_dict(candidate: Candidate) -> dict[str, object]:
-    return {
-        "person_id": candidate.person_id,
-        "name": candidate.name,
-        "distance": candidate.distance,
-    }
+    # No name: a person's name is kept sealed under their key only (store/person_keys.py);
+    # readers look it up by id, as it is now.
+    return {"person_id": candidate.person_id, "distance": candidate.distance}
 
 
 def _duplicate(key: str | None, face_index: int) -> str:

@@ -1,4 +1,10 @@
-"""People: who is enrolled, in which category, with what notes."""
+"""People: who is enrolled, in which category, with what notes.
+
+Names and notes are sealed under each person's key (``facewatch.store.person_keys``): the
+database can neither sort nor search them, so listing reads every name (opened with keys
+kept in memory) and sorts and filters here; a name is found by its keyed hash
+(``Person.name_key``), which also keeps names unique.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facewatch.errors import Conflict, InvalidInput, NotFound
-from facewatch.store.models import Detection, Person, Template
-from facewatch.store.repositories.common import Page, check_text, fetch_page, flush_or_conflict
+from facewatch.store.models import NAME_MAX_CHARS, Detection, Person, Template
+from facewatch.store.person_keys import name_tokens
+from facewatch.store.repositories.common import Page, check_page, check_text, flush_or_conflict
 from facewatch.store.repositories.images import ImageRepository
-from facewatch.store.sqlfunctions import unicode_lower
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +41,8 @@ class PersonRepository:
 
     def add(self, name: str, category: str = "authorized", notes: str = "") -> Person:
         """Enrol a new person; ``Conflict`` if the name is taken."""
-        person = Person(name=_check_name(name), category=_check_category(category), notes=notes)
         check_text(Person.notes, notes)
+        person = Person(name=_check_name(name), category=_check_category(category), notes=notes)
         self._raise_if_name_taken(person.name)
         self._warn_if_near_duplicate(person.name)
         self._session.add(person)
@@ -52,7 +58,8 @@ class PersonRepository:
 
     def get_by_name(self, name: str) -> Person | None:
         """The person with exactly this name, if any."""
-        return self._session.scalar(select(Person).where(Person.name == name))
+        tokens = name_tokens(self._session, normalise_name(name))
+        return self._session.scalar(select(Person).where(Person.name_key.in_(tokens)))
 
     def list(
         self,
@@ -62,15 +69,19 @@ class PersonRepository:
         limit: int = 100,
     ) -> Page[Person]:
         """People by name, ignoring case; ``query`` matches any part of the name, ignoring case."""
-        statement = select(Person).order_by(unicode_lower(Person.name), Person.id)
-        if query:
-            pattern = query.lower()
-            statement = statement.where(
-                unicode_lower(Person.name).contains(pattern, autoescape=True)
-            )
+        check_page(offset, limit)
+        names = select(Person.id, Person.name)
         if category is not None:
-            statement = statement.where(Person.category == category)
-        return fetch_page(self._session, statement, offset, limit)
+            names = names.where(Person.category == category)
+        pattern = query.lower() if query else ""
+        found = sorted(
+            (name.lower(), person_id)
+            for person_id, name in self._session.execute(names)
+            if pattern in name.lower()
+        )
+        page = [person_id for _, person_id in found[offset : offset + limit]]
+        people = {p.id: p for p in self._session.scalars(select(Person).where(Person.id.in_(page)))}
+        return [people[person_id] for person_id in page], len(found)
 
     def update(self, person: Person, **changes: Unpack[PersonChanges]) -> Person:
         """Change some fields of ``person``; ``Conflict`` if the new name is taken."""
@@ -107,10 +118,12 @@ class PersonRepository:
 
     def _warn_if_near_duplicate(self, name: str, besides: Person | None = None) -> None:
         """Log people whose names differ from ``name`` only in case (likely the same one)."""
-        similar = self._session.scalars(
-            select(Person.id).where(unicode_lower(Person.name) == name.lower())
-        ).all()
-        others = [pid for pid in similar if besides is None or pid != besides.id]
+        folded = name.lower()
+        others = [
+            person_id
+            for person_id, other in self._session.execute(select(Person.id, Person.name))
+            if other.lower() == folded and (besides is None or person_id != besides.id)
+        ]
         if others:
             logger.warning("a new name differs only in case from person %s", others[0])
 
@@ -134,6 +147,8 @@ def _check_name(name: str) -> str:
     name = normalise_name(name)
     if not name:
         raise InvalidInput("name must not be empty")
+    if len(name) > NAME_MAX_CHARS:
+        raise InvalidInput(f"name is longer than {NAME_MAX_CHARS} characters")
     return name
 
 
