@@ -136,21 +136,32 @@ def test_an_unknown_event_is_a_404_page(client_as: ClientAs) -> None:
     assert response.headers["content-type"].startswith("text/html")
 
 
-def test_open_alerts_leave_out_routine_recognitions(
-    app_client: TestClient, client_as: ClientAs, runtime: Runtime, biden: int, knn: Path
-) -> None:
+@pytest.fixture(scope="module")
+def send(app_client: TestClient, runtime: Runtime, knn: Path) -> Callable[[str, str], None]:
+    """Sends a photo as camera ``camera`` would, and waits for its event."""
     with runtime.uow() as uow:
         _, secret = uow.api_keys.create("operator pages camera", ["ingest"])
         uow.commit()
-    for photo in ("train/biden/biden.jpg", "test/alex_lacamoire1.jpg"):
+
+    def post(photo: str, camera: str) -> None:
+        before = events.list_events(runtime, events.EventQuery(camera_ids=[camera])).total
         sent = app_client.post(
             "/api/v1/detections",
             headers={"Authorization": f"Bearer {secret}"},
             files={"image": ("p.jpg", (knn / photo).read_bytes(), "image/jpeg")},
-            data={"camera_id": "open-alerts-cam"},
+            data={"camera_id": camera},
         )
         assert sent.status_code == 201, sent.text
-    wait_for_events(runtime, "open-alerts-cam", 2)
+        wait_for_events(runtime, camera, before + 1)
+
+    return post
+
+
+def test_open_alerts_leave_out_routine_recognitions(
+    client_as: ClientAs, send: Callable[[str, str], None], biden: int
+) -> None:
+    send("train/biden/biden.jpg", "open-alerts-cam")
+    send("test/alex_lacamoire1.jpg", "open-alerts-cam")
     client, _ = client_as("operator")
     everything = client.get("/?camera=open-alerts-cam").text
     assert "severity-info" in everything
@@ -180,3 +191,21 @@ def test_the_audit_page_links_targets_and_folds_long_details(
     assert re.search(r"<details><summary>(settings in force|changed:)", page)
     assert '<td class="when"><time' in page
     assert '<a href="/audit?actor=user%3Aoperator"' in page
+
+
+def test_an_alert_acknowledged_on_its_page_comes_back_to_it(
+    client_as: ClientAs, runtime: Runtime, send: Callable[[str, str], None]
+) -> None:
+    send("test/alex_lacamoire1.jpg", "ack-page-cam")  # nobody enrolled looks like him
+    [alert] = events.list_events(runtime, events.EventQuery(camera_ids=["ack-page-cam"])).items
+    assert alert.severity.value == "warning"
+    client, csrf = client_as("operator")
+    page = client.get(f"/events/{alert.id}").text
+    assert f'action="/live/events/{alert.id}/ack?next=/events/{alert.id}"' in page
+    done = client.post(
+        f"/live/events/{alert.id}/ack", params={"next": f"/events/{alert.id}"},
+        data={"csrf_token": csrf},
+    )  # fmt: skip
+    assert done.url.path == f"/events/{alert.id}"
+    assert "by user:operator" in done.text
+    assert "Acknowledge</button>" not in done.text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -14,7 +12,7 @@ from facewatch.dashboard.views import Pager, trail
 from facewatch.dashboard.web import DashboardRoute, redirect, render
 from facewatch.errors import FacewatchError
 from facewatch.server.deps import RuntimeDep
-from facewatch.server.schemas import FacesAdded, PersonCreate, PersonUpdate
+from facewatch.server.schemas import FacesAdded, PersonCreate, PersonUpdate, TemplateOut
 from facewatch.server.services import people, unknowns
 from facewatch.server.services.detections import DetectionQuery, query_detections
 from facewatch.server.services.enrollment import add_faces
@@ -28,17 +26,6 @@ TIMELINE_SIZE = 30
 TRAIL_DETECTIONS = 200
 CATEGORIES = ("authorized", "staff", "visitor", "watchlist")
 Text = Annotated[str, Form(max_length=5000)]
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateView:
-    """An enrolled face as the person page shows it."""
-
-    id: int
-    quality: float
-    model: str
-    image_sha256: str | None
-    created_at: datetime
 
 
 @router.get("/people")
@@ -95,7 +82,7 @@ def show_person(
     recent = query_detections(runtime, DetectionQuery(person_id=person_id, limit=TRAIL_DETECTIONS))
     context = {
         "person": person,
-        "templates": _templates(runtime, person_id),
+        "templates": _photos(runtime, person_id),
         "last_seen": people.last_seen(runtime, person_id),
         "timeline": timeline,
         "pager": Pager(offset, TIMELINE_SIZE, timeline.total),
@@ -135,7 +122,7 @@ def delete_photo(person_id: int, template_id: int, runtime: RuntimeDep, _: Enrol
     try:
         person = people.get_person(runtime, person_id)
         removed = people.delete_face(runtime, person_id, template_id)
-        left = len(people.list_faces(runtime, person_id))
+        left = len(_photos(runtime, person_id))
     except FacewatchError as exc:
         return redirect(back, exc.message, error=True)
     lines = [f"Photo deleted ({len(removed)} template(s)); {person.name} has {left} left."]
@@ -171,18 +158,18 @@ def delete_person(person_id: int, runtime: RuntimeDep, _: AdminForm) -> Response
     return redirect("/people", f"{person.name} deleted, with every photo and detection.")
 
 
-def _templates(runtime: Runtime, person_id: int) -> list[TemplateView]:
-    with runtime.uow() as uow:
-        return [
-            TemplateView(
-                id=t.id,
-                quality=t.quality,
-                model=t.model,
-                image_sha256=t.image.sha256 if t.image is not None else None,
-                created_at=t.created_at,
-            )
-            for t in uow.templates.list_for_person(person_id)
-        ]
+def _photos(runtime: Runtime, person_id: int) -> list[TemplateOut]:
+    """One template per enrolment photo: another model's template of the same photo is the
+    same photo (deleting it deletes both), so it is not shown twice."""
+    seen: set[str] = set()
+    photos = []
+    for template in people.list_faces(runtime, person_id):
+        if template.image_sha256 is not None and template.image_sha256 in seen:
+            continue
+        if template.image_sha256 is not None:
+            seen.add(template.image_sha256)
+        photos.append(template)
+    return photos
 
 
 def _enrolment_summary(result: FacesAdded) -> list[str]:

@@ -110,7 +110,9 @@ def _present(row: Detection, sightings: int, place: _Place) -> PresentOut:
     category = person.category if person is not None else None
     verdict = classify(MatchStatus(row.status), row.person_id, category, place.policy)
     severity = verdict.severity if verdict is not None else Severity.INFO
-    critical = verdict is not None and severity is Severity.CRITICAL
+    violation = None
+    if verdict is not None and severity is Severity.CRITICAL:
+        violation = VIOLATIONS.get(verdict.type)
     return PresentOut(
         person_id=row.person_id,
         name=person.name if person is not None else None,
@@ -121,7 +123,7 @@ def _present(row: Detection, sightings: int, place: _Place) -> PresentOut:
         last_seen=row.captured_at,
         sightings=sightings,
         severity=severity,
-        violation=VIOLATIONS.get(verdict.type) if critical and verdict else None,
+        violation=violation,
     )
 
 
