@@ -7,14 +7,16 @@ Screenshots go to tests/artifacts/dashboard/.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from facewatch.server.events.schemas import ZoneCreate
@@ -71,12 +73,14 @@ def enrol(runtime: Runtime, name: str, photos: list[Path]) -> int:
     return person.id
 
 
-def ingest(server: LiveServer, key: str, photo: Path, camera: str) -> Detection:
+def ingest(
+    server: LiveServer, key: str, photo: Path, camera: str, data: bytes | None = None
+) -> Detection:
     """Send a photo with one face as a camera would (no captured_at: the time of arrival)."""
     response = httpx.post(
         f"{server.url}/api/v1/detections",
         headers={"Authorization": f"Bearer {key}"},
-        files={"image": (photo.name, photo.read_bytes(), "image/jpeg")},
+        files={"image": (photo.name, data or photo.read_bytes(), "image/jpeg")},
         data={"camera_id": camera},
         timeout=60,
     )
@@ -84,6 +88,15 @@ def ingest(server: LiveServer, key: str, photo: Path, camera: str) -> Detection:
     [detection] = response.json()["detections"]
     found: Detection = detection
     return found
+
+
+def with_exif_date(photo: Path) -> bytes:
+    """The photo as a camera with a wrong clock sends it: EXIF says 2019-03-01."""
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2019:03:01 08:00:00"
+    buffer = io.BytesIO()
+    Image.open(photo).convert("RGB").save(buffer, "JPEG", quality=92, exif=exif)
+    return buffer.getvalue()
 
 
 def log_in(page: Page, username: str) -> None:
@@ -138,12 +151,15 @@ def test_a_restricted_zone_stranger_stands_out_and_a_routine_recognition_asks_no
     expect(alert.locator(".severity-badge")).to_have_text("critical")
     expect(alert.get_by_role("button", name="Acknowledge")).to_be_visible()
 
-    seen = ingest(live_server, ingest_key, knn / "test" / "obama1.jpg", "front-desk")
+    photo = knn / "test" / "obama1.jpg"
+    before = datetime.now(UTC)
+    seen = ingest(live_server, ingest_key, photo, "front-desk", with_exif_date(photo))
+    assert datetime.fromisoformat(seen["captured_at"]) >= before  # arrival, not the EXIF date
     routine = page.locator(".event-recognized", has_text="front-desk").first
     expect(routine).to_contain_text("obama")
     expect(routine.locator(".severity-badge")).to_have_text("info")
     expect(routine.get_by_role("button", name="Acknowledge")).to_have_count(0)
-    expect(routine.locator(".event-when")).to_contain_text("captured")
+    expect(routine.locator(".event-when")).to_contain_text(f"captured {before:%Y-%m-%d}")
     shot(page, artifacts, "31-live-severity")
 
     page.get_by_role("link", name="Compact timeline").click()
