@@ -1,8 +1,9 @@
 """The layers of DESIGN.md hold: `lint-imports` keeps pyproject.toml's contracts, and breaks
-on a new crossing."""
+on a new crossing; no router, dashboard page or CLI command commits a transaction."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -78,3 +79,28 @@ def test_a_new_crossing_breaks_its_contract(
     assert f"facewatch.{module[:-3].replace('/', '.')} ->" in result.stdout
     broken = result.stdout.split("Broken contracts", 1)[1]
     assert contract in broken
+
+
+def commits_in(package: Path) -> list[str]:
+    """Every ``<something>.commit()`` call under ``package``, as ``file:line``."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "commit"
+            ):
+                found.append(f"{path.relative_to(package)}:{node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("package", ["server/routers", "server/compat/routers", "dashboard", "cli"])
+def test_no_router_page_or_command_commits_a_transaction(package: str) -> None:
+    assert commits_in(ROOT / "src" / "facewatch" / package) == []
+
+
+def test_the_commit_finder_finds_a_commit(tmp_path: Path) -> None:
+    (tmp_path / "route.py").write_text("def f(uow):\n    uow.commit()\n")
+
+    assert len(commits_in(tmp_path)) == 1

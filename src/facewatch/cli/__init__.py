@@ -39,6 +39,7 @@ from facewatch.errors import ConfigurationError, FacewatchError, InvalidInput
 from facewatch.evaluation.cli import eval_app
 from facewatch.server.schemas import PersonCreate, PersonOut
 from facewatch.server.security import parse_scopes
+from facewatch.server.services import api_keys
 from facewatch.server.services import models as model_service
 from facewatch.server.services import people as people_service
 from facewatch.server.services import users as users_service
@@ -526,9 +527,10 @@ def keys_create(
     """Make an API key; only the key is printed on stdout, once: keep it safe."""
     scopes = parse_scopes(s for value in scope for s in value.split(","))
     expires_at = utcnow() + parse_duration(expires_in) if expires_in else None
-    with opened(data_dir, config) as runtime, runtime.uow() as uow:
-        _, secret = uow.api_keys.create(name, [s.value for s in scopes], expires_at=expires_at)
-        uow.commit()
+    with opened(data_dir, config) as runtime:
+        _, secret = api_keys.create_key(
+            runtime, name, [s.value for s in scopes], expires_at=expires_at
+        )
     sys.stdout.write(secret + "\n")
 
 
@@ -536,8 +538,8 @@ def keys_create(
 def keys_list(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
     """List API keys (never their secrets)."""
     table = Table("prefix", "name", "scopes", "created", "last used", "revoked", "expires")
-    with opened(data_dir, config) as runtime, runtime.uow() as uow:
-        for key in uow.api_keys.list():
+    with opened(data_dir, config) as runtime:
+        for key in api_keys.list_keys(runtime):
             table.add_row(
                 key.prefix,
                 key.name,
@@ -559,9 +561,8 @@ def keys_revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke an API key at once."""
-    with opened(data_dir, config) as runtime, runtime.uow() as uow:
-        uow.api_keys.revoke(prefix)
-        uow.commit()
+    with opened(data_dir, config) as runtime:
+        api_keys.revoke_key(runtime, prefix)
     out.print(f"revoked {prefix}", highlight=False)
 
 

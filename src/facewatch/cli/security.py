@@ -25,6 +25,7 @@ from facewatch.cli.common import (
 from facewatch.errors import InvalidInput
 from facewatch.security import validation
 from facewatch.security.crypto import new_master_key
+from facewatch.server.services import api_keys
 
 config_app = typer.Typer(help="Check the configuration before deploying.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log: list and export it.", no_args_is_help=True)
@@ -151,9 +152,8 @@ def keys_rotate(
 ) -> None:
     """Replace a key by a new one (same name and scopes); only the new key goes to stdout."""
     overlap = parse_duration(grace)
-    with opened(data_dir, config) as runtime, runtime.uow() as uow:
-        new, secret = uow.api_keys.rotate(prefix, overlap)
-        uow.commit()
+    with opened(data_dir, config) as runtime:
+        new, secret = api_keys.rotate_key(runtime, prefix, overlap)
     ends = "now" if overlap <= timedelta(0) else f"in {grace}"
     err.print(f"{prefix} stops working {ends}; the new key is {new.prefix}", highlight=False)
     sys.stdout.write(secret + "\n")

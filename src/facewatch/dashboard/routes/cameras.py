@@ -16,7 +16,7 @@ from facewatch.server.deps import RuntimeDep
 from facewatch.server.events.schemas import ZoneCreate, ZoneUpdate
 from facewatch.server.schemas import CameraCreate, CameraOut, CameraUpdate
 from facewatch.server.schemas_health import CameraHealthOut
-from facewatch.server.services import camera_health, people, zones
+from facewatch.server.services import camera_health, cameras, people, zones
 from facewatch.server.services.detections import DetectionQuery, query_detections
 from facewatch.server.services.runtime import Runtime
 
@@ -76,9 +76,7 @@ def create_camera(
             latitude=blank_to_none(latitude),
             longitude=blank_to_none(longitude),
         )
-        with runtime.uow() as uow:
-            uow.cameras.add(**data.model_dump())
-            uow.commit()
+        cameras.create_camera(runtime, data)
     except FacewatchError as exc:
         return redirect("/cameras", exc.message, error=True)
     return redirect("/cameras", f"Camera {data.id} added.")
@@ -107,11 +105,8 @@ def update_camera(
             latitude=blank_to_none(latitude),
             longitude=blank_to_none(longitude),
         )
-        with runtime.uow() as uow:
-            camera = uow.cameras.get(camera_id)
-            # Every field is on the form: an empty coordinate clears it.
-            uow.cameras.update(camera, **data.model_dump())
-            uow.commit()
+        # Every field is on the form: an empty coordinate clears it.
+        cameras.update_camera(runtime, camera_id, data, every_field=True)
     except FacewatchError as exc:
         return redirect("/cameras", exc.message, error=True)
     return redirect("/cameras", f"Camera {camera_id} saved.")
@@ -134,9 +129,7 @@ def get_snapshot(camera_id: str, runtime: RuntimeDep, _: Viewer) -> Response:
 
 
 def _cameras(runtime: Runtime) -> list[CameraView]:
-    with runtime.uow() as uow:
-        cameras, _ = uow.cameras.list(0, MAX_CAMERAS)
-        outs = [CameraOut.model_validate(c) for c in cameras]
+    outs = cameras.list_cameras(runtime, 0, MAX_CAMERAS).items
     return [
         CameraView(camera, _last_contact(runtime, camera.id), camera.health)
         for camera in camera_health.with_health(runtime, outs)

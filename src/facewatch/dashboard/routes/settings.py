@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -12,9 +12,8 @@ from facewatch.dashboard.web import DashboardRoute, redirect, render
 from facewatch.errors import FacewatchError, InvalidInput
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.security import Scope, parse_scopes
-from facewatch.server.services import models, users
+from facewatch.server.services import api_keys, models, users
 from facewatch.server.services.users import Permission
-from facewatch.store.models import utcnow
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -58,8 +57,7 @@ def show_settings(request: Request, runtime: RuntimeDep, user: Viewer) -> Respon
         "models": models.read_status(runtime),
     }
     if user.can(Permission.ADMINISTER):
-        with runtime.uow() as uow:
-            context["keys"] = uow.api_keys.list()
+        context["keys"] = api_keys.list_keys(runtime)
         context["users"] = users.list_users(runtime)
     return render(request, "settings.html", context)
 
@@ -77,12 +75,10 @@ def create_key(
     try:
         parsed = parse_scopes(scopes or [])
         expires_at = _expiry(expires_days)
-        with runtime.uow() as uow:
-            key, secret = uow.api_keys.create(
-                name.strip(), [s.value for s in parsed], expires_at=expires_at
-            )
-            uow.commit()
-            prefix = key.prefix
+        key, secret = api_keys.create_key(
+            runtime, name.strip(), [s.value for s in parsed], expires_at=expires_at
+        )
+        prefix = key.prefix
     except FacewatchError as exc:
         return redirect("/settings", exc.message, error=True)
     # Rendered, not redirected: the secret must never travel in a cookie or a URL.
@@ -92,9 +88,7 @@ def create_key(
 @router.post("/settings/keys/{prefix}/revoke")
 def revoke_key(prefix: str, runtime: RuntimeDep, _: AdminForm) -> Response:
     """Revoke an API key at once."""
-    with runtime.uow() as uow:
-        uow.api_keys.revoke(prefix)
-        uow.commit()
+    api_keys.revoke_key(runtime, prefix)
     return redirect("/settings", f"API key {prefix} revoked.")
 
 
@@ -104,4 +98,4 @@ def _expiry(days: str) -> datetime | None:
         return None
     if not days.strip().isdigit() or int(days) > 3650:
         raise InvalidInput("the lifetime must be a number of days up to 3650")
-    return utcnow() + timedelta(days=int(days))
+    return datetime.now(UTC) + timedelta(days=int(days))

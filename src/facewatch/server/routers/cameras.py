@@ -10,7 +10,7 @@ from facewatch.server.deps import AdminKey, ReadKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import CameraCreate, CameraOut, CameraUpdate, Page
 from facewatch.server.schemas_health import CameraStatusOut
-from facewatch.server.services import camera_health
+from facewatch.server.services import camera_health, cameras
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -18,10 +18,7 @@ router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CameraOut, responses=ERRORS)
 def create_camera(body: CameraCreate, runtime: RuntimeDep, _: AdminKey) -> CameraOut:
     """Register a camera."""
-    with runtime.uow() as uow:
-        camera = uow.cameras.add(**body.model_dump())
-        uow.commit()
-        return CameraOut.model_validate(camera)
+    return cameras.create_camera(runtime, body)
 
 
 @router.get("", response_model=Page[CameraStatusOut], responses=ERRORS)
@@ -32,19 +29,15 @@ def list_cameras(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[CameraStatusOut]:
     """List cameras, each with its edge agent's last health report."""
-    with runtime.uow() as uow:
-        cameras, total = uow.cameras.list(offset, limit)
-        items = [CameraOut.model_validate(c) for c in cameras]
-    with_health = camera_health.with_health(runtime, items)
-    return Page[CameraStatusOut](items=with_health, total=total, offset=offset, limit=limit)
+    page = cameras.list_cameras(runtime, offset, limit)
+    with_health = camera_health.with_health(runtime, page.items)
+    return Page[CameraStatusOut](items=with_health, total=page.total, offset=offset, limit=limit)
 
 
 @router.get("/{camera_id}", response_model=CameraStatusOut, responses=ERRORS)
 def get_camera(camera_id: str, runtime: RuntimeDep, _: ReadKey) -> CameraStatusOut:
     """Read one camera, with its edge agent's last health report."""
-    with runtime.uow() as uow:
-        camera = CameraOut.model_validate(uow.cameras.get(camera_id))
-    return camera_health.with_health(runtime, [camera])[0]
+    return camera_health.with_health(runtime, [cameras.get_camera(runtime, camera_id)])[0]
 
 
 @router.get(
@@ -67,11 +60,7 @@ def update_camera(
     camera_id: str, body: CameraUpdate, runtime: RuntimeDep, _: AdminKey
 ) -> CameraOut:
     """Change a camera's name, site, zone or location."""
-    with runtime.uow() as uow:
-        camera = uow.cameras.get(camera_id)
-        uow.cameras.update(camera, **body.model_dump(exclude_unset=True))
-        uow.commit()
-        return CameraOut.model_validate(camera)
+    return cameras.update_camera(runtime, camera_id, body)
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)

@@ -23,9 +23,15 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from facewatch.store.models import ApiKey
 from facewatch.store.repositories.api_keys import is_active
+
+if TYPE_CHECKING:  # the runtime holds this module's cache
+    from facewatch.server.services.runtime import Runtime
 
 KEYS_CHANNEL = "facewatch_api_keys"
 """The change-feed channel on which a replica says that some key admits less than before."""
@@ -90,3 +96,36 @@ class VerifiedKeys:
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+# --- administration (API, dashboard and CLI) ---------------------------------------------
+def create_key(
+    runtime: Runtime, name: str, scopes: Sequence[str], expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """A new key and its secret (shown once: only its hash is stored)."""
+    with runtime.uow() as uow:
+        key, secret = uow.api_keys.create(name, scopes, expires_at=expires_at)
+        uow.commit()
+        return key, secret
+
+
+def list_keys(runtime: Runtime) -> list[ApiKey]:
+    """Every key, revoked ones included, oldest first (never their secrets)."""
+    with runtime.uow() as uow:
+        return uow.api_keys.list()
+
+
+def revoke_key(runtime: Runtime, prefix: str) -> ApiKey:
+    """Revoke a key at once, on every replica (``NotFound`` if there is none)."""
+    with runtime.uow() as uow:
+        key = uow.api_keys.revoke(prefix)
+        uow.commit()
+        return key
+
+
+def rotate_key(runtime: Runtime, prefix: str, grace: timedelta) -> tuple[ApiKey, str]:
+    """A new key with the old one's name and scopes; the old one stops after ``grace``."""
+    with runtime.uow() as uow:
+        key, secret = uow.api_keys.rotate(prefix, grace)
+        uow.commit()
+        return key, secret
