@@ -109,6 +109,7 @@ Multipart = Depends(multipart_only)
 AdminKey = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
 EnrollKey = Annotated[ApiKey, Depends(require(Scope.ENROLL))]
 IngestKey = Annotated[ApiKey, Depends(require(Scope.INGEST))]
+GalleryKey = Annotated[ApiKey, Depends(require(Scope.GALLERY))]
 ReadKey = Annotated[ApiKey, Depends(require(Scope.READ))]
 RecognizeKey = Annotated[ApiKey, Depends(require(Scope.READ, Scope.INGEST))]
 FaceBoxForm = Annotated[

@@ -16,62 +16,18 @@ stolen gives away no gallery. Every copy sent is recorded in the audit log
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 from typing import Annotated
 
-import numpy as np
-from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel, Field
-from sqlalchemy import select
+from fastapi import APIRouter, Query, Response, status
 
-from facewatch.server.deps import RuntimeDep, require
+from facewatch.server.deps import GalleryKey, RuntimeDep
 from facewatch.server.routers.people import ERRORS
-from facewatch.server.security import Scope
 from facewatch.server.services.audit import record
-from facewatch.server.services.models import spec_of
-from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.sync import read_fingerprint
-from facewatch.store.models import ApiKey, Person
-from facewatch.store.unit_of_work import UnitOfWork
+from facewatch.server.services.edge_gallery import EdgeGalleryOut, gallery_copy, gallery_version
 
 logger = logging.getLogger(__name__)
-
 router = APIRouter(prefix="/api/v1/edge", tags=["edge"])
-
-GalleryKey = Annotated[ApiKey, Depends(require(Scope.GALLERY))]
-
-
-class GalleryThresholds(BaseModel):
-    """The server's open-set decision (``facewatch.gallery.matching.thresholds_from``)."""
-
-    match_threshold: float
-    unknown_threshold: float
-    margin_weight: float
-    margin_cap: float
-
-
-class GalleryPerson(BaseModel):
-    id: int
-    name: str
-    category: str
-
-
-class GalleryTemplate(BaseModel):
-    id: int
-    person_id: int
-    embedding: str = Field(description="Base64 of the vector: `dim` little-endian float32.")
-
-
-class EdgeGalleryOut(BaseModel):
-    version: str = Field(description="Changes whenever the copy would; pass it as `since`.")
-    model_id: str = Field(description="The embedder the templates (and the edge) must use.")
-    dim: int
-    top_k: int = Field(description="Candidates per face the server weighs.")
-    thresholds: GalleryThresholds
-    people: list[GalleryPerson]
-    templates: list[GalleryTemplate]
 
 
 @router.get(
@@ -91,8 +47,7 @@ def get_edge_gallery(
     version = gallery_version(runtime)
     if since == version:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": version})
-    with runtime.uow() as uow:
-        out = _gallery(runtime, uow, version)
+    out = gallery_copy(runtime, version)
     response.headers["ETag"] = version
     # Templates are biometric data: the audit log keeps who took a copy of which version
     # (a poll answered 304 took nothing and is not recorded).
@@ -106,55 +61,3 @@ def get_edge_gallery(
         len(out.people),
     )
     return out
-
-
-def gallery_version(runtime: Runtime) -> str:
-    """A short hash of what the copy depends on: the gallery tables' fingerprint, the model
-    and the decision settings. Read before the rows, so a change made meanwhile shows as a
-    new version on the next poll rather than being missed."""
-    model_id = runtime.serving_model
-    fingerprint = read_fingerprint(runtime.db, model_id)
-    basis = repr((fingerprint, model_id, runtime.thresholds, runtime.settings.top_k))
-    return hashlib.sha256(basis.encode()).hexdigest()[:24]
-
-
-def _gallery(runtime: Runtime, uow: UnitOfWork, version: str) -> EdgeGalleryOut:
-    settings, model_id = runtime.settings, runtime.serving_model
-    recognition = runtime.recognition
-    templates: list[GalleryTemplate] = []
-    names: dict[int, str] = {}
-    for row in uow.templates.all_for_model(model_id):  # decrypted by the store
-        vector = np.asarray(row.embedding, dtype="<f4").tobytes()
-        templates.append(
-            GalleryTemplate(
-                id=row.template_id,
-                person_id=row.person_id,
-                embedding=base64.b64encode(vector).decode("ascii"),
-            )
-        )
-        names[row.person_id] = row.person_name
-    return EdgeGalleryOut(
-        version=version,
-        model_id=model_id,
-        dim=spec_of(model_id).dim,
-        top_k=settings.top_k,
-        thresholds=GalleryThresholds(
-            match_threshold=recognition.match_threshold,
-            unknown_threshold=recognition.unknown_threshold,
-            margin_weight=recognition.margin_weight,
-            margin_cap=recognition.margin_cap,
-        ),
-        people=[
-            GalleryPerson(id=pid, name=names[pid], category=category)
-            for pid, category in _categories(uow, names)
-        ],
-        templates=templates,
-    )
-
-
-def _categories(uow: UnitOfWork, names: dict[int, str]) -> list[tuple[int, str]]:
-    """(person id, category) of the people holding templates, by id."""
-    if not names:
-        return []
-    statement = select(Person.id, Person.category).order_by(Person.id)
-    return [(pid, cat) for pid, cat in uow.session.execute(statement) if pid in names]
