@@ -43,6 +43,7 @@ from facewatch.edge.outbox import Outbox
 from facewatch.edge.types import Frame
 from facewatch.edge.uplink import tls_verification
 from facewatch.types import RGBImage
+from facewatch.wire import EDGE_ID_HEADER, OUTBOX_DEPTH_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ HEARTBEAT_PATH = "/api/v1/edge/heartbeat"
 SNAPSHOT_PATH = "/api/v1/edge/cameras/{camera_id}/snapshot"
 MAX_ERROR_LENGTH = 500
 """The server keeps the last error up to this many characters."""
-EDGE_ID_HEADER = "X-Facewatch-Edge-Id"
-"""The header every request of the agent names it in (as the uplink's do)."""
 _TIMEOUT = 10.0
 _TICK = 0.5
 """Seconds between two looks at what is due (cheap: a clock read and a few comparisons)."""
@@ -220,8 +219,14 @@ class HealthClient:
         )
 
     def send_heartbeat(self, body: Mapping[str, object]) -> str | None:
-        """POST a heartbeat; None if the server took it, else why not."""
-        return self._send(self._client.build_request("POST", HEARTBEAT_PATH, json=dict(body)))
+        """POST a heartbeat; None if the server took it, else why not. Like every request
+        of the agent it carries the outbox depth header too (the server's edge metrics)."""
+        depth = body.get("outbox_depth")
+        headers = {OUTBOX_DEPTH_HEADER: str(depth)} if isinstance(depth, int) else None
+        request = self._client.build_request(
+            "POST", HEARTBEAT_PATH, json=dict(body), headers=headers
+        )
+        return self._send(request)
 
     def send_still(self, camera_id: str, jpeg: bytes) -> str | None:
         """POST a still of ``camera_id``; None if the server took it, else why not."""
