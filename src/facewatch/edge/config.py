@@ -36,8 +36,12 @@ class DetectorConfig(_Strict):
     """The fast candidate detector of one camera."""
 
     kind: DetectorKind = Field(
-        default="hog",
-        description="hog (dlib), haar (OpenCV) or onnx (the Ultra-Light detector).",
+        default="onnx",
+        description=(
+            "onnx (the packaged Ultra-Light RFB-640, at the downscaled frame's own size: "
+            "99.3% of the faces dlib's MMOD finds in the test clips at ~7 ms a frame), hog "
+            "(dlib: 80.3% at ~50 ms) or haar (OpenCV). benchmarks/results.md, issue 20."
+        ),
     )
     width: int = Field(
         default=960,
@@ -45,8 +49,8 @@ class DetectorConfig(_Strict):
         le=3840,
         description=(
             "Frames wider than this are scaled down to it before detection (boxes are "
-            "scaled back). 960 px and one HOG upsampling find the ~74 px faces of a 1080p "
-            "street scene in ~0.1-0.2 s per frame."
+            "scaled back). At 960 px the onnx detector finds the ~74 px faces of a 1080p "
+            "street scene in ~7 ms of CPU a frame (HOG, upsampled once: ~50-170 ms)."
         ),
     )
     upsample: int = Field(
@@ -80,7 +84,7 @@ class MotionConfig(_Strict):
     """Motion gating: detection only where the frame changed, and a whole pass now and then."""
 
     enabled: bool = Field(
-        default=False,
+        default=True,
         description=(
             "Search only the regions that changed since the last sampled frame (still "
             "frames: no detection at all), and the whole frame every keepalive seconds."

@@ -51,8 +51,21 @@ class Capture(Protocol):
 CaptureOpener = Callable[[str | int], Capture]
 
 
+DECODER_THREADS = 1
+"""FFmpeg threads per stream. One: with many cameras on a small box every core already has a
+stream's thread to run, and FFmpeg's default (one per core, each with frame buffers) adds
+context switches and memory for no throughput."""
+
+
 def open_capture(target: str | int) -> Capture:
-    """A real OpenCV capture (FFmpeg back-end for files and streams)."""
+    """A real OpenCV capture: FFmpeg on ``DECODER_THREADS`` threads for files and streams
+    (another back-end if FFmpeg cannot open it), the default back-end for a webcam index."""
+    if isinstance(target, int):
+        return cast(Capture, cv2.VideoCapture(target))
+    capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, DECODER_THREADS])
+    if capture.isOpened():
+        return cast(Capture, capture)
+    capture.release()
     return cast(Capture, cv2.VideoCapture(target))
 
 
