@@ -41,6 +41,8 @@ import argparse
 import gzip
 import json
 import logging
+import multiprocessing
+import multiprocessing.queues
 import os
 import resource
 import sys
@@ -165,12 +167,64 @@ class Cost:
 
 
 def agent_cost(
+    clip: Path,
+    loops: int,
+    streams: int,
+    detector: DetectorConfig,
+    motion: MotionConfig,
+    processes: bool = False,
+) -> Cost:
+    """Run one agent with ``streams`` cameras on ``clip``; its CPU less an empty run's.
+
+    ``processes``: instead, one agent process per camera, side by side (their CPU, start-up
+    and imports included, less that of the same processes given no frame)."""
+    run = _run_processes if processes else _run_agent
+    empty = run(clip, 0, streams, detector, motion)
+    full = run(clip, loops, streams, detector, motion)
+    return replace(full, cpu_seconds=full.cpu_seconds - empty.cpu_seconds)
+
+
+def _run_processes(
     clip: Path, loops: int, streams: int, detector: DetectorConfig, motion: MotionConfig
 ) -> Cost:
-    """Run one agent with ``streams`` cameras on ``clip``; its CPU less an empty run's."""
-    empty = _run_agent(clip, 0, streams, detector, motion)
-    full = _run_agent(clip, loops, streams, detector, motion)
-    return replace(full, cpu_seconds=full.cpu_seconds - empty.cpu_seconds)
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    started_cpu, started = _children_cpu(), time.perf_counter()
+    workers = [
+        context.Process(target=_one_agent, args=(clip, loops, detector, motion, results))
+        for _ in range(streams)
+    ]
+    for worker in workers:
+        worker.start()
+    costs = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    cpu, wall = _children_cpu() - started_cpu, time.perf_counter() - started
+    return Cost(
+        streams=streams,
+        video_seconds=loops * duration(clip),
+        cpu_seconds=cpu,
+        wall_seconds=wall,
+        processed=sum(c.processed for c in costs),
+        still=sum(c.still for c in costs),
+        sampled=sum(c.sampled for c in costs),
+    )
+
+
+def _one_agent(
+    clip: Path,
+    loops: int,
+    detector: DetectorConfig,
+    motion: MotionConfig,
+    results: multiprocessing.queues.Queue[Cost],
+) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    results.put(_run_agent(clip, loops, 1, detector, motion))
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run_agent(
@@ -351,6 +405,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=None)
     parser.add_argument("--no-motion", action="store_true", help="every frame searched whole")
     parser.add_argument("--recall", action="store_true", help="detector recall on the clips")
+    parser.add_argument(
+        "--processes", action="store_true", help="one agent process per stream, not threads"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     data = testdata_dir()
@@ -364,7 +421,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fw-quiet-") as folder:
         for name in args.clips.split(","):
             clip, loops = _clip(name, data, Path(folder), args)
-            _report(name, clip, loops, [int(n) for n in args.streams.split(",")], detector, motion)
+            counts = [int(n) for n in args.streams.split(",")]
+            _report(name, clip, loops, counts, detector, motion, args.processes)
 
 
 def _report(
@@ -374,9 +432,14 @@ def _report(
     counts: list[int],
     detector: DetectorConfig,
     motion: MotionConfig,
+    processes: bool,
 ) -> None:
     seconds = loops * duration(clip)
-    print(f"\n{name}: {clip.name}, {seconds:.0f} s of video a stream; detector {detector}")
+    layout = "one process per stream" if processes else "one agent process, a thread per stream"
+    print(
+        f"\n{name}: {clip.name}, {seconds:.0f} s of video a stream; detector {detector.kind} "
+        f"at {detector.width} px; motion gate {'on' if motion.enabled else 'off'}; {layout}"
+    )
     print(f"decoding alone (grab all, convert 6 fps): {decode_cost(clip):.3f} CPU s/s")
     reference = sightings(clip, detector, None, loops)[1]
     gated = sightings(clip, detector, motion, loops)[0] if motion.enabled else None
@@ -387,7 +450,7 @@ def _report(
           "/ sampled frames | CPU/wall (cores busy) | load |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for streams in counts:
-        cost = agent_cost(clip, loops, streams, detector, motion)
+        cost = agent_cost(clip, loops, streams, detector, motion, processes)
         print(
             f"| {streams} | {cost.per_stream:.3f} | {2 / cost.per_stream:.1f} | "
             f"{cost.processed} / {cost.still} / {cost.sampled} | "
