@@ -806,7 +806,3 @@ def ingest_watch(
             watcher.run(stop, poll, show)
         except KeyboardInterrupt:
             stop.set()
-
-
-if __name__ == "__main__":
-    main()

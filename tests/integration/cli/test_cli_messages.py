@@ -294,3 +294,16 @@ def test_remove_photo_of_a_template_not_theirs_is_a_one_line_error(
         "(see `facewatch people photos Nobody Photographed`)"
     )
     assert _template_ids(runner, "Alex") == [alex_template]
+
+
+def test_the_package_runs_as_a_module() -> None:
+    """``python -m facewatch.cli`` (the benchmarks' way to start a server) is the command."""
+    done = subprocess.run(
+        [sys.executable, "-m", "facewatch.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "serve" in done.stdout
