@@ -235,6 +235,8 @@ def batch(client: httpx.Client, items: list[dict[str, Any]], **parts: Any) -> ht
     files += [("files", ("f", data, "image/jpeg")) for data in parts.get("files", [])]
     if "vectors" in parts:
         files.append(("vectors", ("v", parts["vectors"], "application/octet-stream")))
+    if "vectors_gz" in parts:
+        files.append(("vectors", ("v", parts["vectors_gz"], "application/gzip")))
     return client.post("/api/v1/edge/batch", files=files)
 
 
@@ -318,6 +320,26 @@ def test_a_crops_face_box_is_checked_and_a_bad_one_fails_its_item_alone(
     )
     # A box beside the image is no hint: the crop is searched as if none had been given.
     assert results["x-far-box"]["detections"][0]["person_id"] == obama
+
+
+def test_a_gzipped_vector_table_is_read_as_its_rows_and_a_bomb_is_refused(
+    admin: httpx.Client, obama: int, obama_vector: Embedding
+) -> None:
+    item = {"camera_id": "gz-cam", "edge_id": "e", "kind": "embedding", "model": MODEL,
+            "box": [1, 2, 30, 40], "vector": 0}  # fmt: skip
+    rows = np.stack([obama_vector]).astype("<f2").tobytes()
+
+    sent = batch(admin, [{**item, "idempotency_key": "gz-1"}], vectors_gz=gzip.compress(rows))
+    bomb = batch(
+        admin, [{**item, "idempotency_key": "gz-2"}], vectors_gz=gzip.compress(b"\0" * 10**6)
+    )
+    cut = batch(admin, [{**item, "idempotency_key": "gz-3"}], vectors_gz=gzip.compress(rows)[:-12])
+
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["results"][0]["detections"][0]["person_id"] == obama
+    assert (bomb.status_code, cut.status_code) == (413, 400), (bomb.text, cut.text)
+    assert "vectors" in bomb.json()["detail"]
+    assert "vectors" in cut.json()["detail"]
 
 
 @pytest.mark.parametrize(

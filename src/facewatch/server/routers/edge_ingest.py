@@ -48,6 +48,7 @@ from facewatch.wire import (
     BatchManifest,
     ItemKind,
     ItemOutcome,
+    MediaType,
     VectorType,
     decode_box,
     vector_width,
@@ -145,7 +146,7 @@ def ingest_batch(
     # Rows of any known model may come (an agent not yet switched): each is refused alone.
     width = vector_width(parsed.dtype, max(spec.dim for spec in MODEL_SPECS.values()))
     max_rows = sum(item.vector is not None for item in parsed.items)
-    table = read_upload(vectors, max(width * max_rows, 1)).data if vectors is not None else b""
+    table = _vector_table(vectors, max(width * max_rows, 1)) if vectors is not None else b""
     blobs = [read_upload(file, runtime.settings.max_upload_bytes).data for file in files or []]
     requests = [_request(runtime, item, parsed.dtype, table, blobs) for item in parsed.items]
     outcomes = ingest_many(runtime, requests)
@@ -164,14 +165,31 @@ def _manifest_text(text: str | None, compressed: UploadFile | None) -> str:
         return text
     assert compressed is not None
     packed = read_upload(compressed, MAX_MANIFEST_BYTES).data
+    return _gunzip(packed, MAX_MANIFEST_BYTES, "manifest_gz").decode("utf-8", errors="replace")
+
+
+def _vector_table(part: UploadFile, max_bytes: int) -> bytes:
+    """The batch's vector rows: as sent, or gunzipped when the part says gzip (agents of
+    this version send it so; earlier ones sent the rows as they are)."""
+    if part.content_type != MediaType.GZIP:
+        return read_upload(part, max_bytes).data
+    # Deflate grows what it cannot shrink by a few bytes a block, the gzip frame by 18.
+    packed = read_upload(part, max_bytes + max_bytes // 100 + 64).data
+    return _gunzip(packed, max_bytes, "vectors")
+
+
+def _gunzip(packed: bytes, max_bytes: int, name: str) -> bytes:
+    """``packed`` inflated, refusing what is no gzip or inflates past ``max_bytes``."""
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        unpacked = inflater.decompress(packed, MAX_MANIFEST_BYTES)
+        unpacked = inflater.decompress(packed, max_bytes)
     except zlib.error as exc:
-        raise InvalidInput(f"manifest_gz is not gzip data: {exc}") from None
+        raise InvalidInput(f"{name} is not gzip data: {exc}") from None
     if inflater.unconsumed_tail:
-        raise PayloadTooLarge(f"the manifest inflates past {MAX_MANIFEST_BYTES} bytes")
-    return unpacked.decode("utf-8", errors="replace")
+        raise PayloadTooLarge(f"{name} inflates past {max_bytes} bytes")
+    if not inflater.eof:
+        raise InvalidInput(f"{name} is not gzip data: the stream is cut short")
+    return unpacked
 
 
 def _manifest(text: str) -> BatchManifest:
