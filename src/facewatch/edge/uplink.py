@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -136,6 +137,8 @@ class Uplink:
     ) -> None:
         self.edge_id = edge_id
         self.batch_supported = True
+        self.gzip_vectors = True
+        """Whether batches send their vector table gzipped (off once a server refuses it)."""
         self._outbox_depth = outbox_depth
         self._client = httpx.Client(
             base_url=server.rstrip("/"),
@@ -175,6 +178,11 @@ class Uplink:
         if response.status_code == 404:
             logger.warning("the server has no batch route: sending items one by one")
             self.batch_supported = False
+        elif self._gzipped(items) and _refused_whole(response.status_code):
+            # A server older than gzipped tables refuses the manifest's "vectors" key.
+            logger.warning("the server refused a batch with a gzipped vector table: sending "
+                           "vectors as they are from now on")  # fmt: skip
+            self.gzip_vectors = False
         if response.status_code == 404 or _refused_whole(response.status_code):
             # A batch refused as a whole (too big, a bad item): find the bad ones alone.
             return [self.deliver(item) for item in items]
@@ -270,18 +278,28 @@ class Uplink:
                 files.append(("files", ("t", item.thumbnail, image_media_type(item.thumbnail))))
             entries.append(self._manifest_entry(item, vector=len(vectors), thumbnail=thumbnail))
             vectors.append(item.payload)
-        if vectors:
+        encoding: Literal["raw", "gzip"] = "raw"
+        if vectors and self.gzip_vectors:
             # int8 values of unit vectors sit near zero (EdgeFace's: within +-27, spread 5.6):
             # gzip's Huffman codes take a 512-byte row to ~300 (benchmarks/results.md).
             table = gzip.compress(b"".join(vectors), compresslevel=9, mtime=0)
             files.append(("vectors", ("v", table, MediaType.GZIP)))
-        manifest = BatchManifest.model_construct(items=entries, dtype=_batch_dtype(items))
+            encoding = "gzip"
+        elif vectors:
+            files.append(("vectors", ("v", b"".join(vectors), MediaType.OCTETS)))
+        manifest = BatchManifest.model_construct(
+            items=entries, dtype=_batch_dtype(items), vectors=encoding
+        )
         # Entries repeat the same keys and values: gzip shrinks the manifest ~5x.
         packed = gzip.compress(manifest.to_json(), compresslevel=9, mtime=0)
         files.append(("manifest_gz", ("m", packed, MediaType.GZIP)))
         return self._client.build_request(
             "POST", BATCH_PATH, files=files, headers=self._health_headers()
         )
+
+    def _gzipped(self, items: Sequence[OutboxItem]) -> bool:
+        """Whether a batch of ``items`` went with a gzipped vector table."""
+        return self.gzip_vectors and any(item.kind is ItemKind.EMBEDDING for item in items)
 
     def _manifest_entry(
         self,

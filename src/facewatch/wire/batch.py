@@ -3,7 +3,9 @@
 A batch is one multipart request: the manifest (JSON, as the ``manifest`` field or
 gzip-compressed as the ``manifest_gz`` part), the crops and thumbnails as ``files`` parts
 (items name them by index), and every vector of the batch in one ``vectors`` part, row
-after row, all of the manifest's ``dtype``. The server answers each item on its own
+after row, all of the manifest's ``dtype``, gzip-compressed when the manifest says
+``"vectors": "gzip"`` (a server that predates it refuses such a manifest as a whole, and the
+agent then sends the items one by one). The server answers each item on its own
 (``ItemOutcome`` and the item's detections), in the order of the manifest.
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,6 +100,8 @@ class BatchManifest(BaseModel):
 
     items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
     dtype: VectorType = "float32"
+    vectors: Literal["raw", "gzip"] = "raw"
+    """How the ``vectors`` part is encoded (``raw``, the default, is left out of the JSON)."""
 
     def to_json(self) -> bytes:
         """Compact JSON, defaults left out (a crop sends no ``quality``, nothing sends null)."""

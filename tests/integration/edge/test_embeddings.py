@@ -228,7 +228,8 @@ def test_an_agent_left_to_choose_embeds_with_the_servers_model(
 
 
 def batch(client: httpx.Client, items: list[dict[str, Any]], **parts: Any) -> httpx.Response:
-    manifest = json.dumps({"items": items, "dtype": "float16"}).encode()
+    encoding = {"vectors": "gzip"} if "vectors_gz" in parts else {}
+    manifest = json.dumps({"items": items, "dtype": "float16", **encoding}).encode()
     files: list[tuple[str, tuple[str, bytes, str]]] = [
         ("manifest_gz", ("m", gzip.compress(manifest), "application/gzip"))
     ]

@@ -261,6 +261,32 @@ def test_a_batch_is_one_request_with_a_manifest_the_crops_and_one_vector_table()
     assert sum(d.request_bytes for d in deliveries) > len(body)
 
 
+def test_a_server_that_refuses_gzipped_vectors_gets_them_as_they_are() -> None:
+    """An older server refuses the manifest's "vectors" key: those items go one by one, and
+    later batches carry the table as it is."""
+    seen: list[httpx.Request] = []
+
+    def older_server(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path != "/api/v1/edge/batch":
+            return httpx.Response(201, json={"detections": [], "replayed": False})
+        manifest = json.loads(form_field(request.read(), "manifest_gz"))
+        if "vectors" in manifest:
+            return httpx.Response(400, json={"detail": "manifest vectors: extra inputs"})
+        results = [{"idempotency_key": i["idempotency_key"], "status": 201}
+                   for i in manifest["items"]]  # fmt: skip
+        return httpx.Response(200, json={"results": results})
+
+    link = uplink(older_server)
+    first = link.deliver_many([embedding("g1"), embedding("g2")])
+    later = link.deliver_many([embedding("g3"), embedding("g4")])
+
+    paths = [r.url.path for r in seen]
+    assert paths == ["/api/v1/edge/batch", *["/api/v1/edge/embeddings"] * 2, "/api/v1/edge/batch"]
+    assert [d.status for d in first + later] == [DeliveryStatus.DELIVERED] * 4
+    assert b"application/octet-stream" in seen[-1].read()
+
+
 def test_each_item_of_a_batch_gets_its_own_outcome() -> None:
     results = [
         {"idempotency_key": "ok", "status": 201, "detections": [{"id": 1}], "replayed": True},

@@ -48,7 +48,6 @@ from facewatch.wire import (
     BatchManifest,
     ItemKind,
     ItemOutcome,
-    MediaType,
     VectorType,
     decode_box,
     vector_width,
@@ -146,7 +145,9 @@ def ingest_batch(
     # Rows of any known model may come (an agent not yet switched): each is refused alone.
     width = vector_width(parsed.dtype, max(spec.dim for spec in MODEL_SPECS.values()))
     max_rows = sum(item.vector is not None for item in parsed.items)
-    table = _vector_table(vectors, max(width * max_rows, 1)) if vectors is not None else b""
+    table = b""
+    if vectors is not None:
+        table = _vector_table(vectors, max(width * max_rows, 1), parsed.vectors == "gzip")
     blobs = [read_upload(file, runtime.settings.max_upload_bytes).data for file in files or []]
     requests = [_request(runtime, item, parsed.dtype, table, blobs) for item in parsed.items]
     outcomes = ingest_many(runtime, requests)
@@ -168,10 +169,10 @@ def _manifest_text(text: str | None, compressed: UploadFile | None) -> str:
     return _gunzip(packed, MAX_MANIFEST_BYTES, "manifest_gz").decode("utf-8", errors="replace")
 
 
-def _vector_table(part: UploadFile, max_bytes: int) -> bytes:
-    """The batch's vector rows: as sent, or gunzipped when the part says gzip (agents of
-    this version send it so; earlier ones sent the rows as they are)."""
-    if part.content_type != MediaType.GZIP:
+def _vector_table(part: UploadFile, max_bytes: int, gzipped: bool) -> bytes:
+    """The batch's vector rows: as sent, or gunzipped when the manifest says so (agents of
+    this version send them so; earlier ones sent the rows as they are)."""
+    if not gzipped:
         return read_upload(part, max_bytes).data
     # Deflate grows what it cannot shrink by a few bytes a block, the gzip frame by 18.
     packed = read_upload(part, max_bytes + max_bytes // 100 + 64).data
