@@ -77,7 +77,9 @@ class DashboardRoute(APIRoute):
             except RequestValidationError as exc:
                 response = error_page(request, 400, "Bad request", _validation_message(exc))
             except FacewatchError as exc:
-                response = error_page(request, status_for(exc), "Cannot do that", exc.message)
+                code = status_for(exc)
+                title = "Not found" if code == 404 else "Cannot do that"
+                response = error_page(request, code, title, exc.message)
             _secure(response)
             return response
 

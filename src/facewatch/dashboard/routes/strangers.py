@@ -17,8 +17,8 @@ from facewatch.dashboard.auth import EnrollForm, Viewer
 from facewatch.dashboard.forms import blank_to_none, parse, parse_time
 from facewatch.dashboard.stranger_views import short_id, sightings_by_day
 from facewatch.dashboard.views import Pager
-from facewatch.dashboard.web import DashboardRoute, redirect, render, safe_next
-from facewatch.errors import FacewatchError, InvalidInput
+from facewatch.dashboard.web import DashboardRoute, error_page, redirect, render, safe_next
+from facewatch.errors import FacewatchError, InvalidInput, NotFound
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.events.schemas import ZoneOut
 from facewatch.server.schemas_unknowns import NamedOut, NameUnknown, UnknownOut
@@ -138,7 +138,10 @@ def _matching(
 @router.get("/strangers/{unknown_id}")
 def show_stranger(request: Request, unknown_id: str, runtime: RuntimeDep, _: Viewer) -> Response:
     """One stranger: counts, cameras, their sightings by day, and the operator's actions."""
-    stranger = unknowns.get_unknown(runtime, unknown_id)
+    try:
+        stranger = unknowns.get_unknown(runtime, unknown_id)
+    except NotFound:
+        return _gone(request, runtime, unknown_id)
     sightings = unknowns.list_sightings(runtime, unknown_id, TIMELINE)
     others = unknowns.list_unknowns(runtime, limit=MERGE_CHOICES).items
     context = {
@@ -152,6 +155,29 @@ def show_stranger(request: Request, unknown_id: str, runtime: RuntimeDep, _: Vie
         "categories": CATEGORIES,
     }
     return render(request, "stranger.html", context)
+
+
+def _gone(request: Request, runtime: Runtime, unknown_id: str) -> Response:
+    """A stranger that is no longer there (old events still link to it): its faces' new
+    place if they were merged into another stranger, else a page that says it is gone."""
+    label = short_id(unknown_id)
+    moved = unknowns.find_whereabouts(runtime, unknown_id)
+    if moved and moved.unknown_id:
+        return redirect(
+            f"/strangers/{moved.unknown_id}",
+            f"Stranger {label} is no longer on its own: its sightings are now those of "
+            f"stranger {short_id(moved.unknown_id)} (merged).",
+        )
+    if moved and moved.person_id is not None:
+        return redirect(
+            f"/people/{moved.person_id}",
+            f"Stranger {label} is no longer on its own: its sightings now belong to this person.",
+        )
+    message = (
+        f"There is no stranger {label}: it was deleted (not a face) or its sightings "
+        "were removed after the retention period, and nothing of it is kept."
+    )
+    return error_page(request, 404, "Stranger not found", message)
 
 
 @router.post("/strangers/{unknown_id}/name")

@@ -76,6 +76,22 @@ def get_unknown(runtime: Runtime, unknown_id: str) -> UnknownDetail:
         return UnknownDetail(**base.model_dump(), recent=[detection_out(row) for row in recent])
 
 
+@dataclass(frozen=True, slots=True)
+class Whereabouts:
+    """Where the faces of a stranger that no longer exists went (merged, re-clustered)."""
+
+    unknown_id: str | None
+    person_id: int | None
+
+
+def find_whereabouts(runtime: Runtime, gone_id: str) -> Whereabouts | None:
+    """Where the faces of stranger ``gone_id``, who no longer exists, are now (its events
+    still name it); ``None`` when nothing of it is left (deleted as not a face, purged)."""
+    with runtime.uow() as uow:
+        found = uow.unknowns.whereabouts(gone_id)
+    return Whereabouts(*found) if found else None
+
+
 def list_sightings(runtime: Runtime, unknown_id: str, limit: int = 500) -> list[DetectionOut]:
     """The faces of a stranger (named or not), newest first, at most ``limit``."""
     with runtime.uow() as uow:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from facewatch.errors import NotFound
 from facewatch.store.embeddings import embedding_from_bytes, embedding_to_bytes
-from facewatch.store.models import Detection, IdentityExclusion, UnknownIdentity
+from facewatch.store.models import Detection, EventRecord, IdentityExclusion, UnknownIdentity
 from facewatch.store.repositories.common import Page, check_page
 from facewatch.store.repositories.images import ImageRepository
 from facewatch.types import Embedding
@@ -100,6 +100,21 @@ class UnknownRepository:
         if identity is None:
             raise NotFound(f"unknown identity {unknown_id!r} not found")
         return identity
+
+    def whereabouts(self, gone_id: str) -> tuple[str | None, int | None] | None:
+        """Where the faces of an identity that no longer exists are now, found through
+        the events it raised (they keep its id): the stranger and person of its latest
+        event's detection; ``None`` when no such detection is left (deleted, purged)."""
+        statement = (
+            select(Detection.unknown_id, Detection.person_id)
+            .join(EventRecord, EventRecord.detection_id == Detection.id)
+            .where(EventRecord.unknown_id == gone_id)
+            .where(or_(Detection.unknown_id.is_not(None), Detection.person_id.is_not(None)))
+            .order_by(EventRecord.occurred_at.desc())
+            .limit(1)
+        )
+        row = self._session.execute(statement).first()
+        return (row.unknown_id, row.person_id) if row else None
 
     def find(self, unknown_id: str) -> UnknownIdentity | None:
         """The identity with this id, or ``None`` (it was merged away or deleted)."""
