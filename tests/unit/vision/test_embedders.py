@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -163,3 +165,20 @@ def test_embedder_for_model_makes_that_models_vectors(
 def test_embedder_for_an_unknown_model_says_which_are_known() -> None:
     with pytest.raises(ModelUnavailable, match="edgeface_xs_int8"):
         embedder_for_model("arcface_r100", Settings())
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: EdgeFaceEmbedder(batch_size=0), "batch_size must be >= 1, not 0"),
+        (lambda: EdgeFaceEmbedder(threads=-1), "threads must be >= 0, not -1"),
+        (lambda: OnnxResNetEmbedder(batch_size=0), "batch_size must be >= 1, not 0"),
+        (lambda: OnnxResNetEmbedder(threads=-2), "threads must be >= 0, not -2"),
+        (lambda: DlibResNetEmbedder(batch_size=-1), "batch_size must be >= 1, not -1"),
+    ],
+)
+def test_an_embedder_refuses_run_options_it_cannot_use(
+    make: Callable[[], Embedder], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()

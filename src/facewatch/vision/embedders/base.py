@@ -97,6 +97,14 @@ class Embedder(LazyModel):
             raise RuntimeError(f"{self.model_id} returned shape {vectors.shape}")
         return vectors
 
+    @staticmethod
+    def check_run_options(batch_size: int, threads: int = 0) -> None:
+        """``ValueError`` unless ``batch_size`` >= 1 and ``threads`` >= 0 (0: every core)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0, not {threads}")
+
     def _check_chip(self, chip: RGBImage) -> RGBImage:
         chip = ensure_rgb(chip)
         if chip.shape[:2] != (self.chip_size, self.chip_size):

@@ -31,8 +31,7 @@ class DlibResNetEmbedder(Embedder):
         self, model_path: Path | None = None, *, batch_size: int = 32, num_jitters: int = 0
     ) -> None:
         super().__init__()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        self.check_run_options(batch_size)
         self._model_path = model_path
         self.batch_size = batch_size
         self.num_jitters = num_jitters

@@ -48,10 +48,7 @@ class OnnxResNetEmbedder(Embedder):
         batch_size: int = 32,
     ) -> None:
         super().__init__()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
-        if threads < 0:
-            raise ValueError(f"threads must be >= 0, not {threads}")
+        self.check_run_options(batch_size, threads)
         self._model_path = model_path
         self._cache_dir = cache_dir
         self.threads = threads
