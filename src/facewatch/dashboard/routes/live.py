@@ -70,10 +70,8 @@ def show_live(
         "stream_url": stream,
         "filters": {"camera": camera, "zone": zone, "type": type, "open_only": open_only},
         "view": view,
-        "cameras": _camera_ids(runtime),
-        "zones": zones.list_zones(runtime, 0, MAX_ZONES).items,
         "types": list(EVENT_STYLES.items()),
-        "styles": EVENT_STYLES,
+        **_card_context(runtime),
     }
     return render(request, "live.html", context)
 
@@ -82,7 +80,7 @@ def show_live(
 def show_event_card(request: Request, event_id: str, runtime: RuntimeDep, _: Viewer) -> Response:
     """One event's card (the live script inserts it when the event arrives)."""
     event = events.get_event(runtime, event_id)
-    return render(request, "_event_card.html", {"event": event, "styles": EVENT_STYLES})
+    return render(request, "_event_card.html", {"event": event, **_card_context(runtime)})
 
 
 @router.post("/live/events/{event_id}/ack")
@@ -96,7 +94,7 @@ def acknowledge(
     """Acknowledge an event: its card for the script, or back to the feed."""
     event = events.acknowledge_event(runtime, event_id, by=f"user:{user.username}")
     if request.headers.get("x-requested-with") == "fetch":
-        return render(request, "_event_card.html", {"event": event, "styles": EVENT_STYLES})
+        return render(request, "_event_card.html", {"event": event, **_card_context(runtime)})
     return redirect(safe_next(next), "Event acknowledged.")
 
 
@@ -116,7 +114,17 @@ def _types(event_type: EventType | None, open_only: bool) -> list[str] | None:
     return [t.value for t in wanted if t not in severity.ROUTINE_TYPES] or None
 
 
-def _camera_ids(runtime: Runtime) -> list[str]:
+def _card_context(runtime: Runtime) -> dict[str, object]:
+    """What event cards need besides the event: its style, and the names of cameras and
+    zones (a card says "Lab door · zone Lab" as the other pages do, not the ids)."""
     with runtime.uow() as uow:
         cameras, _ = uow.cameras.list(0, MAX_CAMERAS)
-        return [camera.id for camera in cameras]
+        camera_names = {camera.id: camera.name for camera in cameras}
+    zone_list = zones.list_zones(runtime, 0, MAX_ZONES).items
+    return {
+        "styles": EVENT_STYLES,
+        "cameras": list(camera_names.items()),
+        "camera_names": camera_names,
+        "zones": zone_list,
+        "zone_names": {zone.id: zone.name for zone in zone_list},
+    }
