@@ -4,9 +4,9 @@ One module per stage, in the order a frame goes through them:
 
     sources   -> frames from a video file, webcam, RTSP/HTTP stream or watched folder
     sampler   -> keeps ``fps`` frames a second
-    motion    -> skips still scenes (optional)
+    motion    -> where the frame moved: detect only there (a whole pass every few seconds)
     detection -> fast, low-threshold face candidates on a downscaled frame
-    tracker   -> track ids across frames (norfair)
+    tracker   -> track ids across frames (norfair); carries tracks where nothing moved
     bestshot  -> which shots of a track to send (policy ``best`` or ``every-frame``)
     encoder   -> crop with margin, size limits, JPEG/WebP; or an embedding
     outbox    -> durable on-disk queue (SQLite)

@@ -158,6 +158,6 @@ def _thumbnail(image: RGBImage) -> npt.NDArray[np.uint8]:
     height, width = image.shape[:2]
     scale = min(_THUMB_WIDTH / width, 1.0)
     size = (max(round(width * scale), 1), max(round(height * scale), 1))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    return np.asarray(cv2.GaussianBlur(grey, (5, 5), 0), dtype=np.uint8)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # first: a third of the pixels to average
+    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    return np.asarray(cv2.GaussianBlur(small, (5, 5), 0), dtype=np.uint8)
