@@ -146,7 +146,7 @@ def test_a_restricted_zone_stranger_stands_out_and_a_routine_recognition_asks_no
     stranger = ingest(
         live_server, ingest_key, knn / "train" / "rose_leslie" / "img1.jpg", "lab-door"
     )
-    alert = page.locator('.event[data-event-type="person.unknown"]:has-text("lab-door")').first
+    alert = page.locator('.event[data-event-type="person.unknown"]:has-text("Lab door")').first
     expect(alert).to_have_class(re.compile(r"\bseverity-critical\b"))
     expect(alert.locator(".severity-badge")).to_have_text("critical")
     expect(alert.get_by_role("button", name="Acknowledge")).to_be_visible()
@@ -180,7 +180,7 @@ def test_a_restricted_zone_stranger_stands_out_and_a_routine_recognition_asks_no
     page.goto("/?open_only=true")
     expect(page.locator(".event.severity-info")).to_have_count(0)
     expect(
-        page.locator('.event[data-event-type="person.unknown"]:has-text("lab-door")')
+        page.locator('.event[data-event-type="person.unknown"]:has-text("Lab door")')
     ).not_to_have_count(0)
     assert stranger["unknown_id"]
 
