@@ -99,6 +99,9 @@ class NotRuleOut(BaseModel):
     moved_to: UnknownId | None = Field(
         default=None, description="Where the face went when it had to leave X."
     )
+    already: bool = Field(
+        default=False, description="The same rule was there already: nothing changed."
+    )
 
 
 class ReclusterOut(BaseModel):

@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from facewatch.server.schemas import PersonCreate
-from facewatch.server.services import people
+from facewatch.server.schemas import DetectionOut, PersonCreate
+from facewatch.server.services import people, unknowns
+from facewatch.server.services.detections import detection_out
 from facewatch.server.services.enrollment import Upload, add_faces
 from support_dashboard import PASSWORD, LiveServer
 
@@ -95,6 +96,18 @@ def largest_stranger(detections: list[Detection]) -> str:
     face = max(unknown, key=lambda d: (d["box"][2] - d["box"][0]) * (d["box"][3] - d["box"][1]))
     unknown_id: str = face["unknown_id"]
     return unknown_id
+
+
+def runtime_detection(server: LiveServer, detection_id: int) -> DetectionOut:
+    with server.runtime.uow() as uow:
+        return detection_out(uow.detections.get(detection_id))
+
+
+def shows_the_correction(where: Locator, moved_to: str) -> None:
+    """After "Wrong person": "not obama: stranger #...", and no button to say it again."""
+    expect(where.locator(".correction").first).to_contain_text("not obama")
+    expect(where).to_contain_text(f"stranger {short(moved_to)}")
+    expect(where.get_by_role("button", name="Wrong person")).to_have_count(0)
 
 
 def short(unknown_id: str) -> str:
@@ -210,7 +223,24 @@ def test_wrong_person_on_a_recognised_event_unnames_the_face_and_an_admin_can_un
     flash = page.locator(".flash")
     expect(flash).to_contain_text(f"Detection {named['id']} is not obama")
     expect(flash).to_contain_text("it now belongs to stranger #")
+    moved_to = runtime_detection(live_server, named["id"]).unknown_id
+    assert moved_to is not None
+    shows_the_correction(page.locator(".event-recognized", has_text="door-9").first, moved_to)
     shot(page, artifacts, "23-wrong-person")
+    page.locator(".event-recognized", has_text="door-9").first.locator("a.event-link").click()
+    shows_the_correction(page.locator("#event-detail"), moved_to)
+    expect(page.get_by_role("button", name="Wrong person")).to_have_count(0)
+    page.goto("/detections?camera=door-9")
+    shows_the_correction(page.locator("#detections figure").first, moved_to)
+
+    token = page.locator("input[name=csrf_token]").first.input_value()
+    form = {"csrf_token": token, "person_id": str(obama), "next": "/"}
+    # a second click (a page not reloaded, a double click): nothing changes, and it says so
+    page.request.post(f"/detections/{named['id']}/wrong-person", form=form, max_redirects=0)
+    page.goto("/")
+    expect(flash).to_contain_text(f"Detection {named['id']} was already marked not obama")
+    assert len(unknowns.person_corrections(live_server.runtime, obama)) == 1
+    assert runtime_detection(live_server, named["id"]).unknown_id == moved_to
 
     [again] = ingest(live_server, ingest_key, photo, "door-9")
     assert again["person_id"] is None

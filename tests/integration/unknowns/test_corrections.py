@@ -55,6 +55,30 @@ def test_an_undone_correction_lets_the_face_be_named_again(
     assert again["person_id"] == obama_id
 
 
+def test_marking_a_face_not_a_person_twice_keeps_one_rule_and_says_it_was_there(
+    client: TestClient,
+    admin: dict[str, str],
+    ingest: Ingest,
+    knn: Path,
+    obama_id: int,
+    runtime: Runtime,
+) -> None:
+    [named] = ingest(jpeg(knn / "test/obama1.jpg"), camera_id="door-twice")
+    url = f"/api/v1/unknowns/detections/{named['id']}/not"
+    first = client.post(url, json={"person_id": obama_id}, headers=admin).json()
+    second = client.post(url, json={"person_id": obama_id}, headers=admin).json()
+
+    assert (first["already"], second["already"]) == (False, True)
+    assert second["moved_to"] is None
+    rules = unknowns.person_corrections(runtime, obama_id)
+    assert [rule.detection_id for rule in rules].count(named["id"]) == 1
+    [fixed] = unknowns.face_corrections(runtime, [named["id"]]).values()
+    assert fixed.not_people == {obama_id: "obama"}
+    assert (fixed.person_id, fixed.unknown_id) == (None, first["moved_to"])
+    for rule in rules:
+        unknowns.undo_correction(runtime, obama_id, rule.id)
+
+
 def test_a_stranger_marked_not_a_person_is_listed_with_their_best_face(
     client: TestClient,
     admin: dict[str, str],

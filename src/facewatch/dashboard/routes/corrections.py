@@ -38,10 +38,12 @@ def mark_wrong_person(
         done = unknowns.mark_detection_not(runtime, detection_id, NotRule(person_id=person_id))
     except FacewatchError as exc:
         return redirect(back, exc.message, error=True)
+    if done.already:
+        return redirect(back, f"Detection {detection_id} was already marked not {person.name}.")
     if done.moved_to is not None:
         now = f"it now belongs to stranger {short_id(done.moved_to)}"
     else:
-        now = f"it was not named {person.name} any more (nothing to move)"
+        now = f"it was no longer named {person.name}"
     lines = [
         f"Detection {detection_id} is not {person.name}: {now}.",
         f"Later faces nearer to it than to {person.name}'s photos will not be named "

@@ -14,7 +14,7 @@ from facewatch.dashboard.web import DashboardRoute, render
 from facewatch.errors import InvalidInput
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.schemas import DetectionOut, Page
-from facewatch.server.services import people
+from facewatch.server.services import people, unknowns
 from facewatch.server.services.detections import DetectionQuery, query_detections
 from facewatch.server.services.runtime import Runtime
 
@@ -61,7 +61,8 @@ def list_detections(
         page = _search(runtime, filters, cameras, offset)
     except InvalidInput as exc:
         return render(request, "detections.html", {**context, "error": exc.message}, 400)
-    context.update(page=page, pager=Pager(offset, PAGE_SIZE, page.total))
+    corrections = unknowns.face_corrections(runtime, [d.id for d in page.items])
+    context.update(page=page, pager=Pager(offset, PAGE_SIZE, page.total), corrections=corrections)
     return render(request, "detections.html", context)
 
 

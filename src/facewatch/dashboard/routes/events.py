@@ -8,6 +8,7 @@ from facewatch.dashboard.auth import Viewer
 from facewatch.dashboard.routes.live import EVENT_STYLES
 from facewatch.dashboard.web import DashboardRoute, render
 from facewatch.server.deps import RuntimeDep
+from facewatch.server.services import unknowns
 from facewatch.server.services.event_details import event_detail
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -17,4 +18,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 def show_event(request: Request, event_id: str, runtime: RuntimeDep, _: Viewer) -> Response:
     """Everything known about one event, and why it was raised."""
     detail = event_detail(runtime, event_id)
-    return render(request, "event.html", {"detail": detail, "styles": EVENT_STYLES})
+    faces = [detail.detection.id] if detail.detection is not None else []
+    corrections = unknowns.face_corrections(runtime, faces)
+    context = {"detail": detail, "styles": EVENT_STYLES, "corrections": corrections}
+    return render(request, "event.html", context)

@@ -7,6 +7,7 @@ session cookie authenticates it) and, for each new event, fetches that event's c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -16,7 +17,7 @@ from facewatch.dashboard.web import DashboardRoute, query_string, redirect, rend
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.events import Event, EventType
 from facewatch.server.schemas import Page
-from facewatch.server.services import events, severity, zones
+from facewatch.server.services import events, severity, unknowns, zones
 from facewatch.server.services.runtime import Runtime
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -27,7 +28,7 @@ MAX_CAMERAS = 500
 EVENT_STYLES = {
     EventType.PERSON_RECOGNIZED: ("recognized", "Recognised"),
     EventType.WATCHLIST_MATCH: ("watchlist", "WATCHLIST"),
-    EventType.PERSON_UNKNOWN: ("unknown", "Unknown"),
+    EventType.PERSON_UNKNOWN: ("unknown", "Stranger"),
     EventType.ZONE_UNAUTHORIZED: ("unauthorized", "UNAUTHORISED"),
     EventType.CAMERA_STALE: ("camera-stale", "Camera quiet"),
     EventType.CAMERA_RECOVERED: ("camera-recovered", "Camera back"),
@@ -71,7 +72,7 @@ def show_live(
         "filters": {"camera": camera, "zone": zone, "type": type, "open_only": open_only},
         "view": view,
         "types": list(EVENT_STYLES.items()),
-        **_card_context(runtime),
+        **_card_context(runtime, feed.items),
     }
     return render(request, "live.html", context)
 
@@ -80,7 +81,7 @@ def show_live(
 def show_event_card(request: Request, event_id: str, runtime: RuntimeDep, _: Viewer) -> Response:
     """One event's card (the live script inserts it when the event arrives)."""
     event = events.get_event(runtime, event_id)
-    return render(request, "_event_card.html", {"event": event, **_card_context(runtime)})
+    return render(request, "_event_card.html", {"event": event, **_card_context(runtime, [event])})
 
 
 @router.post("/live/events/{event_id}/ack")
@@ -94,7 +95,9 @@ def acknowledge(
     """Acknowledge an event: its card for the script, or back to the feed."""
     event = events.acknowledge_event(runtime, event_id, by=f"user:{user.username}")
     if request.headers.get("x-requested-with") == "fetch":
-        return render(request, "_event_card.html", {"event": event, **_card_context(runtime)})
+        return render(
+            request, "_event_card.html", {"event": event, **_card_context(runtime, [event])}
+        )
     return redirect(safe_next(next), "Event acknowledged.")
 
 
@@ -114,9 +117,10 @@ def _types(event_type: EventType | None, open_only: bool) -> list[str] | None:
     return [t.value for t in wanted if t not in severity.ROUTINE_TYPES] or None
 
 
-def _card_context(runtime: Runtime) -> dict[str, object]:
-    """What event cards need besides the event: its style, and the names of cameras and
-    zones (a card says "Lab door · zone Lab" as the other pages do, not the ids)."""
+def _card_context(runtime: Runtime, shown: Sequence[Event]) -> dict[str, object]:
+    """What event cards need besides the event: its style, the names of cameras and zones
+    (a card says "Lab door · zone Lab" as the other pages do, not the ids), and what
+    "Wrong person" changed since about the faces shown."""
     with runtime.uow() as uow:
         cameras, _ = uow.cameras.list(0, MAX_CAMERAS)
         camera_names = {camera.id: camera.name for camera in cameras}
@@ -127,4 +131,7 @@ def _card_context(runtime: Runtime) -> dict[str, object]:
         "camera_names": camera_names,
         "zones": zone_list,
         "zone_names": {zone.id: zone.name for zone in zone_list},
+        "corrections": unknowns.face_corrections(
+            runtime, [e.detection_id for e in shown if e.detection_id is not None]
+        ),
     }

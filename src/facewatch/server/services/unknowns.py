@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -323,15 +323,19 @@ def mark_unknown_not(runtime: Runtime, unknown_id: str, rule: NotRule) -> NotRul
 
 def mark_detection_not(runtime: Runtime, detection_id: int, rule: NotRule) -> NotRuleOut:
     """A face is not this person or stranger: it leaves them now and never joins them again."""
+    stored = Exclusion(detection_id, None, rule.person_id, rule.unknown_id)
     with runtime.uow() as uow:
         row = uow.detections.get(detection_id)
         if rule.person_id is not None:
             uow.people.get(rule.person_id)
         if rule.unknown_id is not None:
             uow.unknowns.get(rule.unknown_id)
-        uow.unknowns.exclude(Exclusion(detection_id, None, rule.person_id, rule.unknown_id))
-        moved = _leave(runtime, uow, row, rule)
-        uow.commit()
+        already = uow.unknowns.find_exclusion(stored) is not None
+        moved = False
+        if not already:  # asked twice (a second click, a retry): the first answer holds
+            uow.unknowns.exclude(stored)
+            moved = _leave(runtime, uow, row, rule)
+            uow.commit()
         moved_to = row.unknown_id if moved else None
     return NotRuleOut(
         detection_id=detection_id,
@@ -339,7 +343,38 @@ def mark_detection_not(runtime: Runtime, detection_id: int, rule: NotRule) -> No
         not_person_id=rule.person_id,
         not_unknown_id=rule.unknown_id,
         moved_to=moved_to,
+        already=already,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FaceCorrection:
+    """A face an operator said is not someone: whom it is not, and whose it is now."""
+
+    not_people: Mapping[int, str]
+    """Id and name of each person the face is not."""
+    person_id: int | None
+    person_name: str | None
+    unknown_id: str | None
+
+
+def face_corrections(runtime: Runtime, detection_ids: Iterable[int]) -> dict[int, FaceCorrection]:
+    """The faces among ``detection_ids`` marked "not" someone, as they are now.
+
+    Events keep whom they named when raised; cards use this to show what was corrected since.
+    """
+    with runtime.uow() as uow:
+        marked = uow.unknowns.people_faces_are_not(detection_ids)
+        found = {}
+        for face_id, not_people in marked.items():
+            row = uow.detections.get(face_id)
+            found[face_id] = FaceCorrection(
+                not_people={pid: uow.people.get(pid).name for pid in sorted(not_people)},
+                person_id=row.person_id,
+                person_name=row.person.name if row.person is not None else None,
+                unknown_id=row.unknown_id,
+            )
+        return found
 
 
 def _leave(runtime: Runtime, uow: UnitOfWork, row: Detection, rule: NotRule) -> bool:

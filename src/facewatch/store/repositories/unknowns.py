@@ -321,9 +321,9 @@ class UnknownRepository:
         return self._session.scalar(statement)
 
     # --- "not X" ----------------------------------------------------------------------
-    def exclude(self, rule: Exclusion) -> IdentityExclusion:
-        """Store a "not X" rule (an identical one is not stored twice)."""
-        existing = self._session.scalar(
+    def find_exclusion(self, rule: Exclusion) -> IdentityExclusion | None:
+        """The stored "not X" rule identical to ``rule``, if there is one."""
+        return self._session.scalar(
             select(IdentityExclusion).filter_by(
                 detection_id=rule.detection_id,
                 unknown_id=rule.unknown_id,
@@ -331,6 +331,10 @@ class UnknownRepository:
                 other_unknown_id=rule.other_unknown_id,
             )
         )
+
+    def exclude(self, rule: Exclusion) -> IdentityExclusion:
+        """Store a "not X" rule (an identical one is not stored twice)."""
+        existing = self.find_exclusion(rule)
         if existing is not None:
             return existing
         row = IdentityExclusion(
@@ -350,6 +354,20 @@ class UnknownRepository:
             (IdentityExclusion.unknown_id == b) & (IdentityExclusion.other_unknown_id == a),
         )
         return self._session.scalar(select(IdentityExclusion.id).where(pair).limit(1)) is not None
+
+    def people_faces_are_not(self, detection_ids: Iterable[int]) -> dict[int, set[int]]:
+        """For each of these faces marked "not" someone, the people it is marked not."""
+        ids = list(set(detection_ids))
+        if not ids:
+            return {}
+        statement = select(IdentityExclusion.detection_id, IdentityExclusion.person_id).where(
+            IdentityExclusion.detection_id.in_(ids), IdentityExclusion.person_id.is_not(None)
+        )
+        found: dict[int, set[int]] = {}
+        for face, person in self._session.execute(statement):
+            if face is not None and person is not None:
+                found.setdefault(face, set()).add(person)
+        return found
 
     def excluded_people(self, unknown_id: str) -> set[int]:
         """People that an identity, or one of its faces, is marked "not"."""
