@@ -33,7 +33,7 @@ from _shared import machine_line, testdata_dir
 from facewatch.config import Settings
 from facewatch.server.app import create_app
 from facewatch.server.events import DetectionFacts, EventBus, create_event_bus
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 
 KNN = "face_recognition_examples/examples/knn_examples"
 

@@ -37,7 +37,7 @@ from sqlalchemy import delete, insert, select
 
 from _shared import machine_line
 from facewatch.config import Settings
-from facewatch.server.services.runtime import GalleryLoad, Runtime
+from facewatch.server.infra.runtime import GalleryLoad, Runtime
 from facewatch.store.blobs import FileBlobStore
 from facewatch.store.db import Database, open_database
 from facewatch.store.embeddings import embedding_to_bytes

@@ -169,7 +169,7 @@ def measure(replicas: int, args: argparse.Namespace, people: dict[str, list[Path
 def gallery_costs(sizes: list[int]) -> list[tuple[int, float, float, float]]:
     """(templates, gallery MiB, fingerprint poll ms, full reconcile s) on PostgreSQL."""
     from facewatch.gallery.gallery import Gallery, TemplateEntry
-    from facewatch.server.services.sync import read_fingerprint, read_template_refs
+    from facewatch.server.infra.sync import read_fingerprint, read_template_refs
 
     rows = []
     rng = np.random.default_rng(1)

@@ -23,10 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from _shared import machine_line
 from facewatch.config import Settings
 from facewatch.security.crypto import Keyring, new_master_key
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.middleware.audit import AuditContextMiddleware
 from facewatch.server.middleware.ratelimit import RateLimitMiddleware, limiter_for
 from facewatch.server.middleware.timeouts import BodyTimeout
-from facewatch.server.services.runtime import Runtime
 
 
 def _best_of(runs: int, work: Callable[[], object]) -> float:

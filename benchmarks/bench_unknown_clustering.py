@@ -44,8 +44,8 @@ from facewatch.gallery.clustering import (
     running_mean,
     score,
 )
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas_unknowns import ReclusterOut
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknowns import recluster
 from facewatch.types import MatchStatus
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageOps
 
 from facewatch.config import Settings
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import users
-from facewatch.server.services.runtime import Runtime
 
 KNN = "face_recognition_examples/examples/knn_examples"
 PASSWORD = "correct horse battery staple"

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 
 from facewatch.config import Settings
 from facewatch.security.crypto import new_master_key
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.store.db import Database
 
 KNN = "face_recognition_examples/examples/knn_examples"

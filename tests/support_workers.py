@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from facewatch.config import Settings
-from facewatch.server.services.workers import READY
+from facewatch.server.infra.workers import READY
 from facewatch.types import RGBImage
 
 CRASH = 255

@@ -371,7 +371,7 @@ class Cluster:
 def create_api_key(env: dict[str, str], data_dir: Path) -> str:
     """Migrate the database (as the first replica would) and make an admin key."""
     from facewatch.config import Settings
-    from facewatch.server.services.runtime import Runtime
+    from facewatch.server.infra.runtime import Runtime
 
     settings = Settings(
         data_dir=data_dir,

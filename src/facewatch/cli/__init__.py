@@ -37,6 +37,7 @@ from facewatch.config import Settings
 from facewatch.edge.cli import edge_app
 from facewatch.errors import ConfigurationError, FacewatchError, InvalidInput
 from facewatch.evaluation.cli import eval_app
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import PersonCreate, PersonOut
 from facewatch.server.security import parse_scopes
 from facewatch.server.services import api_keys
@@ -45,7 +46,6 @@ from facewatch.server.services import people as people_service
 from facewatch.server.services import users as users_service
 from facewatch.server.services.enrollment import Upload, add_faces
 from facewatch.server.services.recognition import recognize
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.data_lock import holding_data_dir
 from facewatch.store.db import Database
 from facewatch.store.models import utcnow

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from facewatch.config import Settings
 from facewatch.errors import InvalidInput
 from facewatch.security.audit import acting_as, cli_actor
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.store.data_lock import holding_data_dir
 
 out = Console()

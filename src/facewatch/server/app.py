@@ -14,6 +14,8 @@ from facewatch.config import Settings
 from facewatch.server import compat
 from facewatch.server.errors import install_error_handlers
 from facewatch.server.events import create_event_bus
+from facewatch.server.infra.replicas import ReplicaCoordinator
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.metrics import event_bus_queues, install_metrics
 from facewatch.server.middleware.audit import AuditContextMiddleware
 from facewatch.server.middleware.body_size import BodySizeLimit
@@ -42,8 +44,6 @@ from facewatch.server.routers import (
 )
 from facewatch.server.services import audit, camera_health, retention
 from facewatch.server.services.event_relay import start_event_relay, stop_event_relay
-from facewatch.server.services.replicas import ReplicaCoordinator
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknowns import recluster
 
 logger = logging.getLogger(__name__)

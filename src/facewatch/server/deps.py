@@ -13,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from facewatch.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from facewatch.security import audit
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.security import Scope, grants
 from facewatch.server.services import sessions
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.users import Permission
 from facewatch.store.models import ApiKey
 

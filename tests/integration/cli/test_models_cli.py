@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from facewatch.cli import app
 from facewatch.config import Settings
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 
 KNN = "face_recognition_examples/examples/knn_examples"
 DLIB, EDGEFACE = "dlib_resnet_v1", "edgeface_xs_int8"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from facewatch.config import Settings
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.store.data_lock import DataDirBusy, holding_data_dir
 
 

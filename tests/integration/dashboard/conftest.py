@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
 from facewatch.server.app import create_app
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from support_dashboard import (
     ARTIFACTS,
     CHROMIUM_ARGS,

@@ -13,10 +13,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from facewatch.server.events.schemas import ZoneCreate
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import PersonCreate
 from facewatch.server.services import people, zones
 from facewatch.server.services.enrollment import Upload, add_faces
-from facewatch.server.services.runtime import Runtime
 from support_dashboard import PASSWORD, LiveServer
 
 pytestmark = pytest.mark.testdata

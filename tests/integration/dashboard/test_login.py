@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import users
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, hash_token
 from facewatch.store.models import utcnow
 from support_dashboard import PASSWORD, form_token, log_in

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import events, people
-from facewatch.server.services.runtime import Runtime
 
 pytestmark = pytest.mark.testdata
 

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from facewatch.server.events.schemas import ZoneCreate
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import zones
-from facewatch.server.services.runtime import Runtime
 from support import add_sighting
 
 ClientAs = Callable[[str], tuple[TestClient, str]]

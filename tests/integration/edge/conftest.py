@@ -21,7 +21,7 @@ import uvicorn
 from facewatch.config import Settings
 from facewatch.edge.config import EdgeConfig
 from facewatch.server.app import create_app
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 
 CLIP = "facenet_pytorch/examples/video.mp4"
 _FIELD = re.compile(rb'name="(idempotency_key|manifest)"\r\n\r\n(.*?)\r\n--', re.DOTALL)

@@ -21,7 +21,7 @@ import pytest
 from facewatch import __version__
 from facewatch.edge.agent import EdgeAgent, RunSummary
 from facewatch.edge.config import EdgeConfig
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from support_dashboard import ARTIFACTS, CHROMIUM_ARGS, PASSWORD, add_users, chromium_path
 
 from .conftest import ConfigMaker, LiveServer

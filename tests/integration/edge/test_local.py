@@ -25,7 +25,7 @@ from facewatch.edge.config import EdgeConfig
 from facewatch.edge.gallery_copy import GalleryCopy
 from facewatch.edge.overlay import Verdict
 from facewatch.security.crypto import new_master_key
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.vision.embedders.factory import MODEL_SPECS
 
 from .conftest import LiveServer, RecordingTransport

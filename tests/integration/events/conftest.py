@@ -23,7 +23,7 @@ from PIL import Image
 
 from facewatch.config import Settings
 from facewatch.server.app import create_app
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.vision.image import decode_image
 from integration.events.live import LiveServer
 from integration.events.mqtt_probe import HOST as MQTT_HOST

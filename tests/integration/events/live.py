@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from facewatch.config import Settings
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 
 
 @dataclass

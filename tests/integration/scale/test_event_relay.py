@@ -11,12 +11,12 @@ import pytest
 
 from facewatch.server.events import EventBus, EventType, Severity
 from facewatch.server.events.types import Event
+from facewatch.server.infra.sync import PostgresChangeFeed
 from facewatch.server.services.event_relay import (
     EVENTS_CHANNEL,
     start_event_relay,
     stop_event_relay,
 )
-from facewatch.server.services.sync import PostgresChangeFeed
 from facewatch.store.db import Database
 
 
@@ -77,6 +77,6 @@ def test_an_event_reaches_the_live_streams_of_both_replicas_once(database: Datab
 
 
 def test_the_relay_runs_only_where_there_are_other_replicas() -> None:
-    from facewatch.server.services.sync import LocalChangeFeed
+    from facewatch.server.infra.sync import LocalChangeFeed
 
     assert start_event_relay(LocalChangeFeed(), EventBus.disabled()) is None

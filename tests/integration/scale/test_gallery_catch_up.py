@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from facewatch.gallery.gallery import Gallery, SyncReport, TemplateEntry
-from facewatch.server.services.sync import catch_up
+from facewatch.server.infra.sync import catch_up
 from facewatch.store.db import Database
 from facewatch.store.models import Person, Template
 from facewatch.store.unit_of_work import UnitOfWork

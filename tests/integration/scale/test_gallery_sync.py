@@ -18,12 +18,10 @@ import pytest
 
 from facewatch.config import Settings
 from facewatch.gallery.gallery import Gallery, TemplateEntry, TemplateRef
-from facewatch.server.schemas import PersonUpdate
-from facewatch.server.services import people as people_service
-from facewatch.server.services import sync as sync_module
-from facewatch.server.services.replicas import ReplicaCoordinator
-from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.sync import (
+from facewatch.server.infra import sync as sync_module
+from facewatch.server.infra.replicas import ReplicaCoordinator
+from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.sync import (
     GALLERY_CHANNEL,
     GallerySync,
     LocalChangeFeed,
@@ -31,6 +29,8 @@ from facewatch.server.services.sync import (
     create_change_feed,
     read_fingerprint,
 )
+from facewatch.server.schemas import PersonUpdate
+from facewatch.server.services import people as people_service
 from facewatch.store.blobs import FileBlobStore
 from facewatch.store.db import Database
 from facewatch.store.models import Template

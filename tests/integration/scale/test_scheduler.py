@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from facewatch.server.services.scheduler import (
+from facewatch.server.infra.scheduler import (
     FileLeaderLock,
     LeaderLock,
     PostgresLeaderLock,

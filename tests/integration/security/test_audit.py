@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from facewatch.cli import app as cli_app
 from facewatch.security.audit import Access
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import users
 from facewatch.server.services.audit import AccessRecorder, record_settings
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.users import Role
 from facewatch.store.db import Database
 from facewatch.store.models import AuditEntry

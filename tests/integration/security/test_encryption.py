@@ -14,8 +14,8 @@ from sqlalchemy import LargeBinary, select, type_coerce
 from facewatch.config import Settings
 from facewatch.errors import EncryptionKeyError
 from facewatch.security.crypto import is_encrypted, new_master_key, person_key_id
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services.encryption import rotate_key
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Image, Template
 from support import upload
 from support_security import blob_files, make_key, runtime_of

@@ -24,7 +24,7 @@ from sqlalchemy import LargeBinary, select, text, type_coerce
 
 from facewatch.errors import EncryptionKeyError
 from facewatch.security.crypto import PERSON_MAGIC, PersonKey, person_key_id
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.store.models import AuditEntry, Camera, Detection, Image, PersonKeyRecord, Template
 from support import upload
 from support_security import blob_files, make_key, runtime_of, stored_values

@@ -17,11 +17,11 @@ from sqlalchemy import event
 from facewatch.config import Settings
 from facewatch.errors import Forbidden, Unauthorized
 from facewatch.server.deps import authenticate_key
+from facewatch.server.infra.replicas import ReplicaCoordinator
+from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.sync import PostgresChangeFeed, create_change_feed
 from facewatch.server.security import Scope
 from facewatch.server.services.api_keys import VerifiedKeys
-from facewatch.server.services.replicas import ReplicaCoordinator
-from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.sync import PostgresChangeFeed, create_change_feed
 from facewatch.store.blobs import FileBlobStore
 from facewatch.store.db import Database
 from facewatch.store.models import ApiKey, utcnow

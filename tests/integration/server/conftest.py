@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
 from facewatch.server.app import create_app
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 
 KNN = "face_recognition_examples/examples/knn_examples"
 

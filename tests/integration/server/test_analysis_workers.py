@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
 from facewatch.errors import InvalidImage
-from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.workers import AnalysisPool, analyze_all
+from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.workers import AnalysisPool, analyze_all
 from facewatch.types import RGBImage
 from facewatch.vision.image import load_image
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from facewatch.config import Settings
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import camera_health
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import CameraHealth
 from support import assert_error, blob_files
 

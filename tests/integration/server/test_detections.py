@@ -15,10 +15,10 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from facewatch.config import Settings
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import IngestOut
 from facewatch.server.services import ingest as ingest_service
 from facewatch.server.services.ingest import IngestRequest, ingest_many
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns
 from support import assert_error, blob_files, upload
 

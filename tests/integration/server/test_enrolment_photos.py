@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
-from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.sync import GALLERY_CHANNEL
+from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.sync import GALLERY_CHANNEL
 from facewatch.store.embeddings import embedding_from_bytes
 from support import assert_error, blob_files
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageFilter
 
 from facewatch.config import Settings
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services.enrollment import Upload, add_faces
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.embeddings import embedding_from_bytes
 from facewatch.vision.augment import enrolment_template
 from facewatch.vision.image import decode_image

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from facewatch.config import Settings
 from facewatch.gallery.gallery import SyncReport
 from facewatch.server.app import create_app
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import people as people_service
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Template
 from support import upload
 

@@ -15,9 +15,9 @@ from starlette.routing import Route
 
 from facewatch.cli import server_options
 from facewatch.config import Settings
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.middleware.hsts import StrictTransportSecurity
 from facewatch.server.services.csv_cells import spreadsheet_safe
-from facewatch.server.services.runtime import Runtime
 from support import assert_error
 
 

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
 from facewatch.server.app import create_app
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services.models import Reembedder, read_status, record_target
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.repositories.models import CURSOR_PREFIX
 from support import add_sighting, upload
 

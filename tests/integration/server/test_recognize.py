@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.routers.recognize import get_recognizer
 from facewatch.server.services.recognition import Recognizer
-from facewatch.server.services.runtime import Runtime
 from support import assert_error, upload
 
 RECOGNIZE = "/api/v1/recognize"

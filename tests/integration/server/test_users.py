@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from facewatch.config import Settings
 from facewatch.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import sessions, users
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.users import AccountLocked, Role
 from facewatch.store.blobs import FileBlobStore
 from facewatch.store.db import Database

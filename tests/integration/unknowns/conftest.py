@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
 from facewatch.server.app import create_app
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from integration.unknowns.faces import Ingest
 
 KNN = "face_recognition_examples/examples/knn_examples"

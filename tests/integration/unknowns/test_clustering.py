@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from facewatch.gallery.clustering import score
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from integration.unknowns.faces import Ingest
 
 

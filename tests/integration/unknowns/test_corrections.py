@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from facewatch.errors import NotFound
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import unknowns
-from facewatch.server.services.runtime import Runtime
 from integration.unknowns.faces import Ingest, jpeg
 
 pytestmark = pytest.mark.testdata

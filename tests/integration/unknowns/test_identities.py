@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from integration.unknowns.faces import Ingest, jpeg
 from support import assert_error
 

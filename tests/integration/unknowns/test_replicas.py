@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from facewatch.config import Settings
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services.ingest import IngestRequest, ingest
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknowns import delete_unknown
 from integration.unknowns.faces import jpeg
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from integration.unknowns.faces import Ingest, jpeg
 from support import assert_error
 

@@ -14,8 +14,8 @@ from PIL import ExifTags, Image
 from typer.testing import CliRunner
 
 from facewatch.cli import app
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services.detections import DetectionQuery, query_detections
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.watch_folder import FolderWatcher
 
 TAKEN = datetime(2026, 11, 20, 6, 30, tzinfo=UTC)  # 07:30 at +01:00

@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 from facewatch.config import Settings
 from facewatch.errors import FaceRejected
 from facewatch.server.errors import status_for
-from facewatch.server.services.workers import (
+from facewatch.server.infra.workers import (
     AnalysisPool,
     analyze_async,
     analyze_while_connected,

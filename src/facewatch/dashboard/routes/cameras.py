@@ -14,11 +14,11 @@ from facewatch.dashboard.web import DashboardRoute, redirect, render
 from facewatch.errors import FacewatchError
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.events.schemas import ZoneCreate, ZoneUpdate
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import CameraCreate, CameraOut, CameraUpdate
 from facewatch.server.schemas_health import CameraHealthOut
 from facewatch.server.services import camera_health, cameras, people, zones
 from facewatch.server.services.detections import DetectionQuery, query_detections
-from facewatch.server.services.runtime import Runtime
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 MAX_CAMERAS = 500

@@ -13,10 +13,10 @@ from facewatch.dashboard.views import Pager, newest_first
 from facewatch.dashboard.web import DashboardRoute, render
 from facewatch.errors import InvalidInput
 from facewatch.server.deps import RuntimeDep
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import DetectionOut, Page
 from facewatch.server.services import people, unknowns
 from facewatch.server.services.detections import DetectionQuery, query_detections
-from facewatch.server.services.runtime import Runtime
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 PAGE_SIZE = 48

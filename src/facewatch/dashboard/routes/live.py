@@ -16,9 +16,9 @@ from facewatch.dashboard.auth import AcknowledgeForm, Viewer
 from facewatch.dashboard.web import DashboardRoute, query_string, redirect, render, safe_next
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.events import Event, EventType
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import Page
 from facewatch.server.services import events, severity, unknowns, zones
-from facewatch.server.services.runtime import Runtime
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 FEED_SIZE = 50

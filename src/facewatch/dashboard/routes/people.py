@@ -12,11 +12,11 @@ from facewatch.dashboard.views import Pager, trail
 from facewatch.dashboard.web import DashboardRoute, redirect, render
 from facewatch.errors import FacewatchError
 from facewatch.server.deps import RuntimeDep
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import FacesAdded, PersonCreate, PersonUpdate, TemplateOut
 from facewatch.server.services import people, unknowns
 from facewatch.server.services.detections import DetectionQuery, query_detections
 from facewatch.server.services.enrollment import add_faces
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.users import Permission
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)

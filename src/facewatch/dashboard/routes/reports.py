@@ -16,9 +16,9 @@ from facewatch.dashboard.report_views import CUSTOM, RANGES, report_charts, reso
 from facewatch.dashboard.web import DashboardRoute, render
 from facewatch.errors import InvalidInput
 from facewatch.server.deps import RuntimeDep
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services import audit, reports, visits
 from facewatch.server.services.reports import DetectionFilter, Export, ExportFormat
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.visits import VisitQuery
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)

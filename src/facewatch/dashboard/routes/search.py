@@ -13,9 +13,9 @@ from facewatch.dashboard.auth import AnyUserForm, Viewer
 from facewatch.dashboard.web import DashboardRoute, render
 from facewatch.errors import InvalidInput
 from facewatch.server.deps import RuntimeDep
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas_unknowns import IdentityHit, SightingOut
 from facewatch.server.services.recognition import RecognizedFace, recognize
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.search import SearchQuery, search_by_face
 from facewatch.server.uploads import read_upload
 from facewatch.types import MatchStatus, RGBImage

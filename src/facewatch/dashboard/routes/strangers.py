@@ -21,9 +21,9 @@ from facewatch.dashboard.web import DashboardRoute, error_page, redirect, render
 from facewatch.errors import FacewatchError, InvalidInput, NotFound
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.events.schemas import ZoneOut
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas_unknowns import NamedOut, NameUnknown, UnknownOut
 from facewatch.server.services import people, unknowns, zones
-from facewatch.server.services.runtime import Runtime
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 

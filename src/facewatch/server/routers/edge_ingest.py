@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 from facewatch.errors import FacewatchError, InvalidInput, PayloadTooLarge
 from facewatch.server.deps import IngestKey, Multipart, RuntimeDep
 from facewatch.server.errors import status_for
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import CameraId, DetectionOut, IngestOut
 from facewatch.server.services.ingest import (
@@ -38,7 +39,6 @@ from facewatch.server.services.ingest import (
     ingest,
     ingest_many,
 )
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.uploads import read_upload
 from facewatch.vision.embedders.factory import MODEL_SPECS
 from facewatch.wire import (

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from facewatch.server.deps import RuntimeDep
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import HealthOut, ModelsOut, ReadyOut
 from facewatch.server.services.models import configured_model
-from facewatch.server.services.runtime import Runtime
 
 router = APIRouter(tags=["health"])
 

@@ -31,7 +31,7 @@ from facewatch.store.models import ApiKey
 from facewatch.store.repositories.api_keys import is_active
 
 if TYPE_CHECKING:  # the runtime holds this module's cache
-    from facewatch.server.services.runtime import Runtime
+    from facewatch.server.infra.runtime import Runtime
 
 KEYS_CHANNEL = "facewatch_api_keys"
 """The change-feed channel on which a replica says that some key admits less than before."""

@@ -27,9 +27,9 @@ from pydantic import BaseModel, Field, SecretStr
 
 from facewatch.config import Settings
 from facewatch.security import audit
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import Page
 from facewatch.server.services.csv_cells import spreadsheet_safe
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.encryption import keyring_of
 from facewatch.store.models import AuditEntry
 from facewatch.store.repositories.audit import AuditFilter

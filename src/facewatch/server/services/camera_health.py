@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from facewatch.errors import NotFound, UnsupportedMediaType
 from facewatch.server.events import Event, EventType, Severity
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import CameraOut
 from facewatch.server.schemas_health import (
     CameraHealthOut,
@@ -30,7 +31,6 @@ from facewatch.server.schemas_health import (
     HeartbeatOut,
     SnapshotOut,
 )
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import CameraHealth, utcnow
 from facewatch.store.repositories import HealthReport
 from facewatch.store.unit_of_work import UnitOfWork

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import CameraCreate, CameraOut, CameraUpdate, Page
-from facewatch.server.services.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

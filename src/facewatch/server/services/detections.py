@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from facewatch.errors import NotFound
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import DetectionOut, Page
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Detection
 from facewatch.types import MatchStatus
 

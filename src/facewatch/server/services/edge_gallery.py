@@ -14,9 +14,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.sync import read_fingerprint
 from facewatch.server.services.models import spec_of
-from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.sync import read_fingerprint
 from facewatch.store.models import Person
 from facewatch.store.unit_of_work import UnitOfWork
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from facewatch.errors import ConfigurationError
 from facewatch.security.crypto import Keyring, person_key_id
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.store.encryption import BLOB_PURPOSE, KeyedBytes, ProtectedBlobStore, keyring_of
 from facewatch.store.models import (
     Detection,

@@ -25,8 +25,8 @@ import numpy as np
 from facewatch.config import Settings
 from facewatch.errors import FaceRejected, InvalidInput
 from facewatch.gallery.gallery import TemplateEntry
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import EnrolledFile, EnrolmentWarning, FacesAdded, RejectedFile
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Template
 from facewatch.types import Embedding, Face, RGBImage
 from facewatch.vision.augment import enrolment_template

@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, select, text, update
 
 from facewatch.gallery.gallery import erase_person_from_snapshot
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.store.models import Detection, EventRecord, Template
 from facewatch.store.person_keys import key_id_of_person, person_keys_of, purge_erased_keys
 from facewatch.store.repositories.images import ImageRepository

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from facewatch.errors import NotFound
 from facewatch.server.events.schemas import EventCandidateOut, EventDetailOut, ZoneOut
 from facewatch.server.events.sinks.store import from_record
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import CameraOut
 from facewatch.server.services import severity
 from facewatch.server.services.detections import detection_out
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.zones import zone_out
 from facewatch.store.models import Detection
 from facewatch.store.unit_of_work import UnitOfWork

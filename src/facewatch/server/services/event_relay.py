@@ -11,7 +11,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from facewatch.server.events.types import Event
-from facewatch.server.services.sync import ChangeFeed, PostgresChangeFeed
+from facewatch.server.infra.sync import ChangeFeed, PostgresChangeFeed
 
 if TYPE_CHECKING:
     from facewatch.server.events.bus import EventBus

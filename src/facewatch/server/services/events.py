@@ -23,8 +23,8 @@ from facewatch.server.events import Event, StreamFilter, Subscription
 from facewatch.server.events.schemas import EventStatsOut, QueueStatsOut
 from facewatch.server.events.sinks.store import from_record
 from facewatch.server.events.worker import WorkerStats
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import Page
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.repositories import EventFilter
 
 logger = logging.getLogger(__name__)

@@ -25,14 +25,14 @@ import numpy as np
 from facewatch.errors import Conflict, FacewatchError, InvalidInput, ModelMismatch
 from facewatch.gallery.matching import assign
 from facewatch.server.events.types import DetectionFacts
+from facewatch.server.infra.runtime import Runtime, Serving
+from facewatch.server.infra.workers import analyze_all
 from facewatch.server.schemas import IngestOut
 from facewatch.server.services.detections import detection_out
 from facewatch.server.services.idempotency import check_same_request, request_fingerprint
 from facewatch.server.services.models import spec_of
 from facewatch.server.services.recognition import match_faces
-from facewatch.server.services.runtime import Runtime, Serving
 from facewatch.server.services.unknown_ingest import assign_unknowns, respect_exclusions_of
-from facewatch.server.services.workers import analyze_all
 from facewatch.store.models import Detection
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import Box, Embedding, Landmarks, Match, MatchStatus, RGBImage

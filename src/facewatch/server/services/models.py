@@ -33,7 +33,7 @@ from facewatch.vision.image import decode_image
 from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 
 if TYPE_CHECKING:
-    from facewatch.server.services.runtime import Runtime
+    from facewatch.server.infra.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from facewatch.errors import NotFound
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import (
     LastSeenOut,
     Page,
@@ -15,7 +16,6 @@ from facewatch.server.schemas import (
     TemplateOut,
 )
 from facewatch.server.services.erasure import erase_person
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Person, Template
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import Box
@@ -134,7 +134,7 @@ def delete_face(runtime: Runtime, person_id: int, template_id: int) -> list[int]
             for key in uow.templates.delete(row):
                 uow.delete_blob_after_commit(key)
         uow.commit()
-    # Every replica, and the snapshot at its next load, drops them (services/sync.py).
+    # Every replica, and the snapshot at its next load, drops them (infra/sync.py).
     runtime.loaded_gallery_do(lambda g: g.remove_templates(removed))
     logger.info("person %s: templates %s deleted", person_id, removed)
     return removed

@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from facewatch.server.events.raiser import zone_policy
 from facewatch.server.events.rules import ZonePolicy, classify
 from facewatch.server.events.types import EventType, Severity
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas_presence import (
     CameraPresenceOut,
     PresenceOut,
     PresentOut,
     ZonePresenceOut,
 )
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Camera, Detection, Zone
 from facewatch.types import MatchStatus
 

@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from facewatch.errors import Overloaded
 from facewatch.gallery.gallery import Gallery
 from facewatch.gallery.matching import Thresholds, assign
-from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.workers import Analyzer, Client, analyze_while_connected
+from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.workers import Analyzer, Client, analyze_while_connected
 from facewatch.types import Box, Face, Match, RGBImage
 from facewatch.vision.image import decode_image
 

@@ -17,9 +17,9 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from facewatch.errors import InvalidInput
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas_unknowns import VisitOut
 from facewatch.server.services.csv_cells import spreadsheet_safe
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.visits import VisitQuery, visits
 from facewatch.store.models import Detection, Person
 

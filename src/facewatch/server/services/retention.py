@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.store.models import Detection, EventRecord, UnknownIdentity, utcnow
 from facewatch.store.repositories.images import ImageRepository
 from facewatch.store.unit_of_work import UnitOfWork

@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from facewatch.errors import FaceRejected, InvalidInput
 from facewatch.gallery.clustering import pairwise_distances
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas_unknowns import IdentityHit, SearchOut, SightingOut
 from facewatch.server.services.detections import detection_out
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import centroid_cache
 from facewatch.store.embeddings import embedding_from_bytes
 from facewatch.store.models import Detection, Person

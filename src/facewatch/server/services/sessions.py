@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from facewatch.config import Settings
 from facewatch.errors import TooManyRequests, Unauthorized
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services.users import (
     Permission,
     check_credentials,

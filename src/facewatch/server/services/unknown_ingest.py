@@ -26,8 +26,8 @@ import numpy as np
 
 from facewatch.gallery.clustering import FloatMatrix, assign_frame, pairwise_distances, running_mean
 from facewatch.gallery.matching import assign
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services.recognition import RecognizedFace
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.db import Database
 from facewatch.store.embeddings import embedding_from_bytes, embedding_to_bytes
 from facewatch.store.models import Detection, UnknownIdentity

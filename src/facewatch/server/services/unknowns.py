@@ -19,6 +19,7 @@ from sqlalchemy import select
 from facewatch.errors import Conflict, InvalidInput, NotFound
 from facewatch.gallery.clustering import FloatMatrix, carry_over, cluster, pairwise_distances
 from facewatch.gallery.gallery import TemplateEntry
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import DetectionOut, Page
 from facewatch.server.schemas_unknowns import (
     NamedOut,
@@ -32,7 +33,6 @@ from facewatch.server.schemas_unknowns import (
 from facewatch.server.services.detections import detection_out
 from facewatch.server.services.models import spec_of
 from facewatch.server.services.people import person_out
-from facewatch.server.services.runtime import Runtime
 from facewatch.server.services.unknown_ingest import assign_unknowns, centroid_cache
 from facewatch.store.embeddings import embedding_from_bytes, embedding_to_bytes
 from facewatch.store.models import Detection, IdentityExclusion, Person, UnknownIdentity

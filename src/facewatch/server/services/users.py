@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from facewatch.config import Settings
 from facewatch.errors import InvalidInput, NotFound, Unauthorized
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 from facewatch.store.models import User, utcnow
 from facewatch.store.unit_of_work import UnitOfWork
 

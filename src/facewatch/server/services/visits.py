@@ -20,6 +20,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, select
 
 from facewatch.errors import InvalidInput, NotFound
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas_unknowns import (
     CameraSummary,
     LocationOut,
@@ -30,7 +31,6 @@ from facewatch.server.schemas_unknowns import (
     TrailStop,
     VisitOut,
 )
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Camera, Detection, Person
 from facewatch.store.unit_of_work import UnitOfWork
 from facewatch.types import MatchStatus

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facewatch.errors import FacewatchError, InvalidInput
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.services.ingest import IngestRequest, ingest
-from facewatch.server.services.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from facewatch.server.events.schemas import (
     WebhookUpdate,
 )
 from facewatch.server.events.signing import new_secret
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import Page
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.repositories import DeliveryStatus
 
 logger = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from facewatch.server.events.schemas import ZoneCreate, ZoneOut, ZoneUpdate
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import Page
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.models import Zone
 from facewatch.store.unit_of_work import UnitOfWork
 

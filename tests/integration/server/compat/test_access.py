@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
 from facewatch.server.app import create_app
-from facewatch.server.services.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime
 
 # Every compat route, with the scope it needs: (method, path, scope).
 ROUTES = [

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from facewatch.config import Settings
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import PersonCreate, PersonUpdate
 from facewatch.server.services.enrollment import Upload, add_faces
 from facewatch.server.services.people import (
@@ -18,7 +19,6 @@ from facewatch.server.services.people import (
     find_person,
     update_person,
 )
-from facewatch.server.services.runtime import Runtime
 
 Headers = dict[str, str]
 PAYLOAD_INVALID = "Input payload validation failed"

@@ -18,9 +18,9 @@ from facewatch.errors import Overloaded
 from facewatch.gallery.gallery import Gallery
 from facewatch.gallery.matching import Thresholds
 from facewatch.server.errors import status_for
+from facewatch.server.infra.runtime import Serving
+from facewatch.server.infra.workers import AnalysisPool
 from facewatch.server.services.recognition import Recognizer
-from facewatch.server.services.runtime import Serving
-from facewatch.server.services.workers import AnalysisPool
 from support_workers import SLOW, analysed_tags, fake_serve, tagged
 
 

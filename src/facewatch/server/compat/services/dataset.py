@@ -29,11 +29,11 @@ from facewatch.server.compat.services.ids import (
     find_person,
     require_person,
 )
+from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.sync import read_template_entries, read_template_refs
 from facewatch.server.schemas import PersonCreate, PersonOut
 from facewatch.server.services import people
 from facewatch.server.services.enrollment import Upload, add_faces
-from facewatch.server.services.runtime import Runtime
-from facewatch.server.services.sync import read_template_entries, read_template_refs
 
 logger = logging.getLogger(__name__)
 

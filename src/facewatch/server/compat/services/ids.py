@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from facewatch.server.compat.errors import OldApiRefusal
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import PersonOut
 from facewatch.server.services import people
-from facewatch.server.services.runtime import Runtime
 
 UNKNOWN_LABEL = "unknown"
 """The label of a face that belongs to nobody enrolled (reserved: no person has this ID)."""

@@ -26,10 +26,10 @@ from facewatch.server.compat.schemas import (
     SentOut,
 )
 from facewatch.server.compat.services.ids import UNKNOWN_LABEL, compat_id
+from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import Text
 from facewatch.server.services.ingest import IngestRequest, ingest
 from facewatch.server.services.recognition import RecognizedFace, recognize
-from facewatch.server.services.runtime import Runtime
 from facewatch.store.repositories.cameras import check_camera_id
 from facewatch.types import Match, MatchStatus
 from facewatch.vision.image import decode_image

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from facewatch.server.services.sync import dedicated_connection
+from facewatch.server.infra.sync import dedicated_connection
 from facewatch.store.db import Database
 
 logger = logging.getLogger(__name__)

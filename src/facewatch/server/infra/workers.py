@@ -50,7 +50,7 @@ from facewatch.vision.pipeline import FaceAnalyzer, create_analyzer
 logger = logging.getLogger(__name__)
 
 READY = "ready"
-_PRELOAD = ["facewatch.server.services.workers"]
+_PRELOAD = ["facewatch.server.infra.workers"]
 """Imported once by the fork server, so that each worker forks with numpy, dlib, OpenCV and
 onnxruntime already imported instead of importing them again."""
 _DISCONNECT_POLL_SECONDS = 0.2

@@ -7,17 +7,17 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from facewatch.server.infra.scheduler import Scheduler, create_leader_lock
+from facewatch.server.infra.sync import GallerySync
 from facewatch.server.services.models import (
     MODEL_CHANNEL,
     Reembedder,
     read_status,
     record_target,
 )
-from facewatch.server.services.scheduler import Scheduler, create_leader_lock
-from facewatch.server.services.sync import GallerySync
 
 if TYPE_CHECKING:
-    from facewatch.server.services.runtime import Runtime
+    from facewatch.server.infra.runtime import Runtime
 
 
 _REEMBED_INTERVAL = 2.0

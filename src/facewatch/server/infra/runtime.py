@@ -32,16 +32,16 @@ from facewatch.gallery.index import (
 from facewatch.gallery.matching import Thresholds, thresholds_from
 from facewatch.security.audit import Access
 from facewatch.server.events.bus import EventBus
-from facewatch.server.services import models
-from facewatch.server.services.api_keys import KEYS_CHANNEL, VerifiedKeys
-from facewatch.server.services.sync import (
+from facewatch.server.infra.sync import (
     GALLERY_CHANNEL,
     ChangeFeed,
     LocalChangeFeed,
     catch_up,
     create_change_feed,
 )
-from facewatch.server.services.workers import AnalysisPool, Analyzer
+from facewatch.server.infra.workers import AnalysisPool, Analyzer
+from facewatch.server.services import models
+from facewatch.server.services.api_keys import KEYS_CHANNEL, VerifiedKeys
 from facewatch.store.audit_trail import install_audit_trail
 from facewatch.store.blobs import BlobStore, create_blob_store
 from facewatch.store.db import Database, open_database
@@ -104,7 +104,7 @@ class Runtime:
     db: Database
     blobs: BlobStore
     changes: ChangeFeed = field(default_factory=LocalChangeFeed)
-    """Tells the other replicas about gallery changes (services/sync.py)."""
+    """Tells the other replicas about gallery changes (infra/sync.py)."""
     events: EventBus = field(default_factory=EventBus.disabled)
     """Where ingest publishes stored detections; the server's lifespan installs a live bus."""
     _serving: str | None = None

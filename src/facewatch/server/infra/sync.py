@@ -32,7 +32,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, literal, select, text
 
@@ -46,9 +47,6 @@ from facewatch.gallery.gallery import (
 from facewatch.store.db import Database
 from facewatch.store.embeddings import embedding_from_bytes
 from facewatch.store.models import Person, Template
-
-if TYPE_CHECKING:
-    from facewatch.server.services.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -324,6 +322,27 @@ def read_people_names(db: Database) -> dict[int, str]:
         return {pid: name for pid, name in session.execute(select(Person.id, Person.name))}
 
 
+class SyncedReplica(Protocol):
+    """What the gallery sync needs of its replica (``Runtime`` is one): the database, the
+    loaded gallery and a way to change it under the replica's lock, the snapshot folder,
+    and following a switch of the serving model."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def loaded_gallery(self) -> Gallery | None: ...
+
+    @property
+    def snapshot_dir(self) -> Path | None: ...
+
+    def loaded_gallery_do(
+        self, change: Callable[[Gallery], object], *, notify: bool = True
+    ) -> None: ...
+
+    def follow_serving_model(self) -> bool: ...
+
+
 class GallerySync:
     """Keeps this replica's gallery equal to the database, woken by the feed or a timer.
 
@@ -334,7 +353,12 @@ class GallerySync:
     """
 
     def __init__(
-        self, runtime: Runtime, feed: ChangeFeed, interval: float, *, full_every: float = 300.0
+        self,
+        runtime: SyncedReplica,
+        feed: ChangeFeed,
+        interval: float,
+        *,
+        full_every: float = 300.0,
     ) -> None:
         self._runtime = runtime
         self._interval = interval
