@@ -220,6 +220,32 @@ def test_one_enrolment_photo_is_deleted_and_the_person_stays(
     assert doomed not in left
 
 
+def test_a_whole_enrolment_photo_opens_with_an_image_policy_and_no_console_error(
+    page: Page, live_server: LiveServer, knn: Path
+) -> None:
+    photo = sorted((knn / "train" / "alex_lacamoire").iterdir())[0]
+    alex = enrol(live_server.runtime, "alex_lacamoire", [photo])
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    log_in(page, "viewer")
+    person_page = page.goto(f"/people/{alex}")
+    assert person_page is not None
+    assert "style-src 'self'" in person_page.headers["content-security-policy"]
+
+    whole = page.locator("#templates figure a[title='the whole photo']").first
+    with page.expect_navigation() as opened:
+        whole.click()
+    expect(page.locator("img")).to_have_js_property("complete", True)
+    page.wait_for_timeout(300)  # the viewer's styles are applied (or refused) just after load
+    assert errors == []
+    response = opened.value
+    assert response is not None
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["content-security-policy"] == (
+        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    )
+
+
 def test_a_partial_enrolment_is_a_warning_not_a_success(
     page: Page, live_server: LiveServer, knn: Path, artifacts: Path
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from facewatch.dashboard.web import IMAGE_POLICY
 from facewatch.server.infra.runtime import Runtime
 
 pytestmark = pytest.mark.testdata
@@ -308,6 +309,24 @@ def test_images_are_served_to_logged_in_users_only(
     assert image.content[:2] == b"\xff\xd8"
     assert "private" in image.headers["cache-control"]
     assert new_client().get(f"/media/{sha}", follow_redirects=False).status_code == 303
+
+
+def test_images_carry_a_policy_for_images_and_a_missing_one_the_pages_policy(
+    client_as: ClientAs, obama: int
+) -> None:
+    client, _ = client_as("viewer")
+    person_page = client.get(f"/people/{obama}").text
+    images = [
+        "/media/" + ids(person_page, r'href="/media/([0-9a-f]{64})"')[0],
+        ids(person_page, r'src="(/media/people/\d+/faces/\d+)"')[0],
+    ]
+    for path in images:
+        headers = client.get(path).headers
+        assert headers["content-security-policy"] == IMAGE_POLICY, path
+        assert headers["x-content-type-options"] == "nosniff"
+    missing = client.get("/media/" + "0" * 64)
+    assert missing.status_code == 404
+    assert "style-src 'self'" in missing.headers["content-security-policy"]
 
 
 def test_errors_are_html_pages_with_the_api_status(client_as: ClientAs) -> None:

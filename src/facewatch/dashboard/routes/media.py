@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from facewatch.dashboard.auth import Viewer
-from facewatch.dashboard.web import DashboardRoute
+from facewatch.dashboard.web import DashboardRoute, image_response
 from facewatch.errors import NotFound
 from facewatch.server.deps import RuntimeDep
 from facewatch.server.services import people
@@ -17,6 +17,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 # Content-addressed: the bytes behind a key never change, so the browser may keep them,
 # but only for this user (private) since they are faces.
 CACHE = "private, max-age=86400, immutable"
+BRIEFLY = "private, max-age=300"
 
 
 @router.get("/media/{sha256}")
@@ -30,7 +31,7 @@ def get_media(sha256: str, runtime: RuntimeDep, _: Viewer) -> Response:
             raise NotFound("no such image")
         content_type = image.content_type
     data = runtime.blobs.get(sha256)  # NotFound if the blob is missing
-    return Response(data, media_type=content_type, headers={"Cache-Control": CACHE})
+    return image_response(data, content_type, CACHE)
 
 
 @router.get("/media/detections/{detection_id}")
@@ -38,9 +39,7 @@ def get_detection_crop(detection_id: int, runtime: RuntimeDep, _: Viewer) -> Res
     """The face crop of a detection (event cards know the detection, not the image)."""
     crop = detection_crop(runtime, detection_id)
     # The crop goes when its person is deleted: cache it briefly only.
-    return Response(
-        crop.data, media_type=crop.content_type, headers={"Cache-Control": "private, max-age=300"}
-    )
+    return image_response(crop.data, crop.content_type, BRIEFLY)
 
 
 @router.get("/media/people/{person_id}/faces/{template_id}")
@@ -50,6 +49,4 @@ def get_enrolment_face(
     """An enrolment photo cut to its face (the person page shows these)."""
     face = people.enrolment_face(runtime, person_id, template_id)
     # The photo may be deleted from the person page: cache it briefly only.
-    return Response(
-        face, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=300"}
-    )
+    return image_response(face, "image/jpeg", BRIEFLY)
