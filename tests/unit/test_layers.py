@@ -64,6 +64,17 @@ def test_the_tree_keeps_every_layer_contract() -> None:
         ("wire/_crossing.py", "import httpx", "the wire contract"),
         ("security/_crossing.py", "import starlette.types", "security is a library"),
         ("security/_crossing.py", "from facewatch.cli import common", "security is a library"),
+        (
+            "server/infra/_crossing.py",
+            "from facewatch.cli import common",
+            "infrastructure imports no",
+        ),
+        ("server/infra/_crossing.py", "import facewatch.server.middleware.hsts", "infrastructure"),
+        (
+            "server/infra/_crossing.py",
+            "from facewatch.server.services import people",
+            "domain services may use the server's infrastructure",
+        ),
     ],
 )
 def test_a_new_crossing_breaks_its_contract(
