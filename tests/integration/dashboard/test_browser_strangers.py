@@ -156,7 +156,7 @@ def test_a_stranger_is_named_from_the_strangers_page_and_then_recognised(
 
     card.focus()
     page.keyboard.press("n")  # open it, ready to name
-    expect(page).to_have_url(re.compile(f"/strangers/{biden}#name$"))
+    expect(page).to_have_url(re.compile(f"/strangers/{biden}\\?.*#name$"))
     expect(page.locator("#name-input")).to_be_focused()
     expect(page.locator("#timeline")).to_contain_text("gate-1")
     shot(page, artifacts, "22-stranger")
@@ -171,6 +171,40 @@ def test_a_stranger_is_named_from_the_strangers_page_and_then_recognised(
     [later] = ingest(live_server, ingest_key, knn / "train" / "biden" / "biden.jpg", "lobby-2")
     assert later["name"] == "biden", later
     expect(page.locator(".event-recognized").first).to_contain_text("biden")
+
+
+def test_the_keyboard_queue_resumes_at_the_card_after_back_and_after_naming(
+    page: Page, live_server: LiveServer, ingest_key: str, knn: Path
+) -> None:
+    for who in ("rose_leslie", "kit_harington", "alex_lacamoire"):
+        ingest(live_server, ingest_key, sorted((knn / "train" / who).iterdir())[0], "queue-1")
+    log_in(page, "operator")
+    page.goto("/strangers?camera=queue-1")
+    cards = page.locator(".stranger-card")
+    expect(cards).to_have_count(3)
+    first, second, third = (cards.nth(n).get_attribute("id") for n in range(3))
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(cards.nth(1)).to_be_focused()
+    page.keyboard.press("o")
+    expect(page.locator("#timeline")).to_contain_text("queue-1")
+
+    page.go_back()  # the operator is where they were: j goes on to the third card
+    expect(page.locator(f"#{second}")).to_be_focused()
+    page.keyboard.press("j")
+    expect(page.locator(f"#{third}")).to_be_focused()
+
+    page.locator(f"#{second}").focus()
+    page.keyboard.press("n")
+    expect(page.locator("#name-input")).to_be_focused()
+    page.keyboard.type("queued_kit")
+    page.get_by_role("button", name="Name", exact=True).click()
+    expect(page.locator(".flash")).to_contain_text("is now queued_kit")
+    expect(page).to_have_url(re.compile(rf"/strangers\?camera=queue-1#{third}$"))
+    expect(page.locator(f"#{third}")).to_be_focused()  # the next stranger, not the top
+    expect(cards).to_have_count(2)
+    page.keyboard.press("k")
+    expect(page.locator(f"#{first}")).to_be_focused()
 
 
 def test_two_strangers_are_merged_into_one_and_split_again(

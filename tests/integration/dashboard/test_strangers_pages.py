@@ -90,7 +90,7 @@ def test_a_card_says_how_often_when_and_where_a_stranger_was_seen(
     card = card[: card.index("</article>")]
     assert "<strong>3</strong> sightings" in card
     assert "bay-1, yard-7" in card
-    assert f'href="/strangers/{regular}"' in card
+    assert f'href="/strangers/{regular}?back=%2Fstrangers' in card  # and back to this list
 
 
 def test_a_viewer_sees_a_stranger_but_no_action(client_as: ClientAs, regular: str) -> None:

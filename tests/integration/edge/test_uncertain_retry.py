@@ -39,8 +39,8 @@ class FakeServer:
     """(track, shot sequence) -> capture time of the shot."""
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.method != "POST":
-            return httpx.Response(200, json={"status": "ok"})
+        if request.method != "POST" or request.url.path.endswith("/edge/heartbeat"):
+            return httpx.Response(200, json={"status": "ok"})  # health, not shots
         if request.url.path.endswith("/edge/batch"):
             return httpx.Response(404, json={"detail": "Not Found"})
         fields = {name.decode(): value.decode() for name, value in _FIELD.findall(request.read())}

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from facewatch.dashboard.stranger_views import short_id, sightings_by_day
+from facewatch.dashboard.stranger_views import (
+    Queue,
+    following_ids,
+    queue_link,
+    queue_of,
+    short_id,
+    sightings_by_day,
+)
 from facewatch.server.schemas import DetectionOut
 from facewatch.types import MatchStatus
 
@@ -38,3 +45,36 @@ def test_sightings_are_grouped_by_utc_day_newest_first() -> None:
 
 def test_no_sightings_make_no_days() -> None:
     assert sightings_by_day([]) == []
+
+
+@pytest.mark.parametrize(
+    ("back", "then", "expected_back", "expected_after"),
+    [
+        (
+            "/strangers?camera=c1",
+            "unknown-0b",
+            "/strangers?camera=c1#card-unknown-0a",
+            "/strangers?camera=c1#card-unknown-0b",
+        ),
+        ("", "", "/strangers#card-unknown-0a", "/strangers"),
+        (
+            "https://evil.example/strangers",
+            "unknown-0b",
+            "/strangers#card-unknown-0a",
+            "/strangers#card-unknown-0b",
+        ),
+        ("/people", 'x"><script>', "/strangers#card-unknown-0a", "/strangers"),
+        ("/strangers?x=1#card-unknown-0c", "", "/strangers#card-unknown-0a", "/strangers"),
+    ],
+)
+def test_a_stranger_page_leads_back_into_the_strangers_list_only(
+    back: str, then: str, expected_back: str, expected_after: str
+) -> None:
+    assert queue_of("unknown-0a", back, then) == Queue(expected_back, expected_after)
+
+
+def test_each_card_goes_on_to_the_next_one_and_the_last_to_the_one_before() -> None:
+    assert following_ids(["a", "b", "c"]) == {"a": "b", "b": "c", "c": "b"}
+    assert following_ids(["a"]) == {"a": None}
+    link = queue_link("unknown-0a", "/strangers?camera=c1", "unknown-0b")
+    assert link == "/strangers/unknown-0a?back=%2Fstrangers%3Fcamera%3Dc1&then=unknown-0b"

@@ -15,7 +15,13 @@ from fastapi import APIRouter, Form, Query, Request, Response
 
 from facewatch.dashboard.auth import EnrollForm, Viewer
 from facewatch.dashboard.forms import blank_to_none, parse, parse_time
-from facewatch.dashboard.stranger_views import short_id, sightings_by_day
+from facewatch.dashboard.stranger_views import (
+    following_ids,
+    queue_link,
+    queue_of,
+    short_id,
+    sightings_by_day,
+)
 from facewatch.dashboard.views import Pager
 from facewatch.dashboard.web import DashboardRoute, error_page, redirect, render, safe_next
 from facewatch.errors import FacewatchError, InvalidInput, NotFound
@@ -84,8 +90,12 @@ def list_strangers(
     except InvalidInput as exc:
         return render(request, "strangers.html", {**context, "error": exc.message}, 400)
     found, capped = _matching(runtime, start, cameras, min_seen)
+    shown = found[offset : offset + PAGE_SIZE]
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    following = following_ids([s.id for s in shown])
     context.update(
-        strangers=found[offset : offset + PAGE_SIZE],
+        strangers=shown,
+        links={s.id: queue_link(s.id, here, following[s.id]) for s in shown},
         pager=Pager(offset, PAGE_SIZE, len(found)),
         capped=capped,
         base_args={
@@ -136,8 +146,16 @@ def _matching(
 
 
 @router.get("/strangers/{unknown_id}")
-def show_stranger(request: Request, unknown_id: str, runtime: RuntimeDep, _: Viewer) -> Response:
-    """One stranger: counts, cameras, their sightings by day, and the operator's actions."""
+def show_stranger(
+    request: Request,
+    unknown_id: str,
+    runtime: RuntimeDep,
+    _: Viewer,
+    back: Annotated[str, Query(max_length=2000)] = "",
+    then: Annotated[str, Query(max_length=80)] = "",
+) -> Response:
+    """One stranger: counts, cameras, their sightings by day, and the operator's actions;
+    ``back`` and ``then`` (from the list's card) lead back into the queue."""
     try:
         stranger = unknowns.get_unknown(runtime, unknown_id)
     except NotFound:
@@ -153,6 +171,7 @@ def show_stranger(request: Request, unknown_id: str, runtime: RuntimeDep, _: Vie
         "people": people.list_people(runtime, None, None, 0, 500).items,
         "named_as": people.get_person(runtime, stranger.person_id) if stranger.person_id else None,
         "categories": CATEGORIES,
+        "queue": queue_of(unknown_id, back, then),
     }
     return render(request, "stranger.html", context)
 

@@ -1,6 +1,8 @@
 // Facewatch strangers: keys to clear a queue of strangers quickly. Plain JavaScript, no
 // build step; every action is also a link or a form that works without it.
-//   list page:     j / k next / previous card, o or Enter open, n open and name
+//   list page:     j / k next / previous card, o or Enter open, n open and name; the card
+//                  opened is kept in the address (#card-...), so Back, and the stranger's
+//                  page once it is named or deleted (#card- of the next one), land on a card
 //   stranger page: n name, m merge, j / k next / previous sighting, x tick it to move out
 "use strict";
 
@@ -16,14 +18,32 @@ function moveFocus(items, step) {
   items[next].scrollIntoView({ block: "nearest" });
 }
 
+function remember(card) {
+  history.replaceState(history.state, "", "#" + card.id);
+}
+
+function openCard(card, fragment) {
+  remember(card);
+  window.location = card.dataset.href + fragment;
+}
+
 function onListKey(event, cards) {
   const card = document.activeElement.closest(".stranger-card");
   if (event.key === "j") moveFocus(cards, 1);
   else if (event.key === "k") moveFocus(cards, -1);
-  else if ((event.key === "o" || event.key === "Enter") && card) window.location = card.dataset.href;
-  else if (event.key === "n" && card) window.location = card.dataset.href + "#name";
+  else if ((event.key === "o" || event.key === "Enter") && card) openCard(card, "");
+  else if (event.key === "n" && card) openCard(card, "#name");
   else return false;
   return true;
+}
+
+function resumeQueue() {
+  const card = window.location.hash.startsWith("#card-")
+    ? document.getElementById(window.location.hash.slice(1))
+    : null;
+  if (!card || !card.classList.contains("stranger-card")) return;
+  card.focus();
+  card.scrollIntoView({ block: "nearest" });
 }
 
 function focusField(id) {
@@ -52,6 +72,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const sightings = Array.from(document.querySelectorAll(".sighting"));
   const onStrangerPage = document.getElementById("timeline") !== null;
   if (onStrangerPage && window.location.hash === "#name") focusField("name-input");
+  if (!onStrangerPage) {
+    resumeQueue();
+    cards.forEach((card) => card.addEventListener("click", () => remember(card)));
+  }
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     const handled = onStrangerPage ? onStrangerKey(event, sightings) : onListKey(event, cards);
