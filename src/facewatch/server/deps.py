@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the runtime, authentication, and typed aliases for routers."""
+"""FastAPI dependencies: the runtime or the narrow part of it a router uses, authentication,
+and typed aliases for routers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facewatch.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from facewatch.security import audit
-from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.runtime import Runtime, Storage
 from facewatch.server.security import Scope, grants
 from facewatch.server.services import sessions
 from facewatch.server.services.users import Permission
@@ -29,6 +30,15 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_storage(runtime: RuntimeDep) -> Storage:
+    """The runtime as routers of plain reads and writes sees it: units of work only."""
+    return runtime
+
+
+StorageDep = Annotated[Storage, Depends(get_storage)]
+"""For routers whose services only read and write the database (zones, webhooks, presence)."""
 
 
 def require(*scopes: Scope) -> Callable[..., Awaitable[ApiKey]]:

@@ -86,6 +86,15 @@ class Serving:
         return self.analyzer, self.gallery, self.thresholds
 
 
+class Storage(Protocol):
+    """What a service of plain reads and writes needs of the runtime: a new unit of work.
+
+    ``Runtime`` is one; routers of such services take this (``server/deps.StorageDep``).
+    """
+
+    def uow(self) -> UnitOfWork: ...
+
+
 class AccessLogWriter(Protocol):
     """What the runtime needs of the audit writer of sensitive reads."""
 

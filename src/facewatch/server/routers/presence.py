@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from facewatch.server.deps import ReadKey, RuntimeDep
+from facewatch.server.deps import ReadKey, StorageDep
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas_presence import PresenceOut
 from facewatch.server.services import presence
@@ -19,6 +19,6 @@ Minutes = Annotated[
 
 
 @router.get("", response_model=PresenceOut, responses=ERRORS)
-def get_presence(runtime: RuntimeDep, _: ReadKey, minutes: Minutes = 15) -> PresenceOut:
+def get_presence(storage: StorageDep, _: ReadKey, minutes: Minutes = 15) -> PresenceOut:
     """Who was seen in the last minutes, each at the camera that saw them last, by zone."""
-    return presence.presence(runtime, minutes)
+    return presence.presence(storage, minutes)

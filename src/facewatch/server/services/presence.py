@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from facewatch.server.events.raiser import zone_policy
 from facewatch.server.events.rules import ZonePolicy, classify
 from facewatch.server.events.types import EventType, Severity
-from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.runtime import Storage
 from facewatch.server.schemas_presence import (
     CameraPresenceOut,
     PresenceOut,
@@ -53,11 +53,11 @@ class _Place:
     policy: ZonePolicy | None
 
 
-def presence(runtime: Runtime, minutes: int, now: datetime | None = None) -> PresenceOut:
+def presence(storage: Storage, minutes: int, now: datetime | None = None) -> PresenceOut:
     """Who was seen in the last ``minutes`` (1 to a day), at the camera that saw them last."""
     until = now or datetime.now(UTC)
     since = until - timedelta(minutes=minutes)
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         rows, total = uow.detections.query(since=since, until=until, limit=MAX_FACES)
         cameras, _ = uow.cameras.list(0, MAX_CAMERAS)
         zones, _ = uow.zones.list(0, MAX_ZONES)

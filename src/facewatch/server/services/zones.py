@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from facewatch.server.events.schemas import ZoneCreate, ZoneOut, ZoneUpdate
-from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.runtime import Storage
 from facewatch.server.schemas import Page
 from facewatch.store.models import Zone
 from facewatch.store.unit_of_work import UnitOfWork
@@ -13,9 +13,9 @@ from facewatch.store.unit_of_work import UnitOfWork
 logger = logging.getLogger(__name__)
 
 
-def create_zone(runtime: Runtime, body: ZoneCreate) -> ZoneOut:
+def create_zone(storage: Storage, body: ZoneCreate) -> ZoneOut:
     """Create a zone with its cameras and authorisations, in one transaction."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         zone = uow.zones.add(body.id, body.name, body.description, body.restricted)
         uow.zones.set_cameras(zone, body.cameras)
         uow.zones.set_authorizations(zone, body.people, body.categories)
@@ -24,23 +24,23 @@ def create_zone(runtime: Runtime, body: ZoneCreate) -> ZoneOut:
         return zone_out(uow, zone)
 
 
-def list_zones(runtime: Runtime, offset: int, limit: int) -> Page[ZoneOut]:
+def list_zones(storage: Storage, offset: int, limit: int) -> Page[ZoneOut]:
     """Zones by name."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         zones, total = uow.zones.list(offset, limit)
         items = [zone_out(uow, zone) for zone in zones]
     return Page[ZoneOut](items=items, total=total, offset=offset, limit=limit)
 
 
-def get_zone(runtime: Runtime, zone_id: str) -> ZoneOut:
+def get_zone(storage: Storage, zone_id: str) -> ZoneOut:
     """One zone; ``NotFound`` if there is none."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         return zone_out(uow, uow.zones.get(zone_id))
 
 
-def update_zone(runtime: Runtime, zone_id: str, body: ZoneUpdate) -> ZoneOut:
+def update_zone(storage: Storage, zone_id: str, body: ZoneUpdate) -> ZoneOut:
     """Change a zone; the lists given replace the old ones."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         zone = uow.zones.get(zone_id)
         uow.zones.update(
             zone, name=body.name, description=body.description, restricted=body.restricted
@@ -58,9 +58,9 @@ def update_zone(runtime: Runtime, zone_id: str, body: ZoneUpdate) -> ZoneOut:
         return zone_out(uow, zone)
 
 
-def delete_zone(runtime: Runtime, zone_id: str) -> None:
+def delete_zone(storage: Storage, zone_id: str) -> None:
     """Delete a zone; its cameras stay, in no zone."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         uow.zones.delete(uow.zones.get(zone_id))
         uow.commit()
         logger.info("zone %s deleted", zone_id)
