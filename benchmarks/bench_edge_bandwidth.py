@@ -66,7 +66,7 @@ from facewatch.edge.sampler import FrameSampler
 from facewatch.edge.tracker import create_tracker
 from facewatch.edge.types import FaceCandidate, FaceEmbedding, Frame, Shot, TrackedFace
 from facewatch.edge.uplink import Uplink
-from facewatch.types import RGBImage
+from facewatch.types import Box, RGBImage
 from facewatch.vision.embedders.base import Embedder
 from facewatch.vision.embedders.factory import create_embedder_for_model
 from facewatch.vision.embedders.specs import DLIB_RESNET_V1, EDGEFACE_XS_INT8
@@ -144,7 +144,9 @@ class CachedDetector(CandidateDetector):
         self._cache: dict[int, list[FaceCandidate]] = {}
         self.current = 0
 
-    def detect(self, image: RGBImage) -> list[FaceCandidate]:
+    def detect(self, image: RGBImage, regions: Sequence[Box] | None = None) -> list[FaceCandidate]:
+        if regions is not None:  # motion gating is off here: every frame is searched whole
+            return super().detect(image, regions)
         key = self.current % self._clip_length
         if key not in self._cache:
             self._cache[key] = super().detect(image)
@@ -155,7 +157,9 @@ class CachedShotMaker(ShotMaker):
     """Cuts and scores each (clip frame, box) once."""
 
     def __init__(self, inner: ShotMaker, clip_length: int) -> None:
-        super().__init__(inner.landmarker, margin=inner.margin, min_size=inner.min_size)
+        super().__init__(
+            inner.landmarker, margin=inner.margin, min_size=inner.min_size, align=inner.align
+        )
         self._clip_length = clip_length
         self._cache: dict[tuple[int, tuple[int, ...]], Shot] = {}
 
