@@ -61,8 +61,8 @@ def list_detections(
         page = _search(runtime, filters, cameras, offset)
     except InvalidInput as exc:
         return render(request, "detections.html", {**context, "error": exc.message}, 400)
-    corrections = unknowns.face_corrections(runtime, [d.id for d in page.items])
-    context.update(page=page, pager=Pager(offset, PAGE_SIZE, page.total), corrections=corrections)
+    faces_fixed = unknowns.face_corrections(runtime, [d.id for d in page.items])
+    context.update(page=page, pager=Pager(offset, PAGE_SIZE, page.total), faces_fixed=faces_fixed)
     return render(request, "detections.html", context)
 
 

@@ -19,6 +19,6 @@ def show_event(request: Request, event_id: str, runtime: RuntimeDep, _: Viewer) 
     """Everything known about one event, and why it was raised."""
     detail = event_detail(runtime, event_id)
     faces = [detail.detection.id] if detail.detection is not None else []
-    corrections = unknowns.face_corrections(runtime, faces)
-    context = {"detail": detail, "styles": EVENT_STYLES, "corrections": corrections}
+    faces_fixed = unknowns.face_corrections(runtime, faces)
+    context = {"detail": detail, "styles": EVENT_STYLES, "faces_fixed": faces_fixed}
     return render(request, "event.html", context)

@@ -131,7 +131,7 @@ def _card_context(runtime: Runtime, shown: Sequence[Event]) -> dict[str, object]
         "camera_names": camera_names,
         "zones": zone_list,
         "zone_names": {zone.id: zone.name for zone in zone_list},
-        "corrections": unknowns.face_corrections(
+        "faces_fixed": unknowns.face_corrections(
             runtime, [e.detection_id for e in shown if e.detection_id is not None]
         ),
     }
