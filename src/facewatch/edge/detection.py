@@ -14,14 +14,9 @@ import numpy as np
 
 from facewatch.edge.config import DetectorConfig
 from facewatch.edge.types import FaceCandidate
-from facewatch.errors import ConfigurationError
 from facewatch.types import Box, RGBImage
-from facewatch.vision.detectors import (
-    FaceDetector,
-    HaarDetector,
-    HogDetector,
-    UltraLightOnnxDetector,
-)
+from facewatch.vision.detectors import FaceDetector
+from facewatch.vision.detectors.factory import DetectorOptions, build_detector
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +60,7 @@ class CandidateDetector:
         found = self.detector.detect(small, native_scale=self.native)
         candidates = [
             FaceCandidate(
-                _scale_box(face.box, 1.0 / scale)
-                .moved(region.left, region.top)
-                .clip(width, height),
+                face.box.scaled(1.0 / scale).moved(region.left, region.top).clip(width, height),
                 face.score,
             )
             for face in found
@@ -85,28 +78,21 @@ def create_candidate_detector(config: DetectorConfig) -> CandidateDetector:
 
 
 def _face_detector(config: DetectorConfig) -> FaceDetector:
-    match config.kind:
-        case "hog":
-            return HogDetector(upsample=config.upsample, adjust_threshold=config.threshold)
-        case "haar":
-            return HaarDetector(min_neighbors=config.min_neighbors, min_size=config.min_size)
-        case "onnx":  # no path: the packaged RFB-640; one thread: cameras run side by side
-            return UltraLightOnnxDetector(
-                config.onnx_path, score_threshold=config.onnx_score, threads=1
-            )
-        case other:
-            raise ConfigurationError(f"unknown detector kind {other!r}")
+    # No onnx path: the packaged RFB-640; one thread: the cameras run side by side.
+    return build_detector(
+        DetectorOptions(
+            kind=config.kind,
+            hog_upsample=config.upsample,
+            hog_adjust_threshold=config.threshold,
+            haar_min_neighbors=config.min_neighbors,
+            haar_min_size=config.min_size,
+            onnx_path=config.onnx_path,
+            onnx_score=config.onnx_score,
+            threads=1,
+        )
+    )
 
 
 def _resize(image: RGBImage, scale: float) -> RGBImage:
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(small, dtype=np.uint8)
-
-
-def _scale_box(box: Box, factor: float) -> Box:
-    return Box(
-        round(box.left * factor),
-        round(box.top * factor),
-        round(box.right * factor),
-        round(box.bottom * factor),
-    )
