@@ -128,14 +128,21 @@ def error_page(request: Request, status_code: int, title: str, message: str) -> 
 
 
 def redirect(
-    url: str, flash: str | list[str] | None = None, *, error: bool = False, warning: bool = False
+    url: str,
+    flash: str | list[str] | None = None,
+    *,
+    error: bool = False,
+    warning: bool = False,
+    link: tuple[str, str] | None = None,
 ) -> RedirectResponse:
     """A 303 to ``url`` (Post/Redirect/Get) carrying a message for the next page: an error,
-    a warning (done only in part) or, by default, a success."""
+    a warning (done only in part) or, by default, a success; ``link`` (a path on this site
+    and its text) leads on to what the message is about."""
     response = RedirectResponse(url, status_code=303)
     if flash:
         lines = [flash] if isinstance(flash, str) else flash
-        value = json.dumps({"error": error, "warning": warning, "lines": lines})
+        message = {"error": error, "warning": warning, "lines": lines, "link": link}
+        value = json.dumps(message)
         value = value[:_FLASH_MAX_CHARS]
         response.set_cookie(
             FLASH_COOKIE, quote(value), max_age=60, path="/", httponly=True, samesite="lax"
@@ -158,7 +165,17 @@ def read_flash(request: Request) -> dict[str, Any] | None:
         "error": bool(value.get("error")),
         "warning": bool(value.get("warning")),
         "lines": [str(x) for x in value["lines"]],
+        "link": _flash_link(value.get("link")),
     }
+
+
+def _flash_link(link: object) -> tuple[str, str] | None:
+    """A flash's link if it is a path on this site and a text (the cookie came back from
+    the browser: never trust it to be what was sent)."""
+    if not isinstance(link, list) or len(link) != 2 or not all(isinstance(x, str) for x in link):
+        return None
+    href, text = link
+    return (href, text) if safe_next(href) == href and text else None
 
 
 def safe_next(target: str | None) -> str:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from facewatch.server.schemas import DetectionOut, PersonCreate
-from facewatch.server.services import people, unknowns
+from facewatch.server.schemas import CameraCreate, DetectionOut, PersonCreate
+from facewatch.server.services import cameras, people, unknowns
 from facewatch.server.services.detections import detection_out
 from facewatch.server.services.enrollment import Upload, add_faces
 from support_dashboard import PASSWORD, LiveServer
@@ -201,11 +201,43 @@ def test_the_keyboard_queue_resumes_at_the_card_after_back_and_after_naming(
     page.keyboard.type("queued_kit")
     page.get_by_role("button", name="Name", exact=True).click()
     expect(page.locator(".flash")).to_contain_text("is now queued_kit")
+    kit = people.find_person(live_server.runtime, "queued_kit")
+    assert kit is not None
+    to_kit = page.locator(".flash a.flash-link")
+    expect(to_kit).to_have_attribute("href", f"/people/{kit.id}")
+    expect(to_kit).to_have_text("Open queued_kit's page")
     expect(page).to_have_url(re.compile(rf"/strangers\?camera=queue-1#{third}$"))
     expect(page.locator(f"#{third}")).to_be_focused()  # the next stranger, not the top
     expect(cards).to_have_count(2)
     page.keyboard.press("k")
     expect(page.locator(f"#{first}")).to_be_focused()
+
+
+def test_a_stranger_is_called_a_stranger_on_every_page_and_filters_show_names(
+    page: Page, live_server: LiveServer, ingest_key: str, testdata: Path
+) -> None:
+    cameras.create_camera(live_server.runtime, CameraCreate(id="porch-4", name="Front porch"))
+    photo = testdata / "face_recognition_examples" / "examples" / "lin-manuel-miranda.png"
+    [face] = ingest(live_server, ingest_key, photo, "porch-4")
+    said = f"stranger {short(face['unknown_id'])}"
+    log_in(page, "viewer")
+    page.goto("/?camera=porch-4")
+    card = page.locator(".event-unknown").first
+    expect(card.locator(".event-label")).to_contain_text("Stranger")
+    expect(card.locator(".event-who")).to_have_text(said)
+    legend = page.locator(".legend .legend-item").all_inner_texts()
+    types = page.get_by_label("Event type").locator("option").all_inner_texts()
+    assert types == ["every type", *legend], types
+    card.locator("a.event-link").click()
+    expect(page.locator("#event-facts")).to_contain_text(said)
+    expect(page.locator("h1")).to_contain_text("Stranger")
+    page.goto("/presence")
+    expect(page.locator("main")).to_contain_text(said)
+    page.goto("/detections?camera=porch-4")
+    expect(page.locator("#detections figure")).to_contain_text(said)
+    page.goto("/strangers")
+    porch = page.get_by_label("Camera").locator("option[value='porch-4']")
+    expect(porch).to_have_text("Front porch")
 
 
 def test_two_strangers_are_merged_into_one_and_split_again(

@@ -45,3 +45,12 @@ def test_other_long_details_name_their_fields_and_unfold_as_indented_json() -> N
     details = {"query": "x" * 100, "format": "csv"}
     assert details_summary(details) == "2 fields: format, query"
     assert details_text(details).startswith('{\n  "format": "csv"')
+
+
+def test_a_purge_is_summed_up_by_its_counts_not_as_changed_settings() -> None:
+    counts = {"unknown_faces": 3, "unknown_identities": 1, "detections": 5, "events": 2}
+    details = {**counts, "images": 7}
+    assert details_summary(details, "retention.purged") == (
+        "purged: 3 strangers' faces, 1 stranger, 5 detections, 2 events, 7 images"
+    )
+    assert details_summary({**details, "images": 1}, "retention.purged").endswith(", 1 image")  # type: ignore[union-attr]

@@ -81,7 +81,7 @@ def list_strangers(
     zone_list = zones.list_zones(runtime, 0, MAX_ZONES).items
     context: dict[str, object] = {
         "filters": filters,
-        "cameras": _camera_ids(runtime),
+        "cameras": _camera_names(runtime),
         "zones": zone_list,
     }
     try:
@@ -221,7 +221,8 @@ def name_stranger(
         named = unknowns.name_unknown(runtime, unknown_id, body)
     except FacewatchError as exc:
         return redirect(back, exc.message, error=True)
-    return redirect(safe_next(next), _named_summary(unknown_id, named), error=False)
+    person = (f"/people/{named.person.id}", f"Open {named.person.name}'s page")
+    return redirect(safe_next(next), _named_summary(unknown_id, named), link=person)
 
 
 def _named_summary(unknown_id: str, named: NamedOut) -> list[str]:
@@ -296,7 +297,8 @@ def delete_stranger(
     return redirect(safe_next(next), message)
 
 
-def _camera_ids(runtime: Runtime) -> list[str]:
+def _camera_names(runtime: Runtime) -> list[tuple[str, str]]:
+    """Every camera's id (the filter's value) and name (what the filter shows)."""
     with runtime.uow() as uow:
         cameras, _ = uow.cameras.list(0, 500)
-        return [camera.id for camera in cameras]
+        return [(camera.id, camera.name) for camera in cameras]
