@@ -39,12 +39,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facewatch.config import Settings
 from facewatch.errors import Unauthorized
+from facewatch.wire import EDGE_ID_HEADER, OUTBOX_DEPTH_HEADER
 
 logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-EDGE_ID_HEADER = "x-facewatch-edge-id"
-OUTBOX_DEPTH_HEADER = "x-facewatch-outbox-depth"
 
 # Routes whose JSON answer lists the faces recognised, and the list's field.
 _FACE_ROUTES = {
@@ -395,8 +394,8 @@ class MetricsMiddleware:
 
     def _note_edge(self, scope: Scope) -> None:
         headers = dict(scope.get("headers") or ())
-        edge = headers.get(EDGE_ID_HEADER.encode())
-        depth = headers.get(OUTBOX_DEPTH_HEADER.encode())
+        edge = headers.get(EDGE_ID_HEADER.lower().encode())
+        depth = headers.get(OUTBOX_DEPTH_HEADER.lower().encode())
         if not edge or depth is None:
             return
         try:

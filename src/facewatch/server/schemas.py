@@ -301,9 +301,4 @@ class ReadyOut(BaseModel):
 
 def face_box_hint(text: str | None) -> Box | None:
     """The ``face_box`` form field of an upload as a box (None when not sent)."""
-    return None if text is None else parse_box(text, "face_box")
-
-
-def parse_box(values: str | list[int], what: str = "box") -> Box:
-    """A box from the wire (``wire.decode_box``): ``"l,t,r,b"`` or four integers."""
-    return decode_box(values, what)
+    return None if text is None else decode_box(text, "face_box")

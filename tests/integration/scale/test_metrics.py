@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from facewatch.config import Settings
 from facewatch.server.app import create_app
-from facewatch.server.metrics import EDGE_ID_HEADER, OUTBOX_DEPTH_HEADER
+from facewatch.wire import EDGE_ID_HEADER, OUTBOX_DEPTH_HEADER
 
 KNN_TEST = "face_recognition_examples/examples/knn_examples/test"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
