@@ -160,3 +160,56 @@ def test_keeping_the_aspect_ratio_gives_boxes_in_the_image_frame(
 
     assert len(kept) == len(stretched) == 1
     assert kept[0].box.iou(stretched[0].box) > 0.6
+
+
+class ScaleRecorder(FakeDetector):
+    """A fallback that finds nothing and records at which scale it was asked (detect's
+    ``native_scale``) and the image sizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[bool, tuple[int, int]]] = []
+
+    def detect(self, image: RGBImage, *, native_scale: bool = False) -> list[DetectedFace]:
+        self.asked.append((native_scale, image.shape[:2]))
+        return super().detect(image, native_scale=native_scale)
+
+
+def test_a_crop_hog_misses_is_looked_at_natively_at_320_px_first_then_stretched(
+    hog: HogDetector, landmarker: Landmarker
+) -> None:
+    recorder = ScaleRecorder()
+    analyzer = FaceAnalyzer(hog, landmarker, DlibResNetEmbedder(), fallback=recorder)
+    crop = np.full((100, 80, 3), 90, dtype=np.uint8)  # a crop-sized image with no face
+
+    assert analyzer.detect(crop) == []
+    # a 50% border makes it 180 x 160; scaled to a 320 px shorter side: 360 x 320
+    assert recorder.asked == [(True, (360, 320)), (False, (180, 160))]
+
+
+def test_the_native_look_finds_the_face_of_a_crop_hog_misses(
+    with_fallback: FaceAnalyzer, load: ImageLoader
+) -> None:
+    crop = np.ascontiguousarray(load(HOG_MISSES[0])[65:185, 65:185])
+    analyzer = FaceAnalyzer(
+        with_fallback.detector, with_fallback.landmarker, with_fallback.embedder
+    )
+    native = analyzer_with_native_only(with_fallback)
+
+    (face,) = native.detect(crop)
+    assert is_centred(face, crop, tolerance=25)
+    assert analyzer.detect(crop) == []  # HOG alone: nothing
+
+
+def analyzer_with_native_only(analyzer: FaceAnalyzer) -> FaceAnalyzer:
+    """The analyzer whose fallback answers only when asked at native scale."""
+    assert analyzer.fallback is not None
+    inner = analyzer.fallback
+
+    class NativeOnly(FakeDetector):
+        def detect(self, image: RGBImage, *, native_scale: bool = False) -> list[DetectedFace]:
+            return inner.detect(image, native_scale=True) if native_scale else []
+
+    return FaceAnalyzer(
+        analyzer.detector, analyzer.landmarker, analyzer.embedder, fallback=NativeOnly()
+    )
