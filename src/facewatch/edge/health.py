@@ -41,9 +41,9 @@ from facewatch.edge.config import HealthConfig, SnapshotConfig
 from facewatch.edge.metrics import CameraCounts, CameraMetrics
 from facewatch.edge.outbox import Outbox
 from facewatch.edge.types import Frame
-from facewatch.edge.uplink import tls_verification
+from facewatch.edge.uplink import agent_client
 from facewatch.types import RGBImage
-from facewatch.wire import EDGE_ID_HEADER, OUTBOX_DEPTH_HEADER
+from facewatch.wire import OUTBOX_DEPTH_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -206,15 +206,13 @@ class HealthClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.edge_id = edge_id
-        self._client = httpx.Client(
-            base_url=server.rstrip("/"),
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "User-Agent": f"facewatch-edge/{__version__}",
-                EDGE_ID_HEADER: edge_id,
-            },
+        self._client = agent_client(
+            server,
+            api_key,
+            edge_id=edge_id,
             timeout=_TIMEOUT,
-            verify=tls_verification(verify_tls, ca_file),
+            verify_tls=verify_tls,
+            ca_file=ca_file,
             transport=transport,
         )
 

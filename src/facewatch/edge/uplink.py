@@ -101,6 +101,31 @@ class GalleryUnavailable(Exception):
     """The gallery copy could not be fetched (network, HTTP status, or a bad answer)."""
 
 
+def agent_client(
+    server: str,
+    api_key: str,
+    *,
+    edge_id: str,
+    timeout: float,
+    verify_tls: bool = True,
+    ca_file: Path | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """The HTTP client every request of the agent goes through: the server's base URL, the
+    agent's key, its id and version on every request, and the TLS checks configured."""
+    return httpx.Client(
+        base_url=server.rstrip("/"),
+        headers={
+            "Authorization": f"Bearer {api_key}",
+            "User-Agent": f"facewatch-edge/{__version__}",
+            EDGE_ID_HEADER: edge_id,
+        },
+        timeout=timeout,
+        verify=tls_verification(verify_tls, ca_file),
+        transport=transport,
+    )
+
+
 def tls_verification(verify: bool, ca_file: Path | None) -> ssl.SSLContext | bool:
     """How the uplink checks the server: the system's CAs, a given CA file, or (debug) not."""
     if not verify:
@@ -140,15 +165,13 @@ class Uplink:
         self.gzip_vectors = True
         """Whether batches send their vector table gzipped (off once a server refuses it)."""
         self._outbox_depth = outbox_depth
-        self._client = httpx.Client(
-            base_url=server.rstrip("/"),
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "User-Agent": f"facewatch-edge/{__version__}",
-                EDGE_ID_HEADER: edge_id,
-            },
+        self._client = agent_client(
+            server,
+            api_key,
+            edge_id=edge_id,
             timeout=timeout,
-            verify=tls_verification(verify_tls, ca_file),
+            verify_tls=verify_tls,
+            ca_file=ca_file,
             transport=transport,
         )
 
