@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import platform
 import socket
@@ -171,3 +173,20 @@ def video_faces(
                 yield rgb, face.box
     finally:
         capture.release()
+
+
+def accept_edge_requests(request: httpx.Request) -> httpx.Response:
+    """A fake server for an agent's uplink (an ``httpx.MockTransport`` handler): 201 for a
+    single item, a 201 result per item for a batch."""
+    if not request.url.path.endswith("/batch"):
+        return httpx.Response(201, json={"detections": [], "replayed": False})
+    body = request.read()
+    start = body.index(b"\r\n\r\n", body.index(b'name="manifest_gz"')) + 4
+    manifest = json.loads(gzip.decompress(body[start : body.index(b"\r\n--", start)]))
+    results = [{"idempotency_key": i["idempotency_key"], "status": 201} for i in manifest["items"]]
+    return httpx.Response(200, json={"results": results})
+
+
+def fast_tmp() -> str | None:
+    """tmpfs if there is one: an outbox syncs every write, which is not what is measured."""
+    return "/dev/shm" if Path("/dev/shm").is_dir() else None

@@ -31,8 +31,6 @@ the cost table from FACEWATCH_SHARED_MODELS (default ../shared/models), skipped 
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import sys
 import tempfile
@@ -47,7 +45,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _shared import REPO_ROOT, machine_line, testdata_dir
+from _shared import REPO_ROOT, accept_edge_requests, fast_tmp, machine_line, testdata_dir
 from facewatch.edge.bestshot import ShotMaker, create_policy
 from facewatch.edge.config import (
     BestShotConfig,
@@ -222,7 +220,7 @@ def run_once(
     caches: dict[str, object],
 ) -> Result:
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=_fast_tmp()) as folder:
+    with tempfile.TemporaryDirectory(dir=fast_tmp()) as folder:
         outbox = Outbox(Path(folder) / "outbox.db", max_bytes=2**40)
         metrics = CameraMetrics("bench")
         detector = caches["detector"]
@@ -258,7 +256,7 @@ def deliver_all(outbox: Outbox, batch: int) -> tuple[int, int, int, int]:
         "https://facewatch.example.org",
         "fw_" + "x" * 40,
         edge_id="site-a",
-        transport=httpx.MockTransport(_accept),
+        transport=httpx.MockTransport(accept_edge_requests),
     )
     payload = request = wire = items = 0
     while queued := outbox.peek(batch):
@@ -272,22 +270,6 @@ def deliver_all(outbox: Outbox, batch: int) -> tuple[int, int, int, int]:
             outbox.ack(entry.id)
     uplink.close()
     return payload, request, wire, items
-
-
-def _accept(request: httpx.Request) -> httpx.Response:
-    """The fake server: 201 for a single item, a 201 result per item for a batch."""
-    if not request.url.path.endswith("/batch"):
-        return httpx.Response(201, json={"detections": [], "replayed": False})
-    body = request.read()
-    start = body.index(b"\r\n\r\n", body.index(b'name="manifest_gz"')) + 4
-    manifest = json.loads(gzip.decompress(body[start : body.index(b"\r\n--", start)]))
-    results = [{"idempotency_key": i["idempotency_key"], "status": 201} for i in manifest["items"]]
-    return httpx.Response(200, json={"results": results})
-
-
-def _fast_tmp() -> str | None:
-    """tmpfs if there is one: the outbox syncs every write, which is not what is measured."""
-    return "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
 # --- edge cost ----------------------------------------------------------------------------

@@ -38,8 +38,6 @@ Test data comes from FACEWATCH_TESTDATA (default ../shared/testdata).
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import logging
 import multiprocessing
 import multiprocessing.queues
@@ -57,7 +55,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _shared import machine_line, testdata_dir
+from _shared import accept_edge_requests, fast_tmp, machine_line, testdata_dir
 from facewatch.edge.agent import EdgeAgent
 from facewatch.edge.config import (
     CameraConfig,
@@ -230,7 +228,7 @@ def _children_cpu() -> float:
 def _run_agent(
     clip: Path, loops: int, streams: int, detector: DetectorConfig, motion: MotionConfig
 ) -> Cost:
-    with tempfile.TemporaryDirectory(prefix="fw-streams-", dir=_fast_tmp()) as folder:
+    with tempfile.TemporaryDirectory(prefix="fw-streams-", dir=fast_tmp()) as folder:
         config = EdgeConfig(
             server="http://edge-bench.invalid",
             api_key="fw_bench",
@@ -245,7 +243,7 @@ def _run_agent(
         started_cpu, started = _cpu(), time.perf_counter()
         agent = EdgeAgent(
             config,
-            transport=httpx.MockTransport(_accept),
+            transport=httpx.MockTransport(accept_edge_requests),
             source_factory=lambda cam: LoopedFile(clip, cam.id, loops),
         )
         summary = agent.run()
@@ -273,22 +271,6 @@ def decode_cost(clip: Path) -> float:
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _accept(request: httpx.Request) -> httpx.Response:
-    """The fake server: 201 for a single item, a 201 result per item for a batch."""
-    if not request.url.path.endswith("/batch"):
-        return httpx.Response(201, json={"detections": [], "replayed": False})
-    body = request.read()
-    start = body.index(b"\r\n\r\n", body.index(b'name="manifest_gz"')) + 4
-    manifest = json.loads(gzip.decompress(body[start : body.index(b"\r\n--", start)]))
-    results = [{"idempotency_key": i["idempotency_key"], "status": 201} for i in manifest["items"]]
-    return httpx.Response(200, json={"results": results})
-
-
-def _fast_tmp() -> str | None:
-    """tmpfs if there is one: the outbox syncs every write, which is not what is measured."""
-    return "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
 # --- tracks found -----------------------------------------------------------------------
