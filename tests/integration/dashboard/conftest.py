@@ -32,7 +32,7 @@ from support_dashboard import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 _ADDRESSES = itertools.count(1)
 
@@ -141,3 +141,27 @@ def artifacts() -> Path:
     """Where screenshots go (printed at the end of the run)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+BROWSER_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A fresh browser context on the live server, desktop-sized; closed after the test."""
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}, accept_downloads=True
+    )
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def ingest_key(live_server: LiveServer) -> str:
+    """An API key with the ingest scope, as a camera holds (the browser tests' uploads)."""
+    with live_server.runtime.uow() as uow:
+        _, secret = uow.api_keys.create("browser test camera", ["ingest"])
+        uow.commit()
+    return secret

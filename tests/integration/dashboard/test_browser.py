@@ -5,12 +5,11 @@ Screenshots of each step go to tests/artifacts/dashboard/.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from facewatch.server.events.schemas import ZoneCreate
 from facewatch.server.infra.runtime import Runtime
@@ -21,26 +20,8 @@ from support_dashboard import PASSWORD, LiveServer
 
 pytestmark = pytest.mark.testdata
 
-TIMEOUT_MS = 30_000
 # The colours of dashboard.css: --unknown, --watch, --unauth.
 RED, PURPLE, ORANGE = "rgb(198, 40, 40)", "rgb(123, 31, 162)", "rgb(230, 81, 0)"
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def ingest_key(live_server: LiveServer) -> str:
-    with live_server.runtime.uow() as uow:
-        _, secret = uow.api_keys.create("browser test camera", ["ingest"])
-        uow.commit()
-    return secret
 
 
 def log_in(page: Page, username: str) -> None:

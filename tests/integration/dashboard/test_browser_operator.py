@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import ExifTags, Image
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from facewatch.server.events.schemas import ZoneCreate
 from facewatch.server.infra.runtime import Runtime
@@ -28,25 +27,7 @@ from support_dashboard import PASSWORD, LiveServer
 
 pytestmark = pytest.mark.testdata
 
-TIMEOUT_MS = 30_000
 Detection = dict[str, Any]
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def ingest_key(live_server: LiveServer) -> str:
-    with live_server.runtime.uow() as uow:
-        _, secret = uow.api_keys.create("operator test camera", ["ingest"])
-        uow.commit()
-    return secret
 
 
 @pytest.fixture(scope="module")

@@ -7,20 +7,18 @@ Screenshots go to tests/artifacts/dashboard/.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from support import add_sighting
 from support_dashboard import PASSWORD, LiveServer
 
 pytestmark = pytest.mark.testdata  # the browser fixture plays a test photo as its webcam
 
-TIMEOUT_MS = 30_000
 GREEN = "rgb(27, 127, 59)"  # --ok in dashboard.css: known
 # (hours ago, camera, enrolled?): 3 known and 2 unknown today, 1 unknown 4 days ago.
 SCRIPT = [
@@ -48,17 +46,6 @@ def seeded(live_server: LiveServer) -> None:
             else:
                 add_sighting(uow, seen, camera, unknown_id=stranger.id)
         uow.commit()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}, accept_downloads=True
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def total(page: Page, key: str) -> str:

@@ -8,13 +8,12 @@ Screenshots go to tests/artifacts/dashboard/.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from facewatch.server.schemas import CameraCreate, DetectionOut, PersonCreate
 from facewatch.server.services import cameras, people, unknowns
@@ -24,26 +23,8 @@ from support_dashboard import PASSWORD, LiveServer
 
 pytestmark = pytest.mark.testdata
 
-TIMEOUT_MS = 30_000
 QUEUE_PHOTO = "2008_001322.jpg"  # three faces of nobody enrolled
 Detection = dict[str, Any]
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def ingest_key(live_server: LiveServer) -> str:
-    with live_server.runtime.uow() as uow:
-        _, secret = uow.api_keys.create("strangers test camera", ["ingest"])
-        uow.commit()
-    return secret
 
 
 @pytest.fixture(scope="module")
