@@ -5,6 +5,7 @@ camera through the API)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,9 +39,16 @@ def event_id(app_client: TestClient, testdata: Path) -> str:
         data={"camera_id": "dock-3"},
     )
     assert response.status_code == 201, response.text
-    with runtime.uow() as uow:
-        [record], _ = uow.events.query(EventFilter(camera_ids=["dock-3"]))
-        return record.id
+    # Events are raised by the event worker after the answer: wait for this one.
+    deadline = time.monotonic() + 15
+    while True:
+        with runtime.uow() as uow:
+            records, _ = uow.events.query(EventFilter(camera_ids=["dock-3"]))
+        if records or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    [record] = records
+    return record.id
 
 
 def where(html: str) -> str:
