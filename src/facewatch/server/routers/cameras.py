@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from facewatch.server.deps import AdminKey, ReadKey, RuntimeDep
+from facewatch.server.deps import AdminKey, ReadKey, RuntimeDep, StorageDep
 from facewatch.server.routers.people import ERRORS
 from facewatch.server.schemas import CameraCreate, CameraOut, CameraUpdate, Page
 from facewatch.server.schemas_health import CameraStatusOut
@@ -16,9 +16,9 @@ router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CameraOut, responses=ERRORS)
-def create_camera(body: CameraCreate, runtime: RuntimeDep, _: AdminKey) -> CameraOut:
+def create_camera(body: CameraCreate, storage: StorageDep, _: AdminKey) -> CameraOut:
     """Register a camera."""
-    return cameras.create_camera(runtime, body)
+    return cameras.create_camera(storage, body)
 
 
 @router.get("", response_model=Page[CameraStatusOut], responses=ERRORS)
@@ -57,10 +57,10 @@ def get_camera_snapshot(camera_id: str, runtime: RuntimeDep, _: ReadKey) -> Resp
 
 @router.patch("/{camera_id}", response_model=CameraOut, responses=ERRORS)
 def update_camera(
-    camera_id: str, body: CameraUpdate, runtime: RuntimeDep, _: AdminKey
+    camera_id: str, body: CameraUpdate, storage: StorageDep, _: AdminKey
 ) -> CameraOut:
     """Change a camera's name, site, zone or location."""
-    return cameras.update_camera(runtime, camera_id, body)
+    return cameras.update_camera(storage, camera_id, body)
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)

@@ -31,7 +31,7 @@ from facewatch.store.models import ApiKey
 from facewatch.store.repositories.api_keys import is_active
 
 if TYPE_CHECKING:  # the runtime holds this module's cache
-    from facewatch.server.infra.runtime import Runtime
+    from facewatch.server.infra.runtime import Storage
 
 KEYS_CHANNEL = "facewatch_api_keys"
 """The change-feed channel on which a replica says that some key admits less than before."""
@@ -100,32 +100,32 @@ def _digest(token: str) -> bytes:
 
 # --- administration (API, dashboard and CLI) ---------------------------------------------
 def create_key(
-    runtime: Runtime, name: str, scopes: Sequence[str], expires_at: datetime | None = None
+    storage: Storage, name: str, scopes: Sequence[str], expires_at: datetime | None = None
 ) -> tuple[ApiKey, str]:
     """A new key and its secret (shown once: only its hash is stored)."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         key, secret = uow.api_keys.create(name, scopes, expires_at=expires_at)
         uow.commit()
         return key, secret
 
 
-def list_keys(runtime: Runtime) -> list[ApiKey]:
+def list_keys(storage: Storage) -> list[ApiKey]:
     """Every key, revoked ones included, oldest first (never their secrets)."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         return uow.api_keys.list()
 
 
-def revoke_key(runtime: Runtime, prefix: str) -> ApiKey:
+def revoke_key(storage: Storage, prefix: str) -> ApiKey:
     """Revoke a key at once, on every replica (``NotFound`` if there is none)."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         key = uow.api_keys.revoke(prefix)
         uow.commit()
         return key
 
 
-def rotate_key(runtime: Runtime, prefix: str, grace: timedelta) -> tuple[ApiKey, str]:
+def rotate_key(storage: Storage, prefix: str, grace: timedelta) -> tuple[ApiKey, str]:
     """A new key with the old one's name and scopes; the old one stops after ``grace``."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         key, secret = uow.api_keys.rotate(prefix, grace)
         uow.commit()
         return key, secret

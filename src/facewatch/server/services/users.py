@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from facewatch.config import Settings
 from facewatch.errors import InvalidInput, NotFound, Unauthorized
-from facewatch.server.infra.runtime import Runtime
+from facewatch.server.infra.runtime import Storage
 from facewatch.store.models import User, utcnow
 from facewatch.store.unit_of_work import UnitOfWork
 
@@ -143,25 +143,25 @@ class UserInfo:
         )
 
 
-def create_user(runtime: Runtime, username: str, role: Role, password: str) -> UserInfo:
+def create_user(storage: Storage, username: str, role: Role, password: str) -> UserInfo:
     """Add a user with a hashed password; ``Conflict`` if the username is taken."""
     password_hash = hash_password(password)
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         user = uow.users.add(username, password_hash, role.value)
         uow.commit()
         logger.info("user %s created with role %s", user.username, user.role)
         return UserInfo.of(user)
 
 
-def list_users(runtime: Runtime) -> list[UserInfo]:
+def list_users(storage: Storage) -> list[UserInfo]:
     """Every user, by username."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         return [UserInfo.of(user) for user in uow.users.list()]
 
 
-def remove_user(runtime: Runtime, username: str) -> None:
+def remove_user(storage: Storage, username: str) -> None:
     """Delete a user and end their sessions at once; ``NotFound`` if there is none."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         user = uow.users.get_by_username(username)
         if user is None:
             raise NotFound(f"no user named {username!r}")
@@ -170,9 +170,9 @@ def remove_user(runtime: Runtime, username: str) -> None:
     logger.info("user %s removed", username)
 
 
-def change_role(runtime: Runtime, username: str, role: Role) -> UserInfo:
+def change_role(storage: Storage, username: str, role: Role) -> UserInfo:
     """Give a user another role; it applies to their open sessions at the next request."""
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         user = _existing(uow, username)
         user.role = role.value
         uow.commit()
@@ -180,10 +180,10 @@ def change_role(runtime: Runtime, username: str, role: Role) -> UserInfo:
         return UserInfo.of(user)
 
 
-def change_password(runtime: Runtime, username: str, password: str) -> None:
+def change_password(storage: Storage, username: str, password: str) -> None:
     """Set a new (strong) password, unlock the account and end every open session."""
     password_hash = hash_password(password)
-    with runtime.uow() as uow:
+    with storage.uow() as uow:
         user = _existing(uow, username)
         uow.users.set_password_hash(user, password_hash)
         user.failed_logins, user.locked_until = 0, None
