@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -18,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image, ImageOps
+from playwright.sync_api import Page, expect
 
 from facewatch.config import Settings
 from facewatch.server.infra.runtime import Runtime
@@ -163,3 +165,37 @@ def app_runtime(app: object) -> Runtime:
     assert isinstance(app, FastAPI)
     runtime: Runtime = app.state.runtime
     return runtime
+
+
+# --- in the browser (Playwright) ---------------------------------------------------------
+def browser_log_in(page: Page, username: str) -> None:
+    """Log in through the login page in the browser, as ``username`` (PASSWORD)."""
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("header .who")).to_contain_text(username)
+
+
+def screenshot(page: Page, artifacts: Path, name: str) -> None:
+    """A full-page screenshot into the test artifacts (git-ignored), named in the log."""
+    path = artifacts / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    print(f"screenshot: {path}")
+
+
+def post_photo(
+    server: LiveServer, key: str, photo: Path, camera: str, data: bytes | None = None
+) -> list[dict[str, Any]]:
+    """Send a photo as a camera would (``POST /api/v1/detections``, no captured_at: the time
+    of arrival); the detections stored. ``data``: other bytes under the photo's name."""
+    response = httpx.post(
+        f"{server.url}/api/v1/detections",
+        headers={"Authorization": f"Bearer {key}"},
+        files={"image": (photo.name, data or photo.read_bytes(), "image/jpeg")},
+        data={"camera_id": camera},
+        timeout=60,
+    )
+    assert response.status_code == 201, response.text
+    detections: list[dict[str, Any]] = response.json()["detections"]
+    return detections

@@ -16,7 +16,7 @@ from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import PersonCreate
 from facewatch.server.services import people, zones
 from facewatch.server.services.enrollment import Upload, add_faces
-from support_dashboard import PASSWORD, LiveServer
+from support_dashboard import PASSWORD, LiveServer, screenshot
 
 pytestmark = pytest.mark.testdata
 
@@ -47,24 +47,18 @@ def ingest(server: LiveServer, key: str, photo: Path, camera: str) -> dict[str, 
     return body
 
 
-def shot(page: Page, artifacts: Path, name: str) -> None:
-    path = artifacts / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    print(f"screenshot: {path}")
-
-
 def test_an_operator_enrols_sees_live_events_and_searches_by_photo(
     page: Page, live_server: LiveServer, ingest_key: str, knn: Path, artifacts: Path
 ) -> None:
     log_in(page, "operator")
-    shot(page, artifacts, "01-live-empty")
+    screenshot(page, artifacts, "01-live-empty")
 
     _create_person(page, "obama")
     page.get_by_label("Photos").set_input_files(sorted((knn / "train" / "obama").iterdir()))
     page.get_by_role("button", name="Enrol").click()
     expect(page.locator(".flash")).to_contain_text("2 photo(s) enrolled")
     expect(page.locator("#templates figure")).to_have_count(2)
-    shot(page, artifacts, "02-person-enrolled")
+    screenshot(page, artifacts, "02-person-enrolled")
 
     page.get_by_role("link", name="Live").click()
     expect(page.locator("#live-status")).to_have_text("live")
@@ -78,7 +72,7 @@ def test_an_operator_enrols_sees_live_events_and_searches_by_photo(
     stranger = page.locator(".event-unknown").first
     expect(stranger).to_contain_text("stranger #")
     expect(stranger).to_have_css("border-left-color", RED)
-    shot(page, artifacts, "03-live-events")
+    screenshot(page, artifacts, "03-live-events")
 
     stranger.get_by_role("button", name="Acknowledge").click()
     expect(page.locator(".event-unknown").first).to_contain_text("acknowledged by user:operator")
@@ -89,7 +83,7 @@ def test_an_operator_enrols_sees_live_events_and_searches_by_photo(
     results = page.locator("#results")
     expect(results.locator("h2")).to_contain_text("obama")
     expect(results.locator("table.sightings")).to_contain_text("gate-1")
-    shot(page, artifacts, "04-search-by-photo")
+    screenshot(page, artifacts, "04-search-by-photo")
 
 
 def test_watchlist_and_unauthorised_events_stand_out(
@@ -119,7 +113,7 @@ def test_watchlist_and_unauthorised_events_stand_out(
     expect(unauthorised).to_contain_text("kit_harington")
     expect(unauthorised).to_contain_text("zone Vault")  # zones by name, as on every page
     expect(unauthorised).to_have_css("border-left-color", ORANGE)
-    shot(page, artifacts, "05-live-alerts")
+    screenshot(page, artifacts, "05-live-alerts")
 
 
 def test_an_admin_enrols_a_person_from_the_webcam(page: Page, artifacts: Path) -> None:
@@ -131,7 +125,7 @@ def test_an_admin_enrols_a_person_from_the_webcam(page: Page, artifacts: Path) -
     expect(video).to_have_js_property("readyState", 4)  # HAVE_ENOUGH_DATA: frames arrive
     page.get_by_role("button", name="Take photo").click()
     expect(page.locator("[data-webcam-shots] img")).to_have_count(1)
-    shot(page, artifacts, "06-webcam")
+    screenshot(page, artifacts, "06-webcam")
     page.get_by_role("button", name="Enrol").click()
     expect(page.locator(".flash")).to_contain_text("1 photo(s) enrolled")
     expect(page.locator("#templates figure")).to_have_count(1)
@@ -148,11 +142,11 @@ def test_an_admin_reviews_detections_cameras_zones_and_settings(
     tiles = page.locator("#detections figure")
     expect(tiles).not_to_have_count(0)
     expect(tiles.first.locator("img.crop")).to_have_js_property("complete", True)
-    shot(page, artifacts, "08-detections")
+    screenshot(page, artifacts, "08-detections")
 
     page.get_by_role("link", name="Cameras & zones").click()
     expect(page.locator("#cameras")).to_contain_text("lobby-4")
-    shot(page, artifacts, "09-cameras-and-zones")
+    screenshot(page, artifacts, "09-cameras-and-zones")
 
     page.get_by_role("link", name="Settings").click()
     thresholds = page.locator("#thresholds")
@@ -161,7 +155,7 @@ def test_an_admin_reviews_detections_cameras_zones_and_settings(
     expect(thresholds).to_contain_text(str(recognition.match_threshold))
     expect(thresholds).to_contain_text("margin_cap")
     expect(page.locator("#face-model")).to_contain_text(live_server.runtime.serving_model)
-    shot(page, artifacts, "10-settings")
+    screenshot(page, artifacts, "10-settings")
 
 
 def test_a_viewer_sees_the_feed_without_any_buttons_that_change_it(
@@ -173,7 +167,7 @@ def test_a_viewer_sees_the_feed_without_any_buttons_that_change_it(
     expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
     page.get_by_role("link", name="People").click()
     expect(page.get_by_text("Add a person")).to_have_count(0)
-    shot(page, artifacts, "07-viewer-people")
+    screenshot(page, artifacts, "07-viewer-people")
 
 
 def _create_person(page: Page, name: str) -> None:

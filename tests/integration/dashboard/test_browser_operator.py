@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from PIL import ExifTags, Image
 from playwright.sync_api import Dialog, Page, expect
@@ -23,7 +22,7 @@ from facewatch.server.infra.runtime import Runtime
 from facewatch.server.schemas import PersonCreate
 from facewatch.server.services import people, zones
 from facewatch.server.services.enrollment import Upload, add_faces
-from support_dashboard import PASSWORD, LiveServer
+from support_dashboard import LiveServer, browser_log_in, post_photo, screenshot
 
 pytestmark = pytest.mark.testdata
 
@@ -54,23 +53,6 @@ def enrol(runtime: Runtime, name: str, photos: list[Path]) -> int:
     return person.id
 
 
-def ingest(
-    server: LiveServer, key: str, photo: Path, camera: str, data: bytes | None = None
-) -> Detection:
-    """Send a photo with one face as a camera would (no captured_at: the time of arrival)."""
-    response = httpx.post(
-        f"{server.url}/api/v1/detections",
-        headers={"Authorization": f"Bearer {key}"},
-        files={"image": (photo.name, data or photo.read_bytes(), "image/jpeg")},
-        data={"camera_id": camera},
-        timeout=60,
-    )
-    assert response.status_code == 201, response.text
-    [detection] = response.json()["detections"]
-    found: Detection = detection
-    return found
-
-
 def with_exif_date(photo: Path) -> bytes:
     """The photo as a camera with a wrong clock sends it: EXIF says 2019-03-01."""
     exif = Image.Exif()
@@ -80,25 +62,11 @@ def with_exif_date(photo: Path) -> bytes:
     return buffer.getvalue()
 
 
-def log_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("header .who")).to_contain_text(username)
-
-
-def shot(page: Page, artifacts: Path, name: str) -> None:
-    path = artifacts / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    print(f"screenshot: {path}")
-
-
 def test_the_presence_board_shows_who_is_in_each_zone_and_updates_live(
     page: Page, live_server: LiveServer, ingest_key: str, knn: Path, lab: str, artifacts: Path
 ) -> None:
     ingest(live_server, ingest_key, knn / "test" / "obama1.jpg", "lab-door")
-    log_in(page, "viewer")
+    browser_log_in(page, "viewer")
     page.get_by_role("link", name="Who is where").click()
     expect(page.locator("#live-status")).to_have_text("live")
     zone = page.locator(f"#presence-zone-{lab}")
@@ -116,13 +84,13 @@ def test_the_presence_board_shows_who_is_in_each_zone_and_updates_live(
     expect(arrived).to_contain_text("stranger in a restricted zone")
     expect(arrived.locator("img.crop")).to_have_js_property("complete", True)
     expect(zone.locator("h2")).to_contain_text("1 alert")
-    shot(page, artifacts, "30-presence")
+    screenshot(page, artifacts, "30-presence")
 
 
 def test_a_restricted_zone_stranger_stands_out_and_a_routine_recognition_asks_nothing(
     page: Page, live_server: LiveServer, ingest_key: str, knn: Path, lab: str, artifacts: Path
 ) -> None:
-    log_in(page, "operator")
+    browser_log_in(page, "operator")
     expect(page.locator("#live-status")).to_have_text("live")
     stranger = ingest(
         live_server, ingest_key, knn / "train" / "rose_leslie" / "img1.jpg", "lab-door"
@@ -141,12 +109,12 @@ def test_a_restricted_zone_stranger_stands_out_and_a_routine_recognition_asks_no
     expect(routine.locator(".severity-badge")).to_have_text("info")
     expect(routine.get_by_role("button", name="Acknowledge")).to_have_count(0)
     expect(routine.locator(".event-when")).to_contain_text(f"captured {before:%Y-%m-%d}")
-    shot(page, artifacts, "31-live-severity")
+    screenshot(page, artifacts, "31-live-severity")
 
     page.get_by_role("link", name="Compact timeline").click()
     expect(page.locator("#feed")).to_have_class(re.compile(r"\btimeline-view\b"))
     expect(page.locator(".event").first).to_be_visible()
-    shot(page, artifacts, "32-live-timeline")
+    screenshot(page, artifacts, "32-live-timeline")
 
     page.locator(".event-recognized", has_text="front-desk").first.locator(".event-link").click()
     expect(page).to_have_url(re.compile(r"/events/[0-9a-f-]{36}$"))
@@ -156,7 +124,7 @@ def test_a_restricted_zone_stranger_stands_out_and_a_routine_recognition_asks_no
     expect(named.locator("td.distance")).to_have_text(f"{seen['distance']:.3f}")
     expect(page.locator("#event-facts")).to_contain_text("front-desk")
     expect(page.locator("#event-facts")).to_contain_text("routine: nothing to acknowledge")
-    shot(page, artifacts, "33-event-detail")
+    screenshot(page, artifacts, "33-event-detail")
 
     page.goto("/?open_only=true")
     expect(page.locator(".event.severity-info")).to_have_count(0)
@@ -171,7 +139,7 @@ def test_one_enrolment_photo_is_deleted_and_the_person_stays(
 ) -> None:
     photos = sorted((knn / "train" / "biden").iterdir())
     biden = enrol(live_server.runtime, "biden", photos)
-    log_in(page, "operator")
+    browser_log_in(page, "operator")
     page.goto(f"/people/{biden}")
     tiles = page.locator("#templates figure")
     expect(tiles).to_have_count(2)
@@ -180,7 +148,7 @@ def test_one_enrolment_photo_is_deleted_and_the_person_stays(
     width, height = first.evaluate("img => [img.naturalWidth, img.naturalHeight]")
     photo = Image.open(photos[0]).size
     assert 0 < width * height < photo[0] * photo[1] / 4, "the tile shows the face, not the photo"
-    shot(page, artifacts, "34-person-photos")
+    screenshot(page, artifacts, "34-person-photos")
 
     doomed = int(tiles.first.get_attribute("id").removeprefix("template-"))  # type: ignore[union-attr]
     dialogs: list[str] = []
@@ -208,7 +176,7 @@ def test_a_whole_enrolment_photo_opens_with_an_image_policy_and_no_console_error
     alex = enrol(live_server.runtime, "alex_lacamoire", [photo])
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    log_in(page, "viewer")
+    browser_log_in(page, "viewer")
     person_page = page.goto(f"/people/{alex}")
     assert person_page is not None
     assert "style-src 'self'" in person_page.headers["content-security-policy"]
@@ -231,7 +199,7 @@ def test_a_partial_enrolment_is_a_warning_not_a_success(
     page: Page, live_server: LiveServer, knn: Path, artifacts: Path
 ) -> None:
     kit = people.create_person(live_server.runtime, PersonCreate(name="kit_harington")).id
-    log_in(page, "operator")
+    browser_log_in(page, "operator")
     page.goto(f"/people/{kit}")
     good = knn / "train" / "kit_harington" / "john1.jpeg"
     group = knn / "test" / "obama_and_biden.jpg"
@@ -242,4 +210,12 @@ def test_a_partial_enrolment_is_a_warning_not_a_success(
     expect(flash).to_have_class(re.compile(r"\bflash-warning\b"))
     expect(flash).to_have_css("background-color", "rgb(255, 244, 229)")
     expect(page.locator("#templates figure")).to_have_count(1)
-    shot(page, artifacts, "35-partial-enrolment")
+    screenshot(page, artifacts, "35-partial-enrolment")
+
+
+def ingest(
+    server: LiveServer, key: str, photo: Path, camera: str, data: bytes | None = None
+) -> Detection:
+    """A photo with one face sent as a camera would; its one detection."""
+    [detection] = post_photo(server, key, photo, camera, data)
+    return detection

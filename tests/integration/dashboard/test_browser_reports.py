@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from support import add_sighting
-from support_dashboard import PASSWORD, LiveServer
+from support_dashboard import PASSWORD, LiveServer, screenshot
 
 pytestmark = pytest.mark.testdata  # the browser fixture plays a test photo as its webcam
 
@@ -69,7 +69,7 @@ def test_a_viewer_reads_the_charts_and_widens_the_range(page: Page, artifacts: P
     expect(page.locator("svg#chart-visitors circle.point")).to_have_count(2 * 24)
     expect(page.locator("svg#chart-cameras .row-label")).to_have_text(["yard", "porch"])
     assert (total(page, "detections"), total(page, "unknown")) == ("5", "2")
-    shot(page, artifacts, "11-reports-24h")
+    screenshot(page, artifacts, "11-reports-24h")
 
     page.locator("select[name=range]").select_option(label="Last 7 days")
     page.get_by_role("button", name="Show").click()
@@ -83,7 +83,7 @@ def test_a_viewer_reads_the_charts_and_widens_the_range(page: Page, artifacts: P
     table = page.locator("#figure-detections table")
     expect(table).to_be_visible()
     expect(table.locator("tbody tr")).to_have_count(7)
-    shot(page, artifacts, "12-reports-7d")
+    screenshot(page, artifacts, "12-reports-7d")
 
     since = (datetime.now(UTC) - timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%S")
     page.get_by_label("From (UTC, custom)").fill(since)
@@ -105,9 +105,3 @@ def test_a_viewer_reads_the_charts_and_widens_the_range(page: Page, artifacts: P
 def _note_csp(message: ConsoleMessage, refused: list[str]) -> None:
     if "Content Security Policy" in message.text:
         refused.append(message.text)
-
-
-def shot(page: Page, artifacts: Path, name: str) -> None:
-    path = artifacts / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    print(f"screenshot: {path}")

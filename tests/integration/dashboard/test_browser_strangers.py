@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -19,7 +18,7 @@ from facewatch.server.schemas import CameraCreate, DetectionOut, PersonCreate
 from facewatch.server.services import cameras, people, unknowns
 from facewatch.server.services.detections import detection_out
 from facewatch.server.services.enrollment import Upload, add_faces
-from support_dashboard import PASSWORD, LiveServer
+from support_dashboard import LiveServer, browser_log_in, post_photo, screenshot
 
 pytestmark = pytest.mark.testdata
 
@@ -41,35 +40,7 @@ def obama(live_server: LiveServer, knn: Path) -> int:
 @pytest.fixture(scope="module")
 def group_photo(live_server: LiveServer, ingest_key: str, knn: Path, obama: int) -> list[Detection]:
     """obama_and_biden.jpg seen by gate-1: obama is recognised, biden is a stranger."""
-    return ingest(live_server, ingest_key, knn / "test" / "obama_and_biden.jpg", "gate-1")
-
-
-def ingest(server: LiveServer, key: str, photo: Path, camera: str) -> list[Detection]:
-    """Send a photo as a camera would: POST /api/v1/detections; the detections stored."""
-    response = httpx.post(
-        f"{server.url}/api/v1/detections",
-        headers={"Authorization": f"Bearer {key}"},
-        files={"image": (photo.name, photo.read_bytes(), "image/jpeg")},
-        data={"camera_id": camera},
-        timeout=60,
-    )
-    assert response.status_code == 201, response.text
-    detections: list[Detection] = response.json()["detections"]
-    return detections
-
-
-def log_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("header .who")).to_contain_text(username)
-
-
-def shot(page: Page, artifacts: Path, name: str) -> None:
-    path = artifacts / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    print(f"screenshot: {path}")
+    return post_photo(live_server, ingest_key, knn / "test" / "obama_and_biden.jpg", "gate-1")
 
 
 def largest_stranger(detections: list[Detection]) -> str:
@@ -100,7 +71,7 @@ def test_search_by_photo_lists_every_face_of_a_group_photo_with_its_sightings(
     page: Page, group_photo: list[Detection], knn: Path, artifacts: Path
 ) -> None:
     biden = largest_stranger(group_photo)
-    log_in(page, "viewer")
+    browser_log_in(page, "viewer")
     page.get_by_role("link", name="Search by photo").click()
     page.get_by_label("Photo").set_input_files(knn / "test" / "obama_and_biden.jpg")
     page.get_by_role("button", name="Search").click()
@@ -114,7 +85,7 @@ def test_search_by_photo_lists_every_face_of_a_group_photo_with_its_sightings(
     expect(biden_face).to_have_count(1)
     expect(biden_face.locator("h2")).to_contain_text("Unknown")
     expect(biden_face.locator("table.lookalikes")).to_contain_text(short(biden))
-    shot(page, artifacts, "21-search-every-face")
+    screenshot(page, artifacts, "21-search-every-face")
 
 
 def test_a_stranger_is_named_from_the_strangers_page_and_then_recognised(
@@ -126,7 +97,7 @@ def test_a_stranger_is_named_from_the_strangers_page_and_then_recognised(
     artifacts: Path,
 ) -> None:
     biden = largest_stranger(group_photo)
-    log_in(page, "operator")
+    browser_log_in(page, "operator")
     page.get_by_role("link", name="Strangers").click()
     card = page.locator(f"#card-{biden}")
     expect(card).to_contain_text("1 sighting")
@@ -134,14 +105,14 @@ def test_a_stranger_is_named_from_the_strangers_page_and_then_recognised(
     expect(card.locator("img.crop")).to_have_js_property("complete", True)
     page.keyboard.press("j")  # the keys move between cards
     expect(page.locator(".stranger-card").first).to_be_focused()
-    shot(page, artifacts, "20-strangers")
+    screenshot(page, artifacts, "20-strangers")
 
     card.focus()
     page.keyboard.press("n")  # open it, ready to name
     expect(page).to_have_url(re.compile(f"/strangers/{biden}\\?.*#name$"))
     expect(page.locator("#name-input")).to_be_focused()
     expect(page.locator("#timeline")).to_contain_text("gate-1")
-    shot(page, artifacts, "22-stranger")
+    screenshot(page, artifacts, "22-stranger")
     page.keyboard.type("biden")
     page.get_by_role("button", name="Name", exact=True).click()
     expect(page.locator(".flash")).to_contain_text(f"Stranger {short(biden)} is now biden")
@@ -150,7 +121,7 @@ def test_a_stranger_is_named_from_the_strangers_page_and_then_recognised(
 
     page.get_by_role("link", name="Live").click()
     expect(page.locator("#live-status")).to_have_text("live")
-    [later] = ingest(live_server, ingest_key, knn / "train" / "biden" / "biden.jpg", "lobby-2")
+    [later] = post_photo(live_server, ingest_key, knn / "train" / "biden" / "biden.jpg", "lobby-2")
     assert later["name"] == "biden", later
     expect(page.locator(".event-recognized").first).to_contain_text("biden")
 
@@ -158,9 +129,9 @@ def test_a_stranger_is_named_from_the_strangers_page_and_then_recognised(
 def test_the_keyboard_queue_resumes_at_the_card_after_back_and_after_naming(
     page: Page, live_server: LiveServer, ingest_key: str, testdata: Path
 ) -> None:
-    crowd = ingest(live_server, ingest_key, testdata / "dlib_faces" / QUEUE_PHOTO, "queue-1")
+    crowd = post_photo(live_server, ingest_key, testdata / "dlib_faces" / QUEUE_PHOTO, "queue-1")
     assert len({d["unknown_id"] for d in crowd}) == 3, crowd  # three strangers, no one else
-    log_in(page, "operator")
+    browser_log_in(page, "operator")
     page.goto("/strangers?camera=queue-1")
     cards = page.locator(".stranger-card")
     expect(cards).to_have_count(3)
@@ -199,9 +170,9 @@ def test_a_stranger_is_called_a_stranger_on_every_page_and_filters_show_names(
 ) -> None:
     cameras.create_camera(live_server.runtime, CameraCreate(id="porch-4", name="Front porch"))
     photo = testdata / "face_recognition_examples" / "examples" / "lin-manuel-miranda.png"
-    [face] = ingest(live_server, ingest_key, photo, "porch-4")
+    [face] = post_photo(live_server, ingest_key, photo, "porch-4")
     said = f"stranger {short(face['unknown_id'])}"
-    log_in(page, "viewer")
+    browser_log_in(page, "viewer")
     page.goto("/?camera=porch-4")
     card = page.locator(".event-unknown").first
     expect(card.locator(".event-label")).to_contain_text("Stranger")
@@ -224,12 +195,12 @@ def test_a_stranger_is_called_a_stranger_on_every_page_and_filters_show_names(
 def test_two_strangers_are_merged_into_one_and_split_again(
     page: Page, live_server: LiveServer, ingest_key: str, knn: Path, artifacts: Path
 ) -> None:
-    [alex] = ingest(live_server, ingest_key, knn / "test" / "alex_lacamoire1.jpg", "hall-2")
-    [again] = ingest(
+    [alex] = post_photo(live_server, ingest_key, knn / "test" / "alex_lacamoire1.jpg", "hall-2")
+    [again] = post_photo(
         live_server, ingest_key, knn / "train" / "kit_harington" / "john1.jpeg", "hall-3"
     )
     assert alex["unknown_id"] != again["unknown_id"]
-    log_in(page, "operator")
+    browser_log_in(page, "operator")
     page.goto(f"/strangers/{alex['unknown_id']}")
     page.get_by_label("The same person as").select_option(again["unknown_id"])
     page.get_by_role("button", name=re.compile("^Merge into")).click()
@@ -261,9 +232,9 @@ def test_wrong_person_on_a_recognised_event_unnames_the_face_and_an_admin_can_un
     artifacts: Path,
 ) -> None:
     photo = knn / "test" / "obama1.jpg"
-    log_in(page, "operator")
+    browser_log_in(page, "operator")
     expect(page.locator("#live-status")).to_have_text("live")
-    [named] = ingest(live_server, ingest_key, photo, "door-9")
+    [named] = post_photo(live_server, ingest_key, photo, "door-9")
     assert named["person_id"] == obama
     card = page.locator(".event-recognized", has_text="door-9").first
     expect(card).to_contain_text("obama")
@@ -274,7 +245,7 @@ def test_wrong_person_on_a_recognised_event_unnames_the_face_and_an_admin_can_un
     moved_to = runtime_detection(live_server, named["id"]).unknown_id
     assert moved_to is not None
     shows_the_correction(page.locator(".event-recognized", has_text="door-9").first, moved_to)
-    shot(page, artifacts, "23-wrong-person")
+    screenshot(page, artifacts, "23-wrong-person")
     page.locator(".event-recognized", has_text="door-9").first.locator("a.event-link").click()
     shows_the_correction(page.locator("#event-detail"), moved_to)
     expect(page.get_by_role("button", name="Wrong person")).to_have_count(0)
@@ -290,20 +261,20 @@ def test_wrong_person_on_a_recognised_event_unnames_the_face_and_an_admin_can_un
     assert len(unknowns.person_corrections(live_server.runtime, obama)) == 1
     assert runtime_detection(live_server, named["id"]).unknown_id == moved_to
 
-    [again] = ingest(live_server, ingest_key, photo, "door-9")
+    [again] = post_photo(live_server, ingest_key, photo, "door-9")
     assert again["person_id"] is None
     assert again["status"] == "unknown"
     expect(page.locator(".event-unknown", has_text="door-9").first).to_be_visible()
 
     page.context.clear_cookies()
-    log_in(page, "admin")
+    browser_log_in(page, "admin")
     page.goto(f"/people/{obama}")
     corrections = page.locator("#corrections figure")
     expect(corrections).to_have_count(1)
     expect(corrections).to_contain_text(f"detection {named['id']}")
-    shot(page, artifacts, "24-corrections")
+    screenshot(page, artifacts, "24-corrections")
     corrections.get_by_role("button", name="Undo").click()
     expect(page.locator(".flash")).to_contain_text("Correction undone")
     expect(page.locator("#corrections figure")).to_have_count(0)
-    [undone] = ingest(live_server, ingest_key, photo, "door-9")
+    [undone] = post_photo(live_server, ingest_key, photo, "door-9")
     assert undone["person_id"] == obama
